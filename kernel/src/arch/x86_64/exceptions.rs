@@ -1,0 +1,157 @@
+//! CPU exceptions: reports, the page-fault path, NMI dumps.
+//!
+//! Every exception is fatal (a report, then exit status 2) except:
+//! - a page fault at an instruction listed in the fixup table
+//!   (`probe_read`/`probe_write`), which resumes at its fixup;
+//! - NMI, which prints this CPU's state (the runner's timeout dump) and
+//!   returns.
+//! A trap arriving on an IST stack that is already in use would have
+//! overwritten the first trap's frame: that is detected with the per-CPU
+//! nesting count and named in the report.
+use core::sync::atomic::Ordering;
+
+use super::gdt::{IST_NAMES, IST_PAGE_FAULT};
+use super::percpu;
+use super::trap::TrapFrame;
+use crate::console::emergency;
+
+/// Exception names, by vector, with their mnemonics.
+pub const NAMES: [&str; 32] = [
+    "Divide Error (#DE)",
+    "Debug (#DB)",
+    "Non-maskable Interrupt (NMI)",
+    "Breakpoint (#BP)",
+    "Overflow (#OF)",
+    "BOUND Range Exceeded (#BR)",
+    "Invalid Opcode (#UD)",
+    "Device Not Available (#NM)",
+    "Double Fault (#DF)",
+    "Coprocessor Segment Overrun",
+    "Invalid TSS (#TS)",
+    "Segment Not Present (#NP)",
+    "Stack-Segment Fault (#SS)",
+    "General Protection (#GP)",
+    "Page Fault (#PF)",
+    "Reserved 15",
+    "x87 Floating-Point (#MF)",
+    "Alignment Check (#AC)",
+    "Machine Check (#MC)",
+    "SIMD Floating-Point (#XM)",
+    "Virtualization (#VE)",
+    "Control Protection (#CP)",
+    "Reserved 22",
+    "Reserved 23",
+    "Reserved 24",
+    "Reserved 25",
+    "Reserved 26",
+    "Reserved 27",
+    "Hypervisor Injection (#HV)",
+    "VMM Communication (#VC)",
+    "Security (#SX)",
+    "Reserved 31",
+];
+
+fn ist_of(vector: u64) -> usize {
+    match vector {
+        8 => 1,
+        2 => 2,
+        18 => 3,
+        14 => 4,
+        _ => 0,
+    }
+}
+
+/// Handles exception `frame.vector` (0..32, not NMI).
+pub fn handle(frame: &mut TrapFrame) {
+    let cpu = percpu::this();
+    cpu.exceptions.fetch_add(1, Ordering::Relaxed);
+    let ist = ist_of(frame.vector);
+    if ist != 0 && cpu.ist_depth[ist].fetch_add(1, Ordering::Relaxed) != 0 {
+        emergency(format_args!(
+            "\nfatal error: nested {} on cpu {} while the {} IST stack was in use: the first trap's frame was overwritten\n",
+            NAMES[frame.vector as usize], cpu.index, IST_NAMES[ist]
+        ));
+        report(frame);
+        crate::init::fatal_exit();
+    }
+    if frame.vector == 14 && page_fault(frame) {
+        cpu.ist_depth[ist].fetch_sub(1, Ordering::Relaxed);
+        return;
+    }
+    emergency(format_args!("\nexception: {}", NAMES[frame.vector as usize]));
+    report(frame);
+    crate::init::fatal_exit();
+}
+
+/// The page-fault path. Returns true when the fault was handled and the
+/// faulting code may resume.
+fn page_fault(frame: &mut TrapFrame) -> bool {
+    let cr2 = ::x86_64::registers::control::Cr2::read_raw();
+    if let Some(fixup) = super::fixup::lookup(frame.rip) {
+        frame.rip = fixup;
+        return true;
+    }
+    if let Some(stack) = crate::mem::kstack::guard_hit(cr2) {
+        emergency(format_args!(
+            "\nfatal error: kernel stack overflow: {} (cpu {}) hit its guard page at {:#x}\n",
+            stack.name, stack.cpu, cr2
+        ));
+        report(frame);
+        crate::init::fatal_exit();
+    }
+    let _ = IST_PAGE_FAULT;
+    false
+}
+
+fn report(frame: &TrapFrame) {
+    let cpu = percpu::this();
+    let ec = frame.error_code;
+    emergency(format_args!(" on cpu {} (vector {}, error code {:#x})\n", cpu.index, frame.vector, ec));
+    if frame.vector == 14 {
+        let cr2 = ::x86_64::registers::control::Cr2::read_raw();
+        emergency(format_args!(
+            "  page fault at address {:#018x}: {} {} in {} mode{}{}\n",
+            cr2,
+            if ec & 1 != 0 { "protection violation" } else { "page not present" },
+            if ec & 0x10 != 0 {
+                "on instruction fetch"
+            } else if ec & 2 != 0 {
+                "on write"
+            } else {
+                "on read"
+            },
+            if ec & 4 != 0 { "user" } else { "kernel" },
+            if ec & 8 != 0 { ", reserved bit set" } else { "" },
+            if cr2 < 4096 { " (null pointer dereference)" } else { "" },
+        ));
+    }
+    emergency(format_args!(
+        "  rip={:#018x} rsp={:#018x} rflags={:#010x} cs={:#x} ss={:#x}\n",
+        frame.rip, frame.rsp, frame.rflags, frame.cs, frame.ss
+    ));
+    emergency(format_args!(
+        "  rax={:#x} rbx={:#x} rcx={:#x} rdx={:#x} rsi={:#x} rdi={:#x} rbp={:#x}\n",
+        frame.rax, frame.rbx, frame.rcx, frame.rdx, frame.rsi, frame.rdi, frame.rbp
+    ));
+    emergency(format_args!(
+        "  r8={:#x} r9={:#x} r10={:#x} r11={:#x} r12={:#x} r13={:#x} r14={:#x} r15={:#x}\n",
+        frame.r8, frame.r9, frame.r10, frame.r11, frame.r12, frame.r13, frame.r14, frame.r15
+    ));
+    crate::panic::report_context();
+}
+
+/// NMI: print where this CPU is (the runner sends one on a test timeout).
+pub fn nmi(frame: &mut TrapFrame) {
+    let cpu = percpu::this();
+    cpu.nmi_rip.store(frame.rip, Ordering::Relaxed);
+    emergency(format_args!(
+        "NMI: cpu {} rip={:#018x} rsp={:#018x} rflags={:#x} irq_depth={} locks={}\n",
+        cpu.index,
+        frame.rip,
+        frame.rsp,
+        frame.rflags,
+        cpu.irq_depth.load(Ordering::Relaxed),
+        cpu.locks.load(Ordering::Relaxed)
+    ));
+    crate::panic::report_context();
+}

@@ -1,0 +1,34 @@
+//! x86_64: descriptor tables, traps, per-CPU state, QEMU devices.
+pub mod cpuinfo;
+pub mod exceptions;
+pub mod fixup;
+pub mod gdt;
+pub mod percpu;
+pub mod pic;
+pub mod qemu;
+pub mod serial;
+pub mod trap;
+
+pub use fixup::{ProbeFault, probe_read, probe_write};
+pub use percpu::{MAX_CPUS, cpu_index};
+
+/// Halts the CPU forever with interrupts off (the end of a fatal path).
+pub fn halt_forever() -> ! {
+    loop {
+        ::x86_64::instructions::interrupts::disable();
+        ::x86_64::instructions::hlt();
+    }
+}
+
+/// Reads the time-stamp counter.
+#[inline(always)]
+pub fn rdtsc() -> u64 {
+    // SAFETY: rdtsc has no side effects; CR4.TSD is clear in ring 0 anyway.
+    unsafe { core::arch::x86_64::_rdtsc() }
+}
+
+/// Are interrupts enabled on this CPU?
+#[inline(always)]
+pub fn interrupts_enabled() -> bool {
+    ::x86_64::instructions::interrupts::are_enabled()
+}

@@ -1,0 +1,228 @@
+//! The kernel command line: `key=value` words (and the bare word `exit`)
+//! parsed into a typed [`Config`]. Unknown keys and bad values are reported
+//! with the offending word and otherwise ignored (the default stays): a typo
+//! on the command line never crashes the kernel.
+//!
+//! | word            | meaning                                           | default |
+//! |-----------------|---------------------------------------------------|---------|
+//! | `exit`          | power QEMU off when `main` is done                | stay up |
+//! | `heap=SIZE`     | kernel heap size (`K`, `M`, `G` suffixes)          | 64M     |
+//! | `gomaxprocs=N`  | number of Ps (1..=CPUs)                            | CPUs    |
+//! | `maxstack=SIZE` | goroutine stack limit (Go's `debug.SetMaxStack`)   | 512K    |
+//! | `slice=DUR`     | preemption time slice (`us`/`ms`, >= 100us)        | 10ms    |
+//! | `log=LEVEL`     | `error`, `warn`, `info`, `debug`, `trace`          | info    |
+//! | `tests=A,B`     | run only these test cases (set by the runner)      | all     |
+use core::fmt;
+
+/// Default kernel heap: room for ~100,000 parked goroutines' G structs and
+/// bookkeeping with headroom, and small enough for `-m 256M` guests.
+pub const DEFAULT_HEAP: usize = 64 << 20;
+pub const MIN_HEAP: usize = 1 << 20;
+pub const DEFAULT_MAXSTACK: usize = 512 << 10;
+pub const MIN_MAXSTACK: usize = 16 << 10;
+pub const MAX_MAXSTACK: usize = 1 << 30;
+/// Go's forcePreemptNS.
+pub const DEFAULT_SLICE_NS: u64 = 10_000_000;
+pub const MIN_SLICE_NS: u64 = 100_000;
+
+/// Log levels, as the `log` crate orders them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LogLevel {
+    Error = 1,
+    Warn,
+    Info,
+    Debug,
+    Trace,
+}
+
+/// The parsed command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config<'a> {
+    pub exit: bool,
+    pub heap_size: usize,
+    pub gomaxprocs: Option<usize>,
+    pub maxstack: usize,
+    pub slice_ns: u64,
+    pub log_level: LogLevel,
+    pub tests: Option<&'a str>,
+}
+
+impl Default for Config<'_> {
+    fn default() -> Self {
+        Config {
+            exit: false,
+            heap_size: DEFAULT_HEAP,
+            gomaxprocs: None,
+            maxstack: DEFAULT_MAXSTACK,
+            slice_ns: DEFAULT_SLICE_NS,
+            log_level: LogLevel::Info,
+            tests: None,
+        }
+    }
+}
+
+/// A word the parser rejected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Error<'a> {
+    UnknownKey(&'a str),
+    BadValue { word: &'a str, why: &'static str },
+}
+
+impl fmt::Display for Error<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::UnknownKey(w) => write!(f, "cmdline: unknown word `{w}` ignored"),
+            Error::BadValue { word, why } => write!(f, "cmdline: bad value in `{word}`: {why}; default kept"),
+        }
+    }
+}
+
+/// Parses a size: decimal or 0x-hex bytes with an optional `K`, `M`, `G`
+/// (optionally `KiB`/`KB`...) suffix.
+pub fn parse_size(s: &str) -> Option<usize> {
+    let s = s.trim();
+    let lower_end = s.trim_end_matches(['B', 'b']).trim_end_matches(['i', 'I']);
+    let (num, shift) = match lower_end.as_bytes().last()? {
+        b'k' | b'K' => (&lower_end[..lower_end.len() - 1], 10),
+        b'm' | b'M' => (&lower_end[..lower_end.len() - 1], 20),
+        b'g' | b'G' => (&lower_end[..lower_end.len() - 1], 30),
+        _ if lower_end.len() == s.len() => (s, 0),
+        _ => return None,
+    };
+    let n = parse_uint(num)?;
+    n.checked_mul(1usize << shift)
+}
+
+fn parse_uint(s: &str) -> Option<usize> {
+    if let Some(hex) = s.strip_prefix("0x") {
+        usize::from_str_radix(hex, 16).ok()
+    } else if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+        s.parse().ok()
+    } else {
+        None
+    }
+}
+
+/// Parses a duration with a unit: `ns`, `us`, `ms` or `s`. Returns ns.
+pub fn parse_duration_ns(s: &str) -> Option<u64> {
+    let units: [(&str, u64); 4] = [("ns", 1), ("us", 1_000), ("ms", 1_000_000), ("s", 1_000_000_000)];
+    for (suffix, mul) in units {
+        if let Some(num) = s.strip_suffix(suffix) {
+            return (parse_uint(num)? as u64).checked_mul(mul);
+        }
+    }
+    None
+}
+
+/// Parses `line`, calling `report` for every rejected word.
+pub fn parse<'a>(line: &'a str, mut report: impl FnMut(Error<'a>)) -> Config<'a> {
+    let mut c = Config::default();
+    for word in line.split_ascii_whitespace() {
+        let Some((key, value)) = word.split_once('=') else {
+            match word {
+                "exit" => c.exit = true,
+                _ => report(Error::UnknownKey(word)),
+            }
+            continue;
+        };
+        let bad = |why| Error::BadValue { word, why };
+        match key {
+            "heap" => match parse_size(value) {
+                Some(n) if n >= MIN_HEAP => c.heap_size = n,
+                Some(_) => report(bad("the heap must be at least 1M")),
+                None => report(bad("expected a size such as 64M")),
+            },
+            "gomaxprocs" => match parse_uint(value) {
+                Some(n) if n >= 1 => c.gomaxprocs = Some(n),
+                _ => report(bad("expected a number of Ps >= 1")),
+            },
+            "maxstack" => match parse_size(value) {
+                Some(n) if (MIN_MAXSTACK..=MAX_MAXSTACK).contains(&n) && n.is_power_of_two() => c.maxstack = n,
+                Some(_) => report(bad("the stack limit must be a power of two between 16K and 1G")),
+                None => report(bad("expected a size such as 512K")),
+            },
+            "slice" => match parse_duration_ns(value) {
+                Some(ns) if ns >= MIN_SLICE_NS => c.slice_ns = ns,
+                Some(_) => report(bad("the time slice must be at least 100us")),
+                None => report(bad("expected a duration with a unit, such as 10ms or 200us")),
+            },
+            "log" => match value {
+                "error" => c.log_level = LogLevel::Error,
+                "warn" => c.log_level = LogLevel::Warn,
+                "info" => c.log_level = LogLevel::Info,
+                "debug" => c.log_level = LogLevel::Debug,
+                "trace" => c.log_level = LogLevel::Trace,
+                _ => report(bad("expected error, warn, info, debug or trace")),
+            },
+            "tests" => c.tests = Some(value),
+            _ => report(Error::UnknownKey(word)),
+        }
+    }
+    c
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_collect(line: &str) -> (Config<'_>, Vec<String>) {
+        let mut errs = Vec::new();
+        let c = parse(line, |e| errs.push(e.to_string()));
+        (c, errs)
+    }
+
+    #[test]
+    fn empty_line_gives_defaults() {
+        let (c, errs) = parse_collect("");
+        assert_eq!(c, Config::default());
+        assert!(errs.is_empty());
+    }
+
+    #[test]
+    fn good_words() {
+        let (c, errs) = parse_collect("exit heap=16M gomaxprocs=2 maxstack=64K slice=200us log=debug tests=a,b");
+        assert!(errs.is_empty(), "{errs:?}");
+        assert!(c.exit);
+        assert_eq!(c.heap_size, 16 << 20);
+        assert_eq!(c.gomaxprocs, Some(2));
+        assert_eq!(c.maxstack, 64 << 10);
+        assert_eq!(c.slice_ns, 200_000);
+        assert_eq!(c.log_level, LogLevel::Debug);
+        assert_eq!(c.tests, Some("a,b"));
+    }
+
+    #[test]
+    fn bad_words_are_reported_and_ignored() {
+        let (c, errs) = parse_collect("heap=lots frobnicate=1 slice=50us slice=10 maxstack=100K gomaxprocs=0 bogus");
+        assert_eq!(c, Config::default());
+        assert_eq!(errs.len(), 7, "{errs:?}");
+        assert!(errs[0].contains("`heap=lots`"));
+        assert!(errs[1].contains("unknown word `frobnicate=1`"));
+        assert!(errs[2].contains("at least 100us"));
+        assert!(errs[3].contains("with a unit"));
+        assert!(errs[4].contains("power of two"));
+        assert!(errs[5].contains("`gomaxprocs=0`"));
+        assert!(errs[6].contains("unknown word `bogus`"));
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("4096"), Some(4096));
+        assert_eq!(parse_size("0x1000"), Some(4096));
+        assert_eq!(parse_size("64K"), Some(65536));
+        assert_eq!(parse_size("64KiB"), Some(65536));
+        assert_eq!(parse_size("2G"), Some(2 << 30));
+        assert_eq!(parse_size("1T"), None);
+        assert_eq!(parse_size("K"), None);
+        assert_eq!(parse_size("-1"), None);
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration_ns("10ms"), Some(10_000_000));
+        assert_eq!(parse_duration_ns("250us"), Some(250_000));
+        assert_eq!(parse_duration_ns("2s"), Some(2_000_000_000));
+        assert_eq!(parse_duration_ns("10"), None);
+        assert_eq!(parse_duration_ns("ms"), None);
+    }
+}

@@ -1,0 +1,121 @@
+//! Boot: from the bootloader's hand-off to the kernel's `main`.
+//!
+//! Order matters: per-CPU state first (everything else reads it), then the
+//! console (so failures can be reported), traps (so faults are reported, not
+//! triple faults), the command line, memory, then the rest.
+use bootloader_api::BootloaderConfig;
+use bootloader_api::config::Mapping;
+use spin::Once;
+
+use crate::arch::{gdt, percpu, pic, qemu, trap};
+use crate::cmdline::{self, Config};
+use crate::mem::{self, kstack, layout};
+use crate::{console, println, time};
+
+/// How the bootloader sets up the kernel's address space (see
+/// `mem/layout.rs`): physical memory, the boot stack and the kernel image at
+/// fixed addresses, and its own dynamic mappings kept in a range of their own.
+pub const BOOTLOADER_CONFIG: BootloaderConfig = {
+    let mut c = BootloaderConfig::new_default();
+    c.mappings.physical_memory = Some(Mapping::FixedAddress(layout::PHYS_OFFSET));
+    c.mappings.kernel_stack = Mapping::FixedAddress(layout::BOOT_STACK);
+    c.mappings.kernel_base = Mapping::FixedAddress(layout::KERNEL_BASE);
+    c.mappings.dynamic_range_start = Some(layout::DYNAMIC_START);
+    c.mappings.dynamic_range_end = Some(layout::DYNAMIC_END);
+    c.kernel_stack_size = layout::BOOT_STACK_SIZE;
+    c
+};
+
+static CONFIG: Once<Config<'static>> = Once::new();
+static mut CMDLINE: [u8; 4096] = [0; 4096];
+
+/// The parsed kernel command line.
+pub fn config() -> &'static Config<'static> {
+    CONFIG.get().expect("config read before boot parsed the command line")
+}
+
+/// The raw kernel command line.
+pub fn cmdline_str() -> &'static str {
+    CONFIG.get().map_or("", |_| {
+        // SAFETY: CMDLINE is written once in `read_cmdline`, before CONFIG is
+        // set, and never again.
+        let buf = unsafe { &*(&raw const CMDLINE) };
+        let n = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+        core::str::from_utf8(&buf[..n]).unwrap_or("")
+    })
+}
+
+fn read_cmdline() -> &'static str {
+    // SAFETY: runs once on the bootstrap CPU before anything reads CMDLINE.
+    let buf = unsafe { &mut *(&raw mut CMDLINE) };
+    let n = qemu::fw_cfg_file("opt/gmpos/cmdline", &mut buf[..4095]).unwrap_or(0);
+    let n = buf[..n].iter().position(|&b| b == 0).unwrap_or(n);
+    match core::str::from_utf8(&buf[..n]) {
+        Ok(s) => s,
+        Err(_) => {
+            println!("cmdline: not valid UTF-8, ignored");
+            ""
+        }
+    }
+}
+
+/// Boots the kernel and runs `main`; powers off with status 0 when it returns.
+pub fn boot(boot_info: &'static mut bootloader_api::BootInfo, main: fn()) -> ! {
+    time::mark_boot();
+    // SAFETY: first thing on the bootstrap CPU, index 0 is its own.
+    unsafe { percpu::install(0) };
+    console::init();
+    pic::disable();
+    // SAFETY: bootstrap CPU, once, during its bring-up.
+    unsafe { gdt::init_cpu(0, true) };
+    trap::init_idt();
+    trap::load_idt();
+
+    let line = read_cmdline();
+    let cfg = CONFIG.call_once(|| cmdline::parse(line, |e| println!("{e}")));
+    console::init_log(match cfg.log_level {
+        cmdline::LogLevel::Error => log::LevelFilter::Error,
+        cmdline::LogLevel::Warn => log::LevelFilter::Warn,
+        cmdline::LogLevel::Info => log::LevelFilter::Info,
+        cmdline::LogLevel::Debug => log::LevelFilter::Debug,
+        cmdline::LogLevel::Trace => log::LevelFilter::Trace,
+    });
+
+    mem::init(boot_info, cfg.heap_size);
+    // Replace the early IST stacks with ones that have guard pages.
+    for ist in 1..=percpu::IST_COUNT as u8 {
+        let s = kstack::alloc(kstack::Kind::Ist, 0, gdt::IST_STACK_SIZE as u64);
+        // SAFETY: no trap is running on the early stacks now; the new stack is
+        // mapped and IST_STACK_SIZE bytes long.
+        unsafe { gdt::set_ist_stack(0, ist, s.top) };
+    }
+    banner();
+    main();
+    exit(0)
+}
+
+fn banner() {
+    let mut buf = [0u8; 48];
+    let (total, free) = mem::frame::stats();
+    let heap = mem::heap::stats();
+    println!("gmpos {} (Go's GMP scheduler on bare metal)", crate::VERSION);
+    println!("cpu: {}", crate::arch::cpuinfo::model(&mut buf));
+    println!(
+        "memory: {} MiB usable, {} MiB free; heap {} MiB",
+        total * 4096 >> 20,
+        free * 4096 >> 20,
+        heap.size >> 20
+    );
+    println!("cmdline: {}", cmdline_str());
+}
+
+/// Powers QEMU off with `code` (0 success, 2 panic or fatal error).
+pub fn exit(code: u32) -> ! {
+    qemu::exit(code)
+}
+
+/// Exit path of fatal exceptions: status 2, like a Go program dying.
+pub fn fatal_exit() -> ! {
+    crate::testing::on_fatal();
+    exit(2)
+}

@@ -1,0 +1,126 @@
+//! The physical frame allocator: O(1) allocate and free.
+//!
+//! Usable memory from the bootloader's map is handed out by a bump pointer
+//! over its regions; freed frames go on a LIFO free list threaded through the
+//! frames themselves (their first 8 bytes, through the physical-memory
+//! mapping) and are reused first. Nothing is touched at boot, so start-up
+//! does not pay for walking a gigabyte of frames.
+//!
+//! Everything below 1 MiB is left alone: frame 0, the BIOS areas, and the
+//! low page where the AP start-up trampoline is copied (bootloader 0.11
+//! reports low memory as usable even though it avoids it itself).
+use bootloader_api::info::{MemoryRegionKind, MemoryRegions};
+use x86_64::PhysAddr;
+use x86_64::structures::paging::{PhysFrame, Size4KiB};
+
+use super::layout::PAGE_SIZE;
+use crate::sync::IrqSpinLock;
+
+/// Lowest physical address the allocator hands out.
+pub const LOW_MEMORY_END: u64 = 0x10_0000;
+const MAX_REGIONS: usize = 64;
+
+struct Allocator {
+    regions: [(u64, u64); MAX_REGIONS],
+    nregions: usize,
+    /// Region being bumped, and the next never-used frame in it.
+    cur: usize,
+    next: u64,
+    /// Head of the free list (physical address; 0 = empty).
+    free_head: u64,
+    total: u64,
+    free: u64,
+}
+
+static FRAMES: IrqSpinLock<Allocator> = IrqSpinLock::new(Allocator {
+    regions: [(0, 0); MAX_REGIONS],
+    nregions: 0,
+    cur: 0,
+    next: 0,
+    free_head: 0,
+    total: 0,
+    free: 0,
+});
+
+/// Frame counts: (total usable, free now).
+pub fn stats() -> (u64, u64) {
+    let a = FRAMES.lock();
+    (a.total, a.free)
+}
+
+pub(super) fn init(map: &MemoryRegions) {
+    let mut a = FRAMES.lock();
+    for r in map.iter().filter(|r| r.kind == MemoryRegionKind::Usable) {
+        let start = r.start.max(LOW_MEMORY_END).next_multiple_of(PAGE_SIZE);
+        let end = r.end & !(PAGE_SIZE - 1);
+        if end <= start {
+            continue;
+        }
+        if a.nregions == MAX_REGIONS {
+            log::warn!("frame allocator: more than {MAX_REGIONS} usable regions, ignoring {start:#x}..{end:#x}");
+            continue;
+        }
+        let n = a.nregions;
+        a.regions[n] = (start, end);
+        a.nregions += 1;
+        a.total += (end - start) / PAGE_SIZE;
+    }
+    a.free = a.total;
+    a.cur = 0;
+    a.next = a.regions[0].0;
+}
+
+/// Allocates one 4 KiB frame (contents undefined).
+pub fn alloc() -> Option<PhysFrame<Size4KiB>> {
+    let mut a = FRAMES.lock();
+    let pa = if a.free_head != 0 {
+        let pa = a.free_head;
+        // SAFETY: free frames are owned by the allocator and hold the next
+        // free frame's address in their first word.
+        a.free_head = unsafe { (super::phys_to_virt(pa) as *const u64).read() };
+        pa
+    } else {
+        loop {
+            if a.cur >= a.nregions {
+                return None;
+            }
+            if a.next < a.regions[a.cur].1 {
+                let pa = a.next;
+                a.next += PAGE_SIZE;
+                break pa;
+            }
+            a.cur += 1;
+            if a.cur < a.nregions {
+                a.next = a.regions[a.cur].0;
+            }
+        }
+    };
+    a.free -= 1;
+    Some(PhysFrame::containing_address(PhysAddr::new(pa)))
+}
+
+/// Returns a frame to the allocator.
+///
+/// # Safety
+/// The frame must come from [`alloc`], be unused and not be mapped anywhere
+/// any CPU could still reach it (TLBs included).
+pub unsafe fn free(frame: PhysFrame<Size4KiB>) {
+    let pa = frame.start_address().as_u64();
+    let mut a = FRAMES.lock();
+    debug_assert!(a.free < a.total, "double free of frame {pa:#x}");
+    // SAFETY: the caller gave the frame back; we own it and thread the list
+    // through it.
+    unsafe { (super::phys_to_virt(pa) as *mut u64).write(a.free_head) };
+    a.free_head = pa;
+    a.free += 1;
+}
+
+/// Adapter for the `x86_64` crate's mapper (page-table frames).
+pub struct KernelFrames;
+
+// SAFETY: `alloc` returns frames that are unused and exclusively owned.
+unsafe impl x86_64::structures::paging::FrameAllocator<Size4KiB> for KernelFrames {
+    fn allocate_frame(&mut self) -> Option<PhysFrame<Size4KiB>> {
+        alloc()
+    }
+}

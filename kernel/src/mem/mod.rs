@@ -1,0 +1,27 @@
+//! Memory: physical frames, the kernel page tables, the heap and kernel
+//! stacks with guard pages.
+//!
+//! Lock order (outer first): `paging` -> `frame`; `heap` -> `paging` -> `frame`.
+//! The page-fault path takes none of them (see `kstack::guard_hit`).
+pub mod frame;
+pub mod heap;
+pub mod kstack;
+pub mod layout;
+pub mod paging;
+
+use bootloader_api::BootInfo;
+
+/// Sets up frames, paging and the heap from the bootloader's hand-off.
+pub fn init(boot_info: &'static mut BootInfo, heap_size: usize) {
+    let offset = boot_info.physical_memory_offset.into_option().expect("bootloader did not map physical memory");
+    assert_eq!(offset, layout::PHYS_OFFSET, "physical memory mapped at an unexpected address");
+    frame::init(&boot_info.memory_regions);
+    paging::init();
+    heap::init(heap_size);
+}
+
+/// The virtual address at which physical address `pa` is mapped.
+#[inline]
+pub fn phys_to_virt(pa: u64) -> *mut u8 {
+    (layout::PHYS_OFFSET + pa) as *mut u8
+}

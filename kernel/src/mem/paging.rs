@@ -1,0 +1,91 @@
+//! The kernel page tables: map and unmap 4 KiB pages in the address space all
+//! CPUs share, on the bootloader's physical-memory mapping (`OffsetPageTable`).
+//!
+//! Unmapping here flushes only this CPU's TLB; callers that may have run the
+//! mapping on other CPUs use the TLB shootdown (`arch::tlb`) before reusing
+//! the frame.
+use x86_64::structures::paging::mapper::{MapToError, Translate};
+use x86_64::structures::paging::{Mapper, OffsetPageTable, Page, PageTable, PageTableFlags, PhysFrame, Size4KiB};
+use x86_64::{PhysAddr, VirtAddr};
+
+use super::frame::{self, KernelFrames};
+use super::layout::PHYS_OFFSET;
+use crate::sync::IrqSpinLock;
+
+static MAPPER: IrqSpinLock<Option<OffsetPageTable<'static>>> = IrqSpinLock::new(None);
+
+/// Flags for kernel data: present, writable, never executable.
+pub const DATA: PageTableFlags =
+    PageTableFlags::PRESENT.union(PageTableFlags::WRITABLE).union(PageTableFlags::NO_EXECUTE);
+
+/// Why a mapping failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MapError {
+    OutOfMemory,
+    AlreadyMapped,
+}
+
+pub(super) fn init() {
+    // NX must be on before any NO_EXECUTE entry is used (the bootloader sets
+    // it too; APs set it in their trampoline).
+    // SAFETY: enabling NXE only makes the NX bit meaningful; no mapping
+    // relies on it being off.
+    unsafe {
+        x86_64::registers::control::Efer::update(|e| *e |= x86_64::registers::control::EferFlags::NO_EXECUTE_ENABLE)
+    };
+    let (l4, _) = x86_64::registers::control::Cr3::read();
+    let l4_virt = (PHYS_OFFSET + l4.start_address().as_u64()) as *mut PageTable;
+    // SAFETY: CR3 holds the active level-4 table, all physical memory is
+    // mapped at PHYS_OFFSET, and from now on only MAPPER touches the tables.
+    let table = unsafe { OffsetPageTable::new(&mut *l4_virt, VirtAddr::new(PHYS_OFFSET)) };
+    *MAPPER.lock() = Some(table);
+}
+
+/// Maps `page` to `frame` with `flags` (intermediate tables are allocated).
+pub fn map(page: u64, frame: PhysAddr, flags: PageTableFlags) -> Result<(), MapError> {
+    let mut guard = MAPPER.lock();
+    let m = guard.as_mut().expect("paging not initialised");
+    let page = Page::<Size4KiB>::containing_address(VirtAddr::new(page));
+    let frame = PhysFrame::containing_address(frame);
+    let parent = PageTableFlags::PRESENT | PageTableFlags::WRITABLE;
+    // SAFETY: callers map fresh frames at addresses in kernel regions they
+    // own; nothing else aliases them.
+    match unsafe { m.map_to_with_table_flags(page, frame, flags, parent, &mut KernelFrames) } {
+        Ok(flush) => {
+            flush.flush();
+            Ok(())
+        }
+        Err(MapToError::FrameAllocationFailed) => Err(MapError::OutOfMemory),
+        Err(_) => Err(MapError::AlreadyMapped),
+    }
+}
+
+/// Allocates a frame and maps it at `page`.
+pub fn map_new(page: u64, flags: PageTableFlags) -> Result<PhysAddr, MapError> {
+    let f = frame::alloc().ok_or(MapError::OutOfMemory)?;
+    match map(page, f.start_address(), flags) {
+        Ok(()) => Ok(f.start_address()),
+        Err(e) => {
+            // SAFETY: the frame was never mapped.
+            unsafe { frame::free(f) };
+            Err(e)
+        }
+    }
+}
+
+/// Unmaps `page` and flushes it from this CPU's TLB; returns the frame.
+/// Other CPUs may still cache the translation: see `arch::tlb::shootdown`.
+pub fn unmap(page: u64) -> Option<PhysAddr> {
+    let mut guard = MAPPER.lock();
+    let m = guard.as_mut().expect("paging not initialised");
+    let page = Page::<Size4KiB>::containing_address(VirtAddr::new(page));
+    let (frame, flush) = m.unmap(page).ok()?;
+    flush.flush();
+    Some(frame.start_address())
+}
+
+/// The physical address `va` maps to, if mapped.
+pub fn translate(va: u64) -> Option<PhysAddr> {
+    let guard = MAPPER.lock();
+    guard.as_ref().expect("paging not initialised").translate_addr(VirtAddr::new(va))
+}

@@ -1,0 +1,157 @@
+//! Kernel spin locks. Both kinds count as *runtime locks*: taking one bumps the
+//! CPU's `locks` count (Go: `lock()` -> `acquirem()`), and while it is
+//! non-zero the running goroutine is never preempted, parked or moved to
+//! another CPU. [`IrqSpinLock`] also disables interrupts while held: use it
+//! for every lock an interrupt handler may take (console, frame allocator,
+//! timers), or a handler interrupting the holder on the same CPU would spin
+//! forever.
+use core::ops::{Deref, DerefMut};
+use core::sync::atomic::Ordering;
+
+use crate::arch::percpu;
+
+fn acquirem() {
+    percpu::this().locks.fetch_add(1, Ordering::Relaxed);
+}
+
+fn releasem() {
+    percpu::this().locks.fetch_sub(1, Ordering::Relaxed);
+}
+
+/// Number of runtime locks held on this CPU (Go: `m.locks`).
+pub fn locks_held() -> u32 {
+    percpu::this().locks.load(Ordering::Relaxed)
+}
+
+/// A spin lock for code that never runs in interrupt handlers.
+pub struct SpinLock<T> {
+    inner: spin::Mutex<T>,
+}
+
+/// Guard of a [`SpinLock`].
+pub struct SpinGuard<'a, T> {
+    guard: Option<spin::MutexGuard<'a, T>>,
+}
+
+impl<T> SpinLock<T> {
+    pub const fn new(value: T) -> Self {
+        SpinLock { inner: spin::Mutex::new(value) }
+    }
+
+    pub fn lock(&self) -> SpinGuard<'_, T> {
+        acquirem();
+        SpinGuard { guard: Some(self.inner.lock()) }
+    }
+
+    pub fn try_lock(&self) -> Option<SpinGuard<'_, T>> {
+        acquirem();
+        match self.inner.try_lock() {
+            Some(g) => Some(SpinGuard { guard: Some(g) }),
+            None => {
+                releasem();
+                None
+            }
+        }
+    }
+
+    pub fn is_locked(&self) -> bool {
+        self.inner.is_locked()
+    }
+}
+
+impl<T> Deref for SpinGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        self.guard.as_ref().expect("live guard")
+    }
+}
+
+impl<T> DerefMut for SpinGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        self.guard.as_mut().expect("live guard")
+    }
+}
+
+impl<T> Drop for SpinGuard<'_, T> {
+    fn drop(&mut self) {
+        drop(self.guard.take());
+        releasem();
+    }
+}
+
+/// A spin lock held with interrupts disabled (restored on release).
+pub struct IrqSpinLock<T> {
+    inner: spin::Mutex<T>,
+}
+
+/// Guard of an [`IrqSpinLock`].
+pub struct IrqSpinGuard<'a, T> {
+    guard: Option<spin::MutexGuard<'a, T>>,
+    were_enabled: bool,
+}
+
+impl<T> IrqSpinLock<T> {
+    pub const fn new(value: T) -> Self {
+        IrqSpinLock { inner: spin::Mutex::new(value) }
+    }
+
+    pub fn lock(&self) -> IrqSpinGuard<'_, T> {
+        let were_enabled = crate::arch::interrupts_enabled();
+        ::x86_64::instructions::interrupts::disable();
+        acquirem();
+        IrqSpinGuard { guard: Some(self.inner.lock()), were_enabled }
+    }
+
+    pub fn try_lock(&self) -> Option<IrqSpinGuard<'_, T>> {
+        let were_enabled = crate::arch::interrupts_enabled();
+        ::x86_64::instructions::interrupts::disable();
+        acquirem();
+        match self.inner.try_lock() {
+            Some(g) => Some(IrqSpinGuard { guard: Some(g), were_enabled }),
+            None => {
+                releasem();
+                if were_enabled {
+                    ::x86_64::instructions::interrupts::enable();
+                }
+                None
+            }
+        }
+    }
+
+    pub fn is_locked(&self) -> bool {
+        self.inner.is_locked()
+    }
+
+    /// Releases the lock without a guard: only for the last-resort paths
+    /// (panic, fatal errors) after the holder is known to be dead.
+    ///
+    /// # Safety
+    /// No live guard may be used afterwards.
+    pub unsafe fn force_unlock(&self) {
+        // SAFETY: forwarded to the caller.
+        unsafe { self.inner.force_unlock() }
+    }
+}
+
+impl<T> Deref for IrqSpinGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        self.guard.as_ref().expect("live guard")
+    }
+}
+
+impl<T> DerefMut for IrqSpinGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        self.guard.as_mut().expect("live guard")
+    }
+}
+
+impl<T> Drop for IrqSpinGuard<'_, T> {
+    fn drop(&mut self) {
+        drop(self.guard.take());
+        releasem();
+        if self.were_enabled {
+            ::x86_64::instructions::interrupts::enable();
+        }
+    }
+}

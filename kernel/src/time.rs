@@ -1,0 +1,36 @@
+//! Time: the TSC is the clock. `now_ns()` is nanoseconds since boot.
+use core::sync::atomic::{AtomicU64, Ordering};
+
+static TSC_HZ: AtomicU64 = AtomicU64::new(0);
+static TSC_AT_BOOT: AtomicU64 = AtomicU64::new(0);
+
+/// Records the TSC value at boot (time zero).
+pub fn mark_boot() {
+    TSC_AT_BOOT.store(crate::arch::rdtsc(), Ordering::Relaxed);
+}
+
+/// Sets the TSC frequency once it is known (CPUID or calibration).
+pub fn set_tsc_hz(hz: u64) {
+    TSC_HZ.store(hz, Ordering::Relaxed);
+}
+
+/// TSC frequency in Hz (0 while unknown).
+pub fn tsc_hz() -> u64 {
+    TSC_HZ.load(Ordering::Relaxed)
+}
+
+/// Converts TSC cycles to nanoseconds.
+pub fn cycles_to_ns(cycles: u64) -> u64 {
+    let hz = tsc_hz();
+    if hz == 0 { 0 } else { ((cycles as u128 * 1_000_000_000) / hz as u128) as u64 }
+}
+
+/// Converts nanoseconds to TSC cycles.
+pub fn ns_to_cycles(ns: u64) -> u64 {
+    ((ns as u128 * tsc_hz() as u128) / 1_000_000_000) as u64
+}
+
+/// Nanoseconds since boot (0 before the TSC frequency is known).
+pub fn now_ns() -> u64 {
+    cycles_to_ns(crate::arch::rdtsc().wrapping_sub(TSC_AT_BOOT.load(Ordering::Relaxed)))
+}

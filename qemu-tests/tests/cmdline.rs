@@ -1,0 +1,26 @@
+//! Command-line parsing in the booted kernel: good words take effect, bad
+//! ones are reported and ignored (the pure parser is unit-tested on the host).
+#![no_std]
+#![no_main]
+#![feature(custom_test_frameworks)]
+#![test_runner(gmpos::testing::harness)]
+
+use gmpos::cmdline;
+
+gmpos::qemu_test! {
+    config: "
+        smp=1
+        args=heap=24M maxstack=64K slice=200us log=warn bogus=1 heap=tiny slice=5 gomaxprocs=0
+    ",
+    cases: [good_and_bad_words],
+}
+
+fn good_and_bad_words() {
+    let c = gmpos::config();
+    assert_eq!(c.heap_size, 24 << 20);
+    assert_eq!(c.maxstack, 64 << 10);
+    assert_eq!(c.slice_ns, 200_000);
+    assert_eq!(c.log_level, cmdline::LogLevel::Warn);
+    assert_eq!(c.gomaxprocs, None, "gomaxprocs=0 must be rejected");
+    assert_eq!(gmpos::mem::heap::stats().size, 24 << 20);
+}

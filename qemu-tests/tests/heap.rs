@@ -1,0 +1,69 @@
+//! The kernel heap: many allocations and frees of mixed sizes.
+#![no_std]
+#![no_main]
+#![feature(custom_test_frameworks)]
+#![test_runner(gmpos::testing::harness)]
+
+extern crate alloc;
+
+use alloc::vec::Vec;
+use gmpos::mem::heap;
+
+gmpos::qemu_test! {
+    config: "
+        smp=1
+        args=heap=32M
+    ",
+    cases: [heap_100k_mixed, heap_size_from_cmdline],
+}
+
+/// A small xorshift PRNG: deterministic sizes and free order.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+fn heap_100k_mixed() {
+    let before = heap::stats();
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut live: Vec<Vec<u8>> = Vec::with_capacity(1024);
+    let mut checksum = 0u64;
+    for i in 0..100_000u64 {
+        // Sizes from 1 byte to 16 KiB, skewed small like real programs.
+        let r = rng.next();
+        let size = match r % 10 {
+            0..=5 => (r >> 8) % 64 + 1,
+            6..=8 => (r >> 8) % 1024 + 1,
+            _ => (r >> 8) % 16384 + 1,
+        } as usize;
+        let mut v = Vec::with_capacity(size);
+        v.resize(size, (i & 0xff) as u8);
+        checksum = checksum.wrapping_add(v[size - 1] as u64);
+        live.push(v);
+        // Free a random live block about as often as we allocate.
+        if live.len() > 512 || rng.next() % 2 == 0 {
+            let idx = (rng.next() % live.len() as u64) as usize;
+            let v = live.swap_remove(idx);
+            assert!(v.iter().all(|&b| b == v[0]), "heap block corrupted");
+        }
+    }
+    drop(live);
+    let after = heap::stats();
+    assert_eq!(after.in_use, before.in_use, "heap bytes in use did not return to the starting value");
+    assert!(after.allocs - before.allocs >= 100_000, "fewer allocations counted than made");
+    assert_eq!(after.allocs - before.allocs, after.frees - before.frees, "allocs and frees differ");
+    gmpos::test_note!(
+        "100000 mixed allocations: {} allocs, {} frees, checksum {checksum}",
+        after.allocs - before.allocs,
+        after.frees - before.frees
+    );
+}
+
+fn heap_size_from_cmdline() {
+    assert_eq!(heap::stats().size, 32 << 20, "heap=32M not honoured");
+}
