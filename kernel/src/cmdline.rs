@@ -72,7 +72,9 @@ impl fmt::Display for Error<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::UnknownKey(w) => write!(f, "cmdline: unknown word `{w}` ignored"),
-            Error::BadValue { word, why } => write!(f, "cmdline: bad value in `{word}`: {why}; default kept"),
+            Error::BadValue { word, why } => {
+                write!(f, "cmdline: bad value in `{word}`: {why}; default kept")
+            }
         }
     }
 }
@@ -105,7 +107,12 @@ fn parse_uint(s: &str) -> Option<usize> {
 
 /// Parses a duration with a unit: `ns`, `us`, `ms` or `s`. Returns ns.
 pub fn parse_duration_ns(s: &str) -> Option<u64> {
-    let units: [(&str, u64); 4] = [("ns", 1), ("us", 1_000), ("ms", 1_000_000), ("s", 1_000_000_000)];
+    let units: [(&str, u64); 4] = [
+        ("ns", 1),
+        ("us", 1_000),
+        ("ms", 1_000_000),
+        ("s", 1_000_000_000),
+    ];
     for (suffix, mul) in units {
         if let Some(num) = s.strip_suffix(suffix) {
             return (parse_uint(num)? as u64).checked_mul(mul);
@@ -137,14 +144,20 @@ pub fn parse<'a>(line: &'a str, mut report: impl FnMut(Error<'a>)) -> Config<'a>
                 _ => report(bad("expected a number of Ps >= 1")),
             },
             "maxstack" => match parse_size(value) {
-                Some(n) if (MIN_MAXSTACK..=MAX_MAXSTACK).contains(&n) && n.is_power_of_two() => c.maxstack = n,
-                Some(_) => report(bad("the stack limit must be a power of two between 16K and 1G")),
+                Some(n) if (MIN_MAXSTACK..=MAX_MAXSTACK).contains(&n) && n.is_power_of_two() => {
+                    c.maxstack = n
+                }
+                Some(_) => report(bad(
+                    "the stack limit must be a power of two between 16K and 1G",
+                )),
                 None => report(bad("expected a size such as 512K")),
             },
             "slice" => match parse_duration_ns(value) {
                 Some(ns) if ns >= MIN_SLICE_NS => c.slice_ns = ns,
                 Some(_) => report(bad("the time slice must be at least 100us")),
-                None => report(bad("expected a duration with a unit, such as 10ms or 200us")),
+                None => report(bad(
+                    "expected a duration with a unit, such as 10ms or 200us",
+                )),
             },
             "log" => match value {
                 "error" => c.log_level = LogLevel::Error,
@@ -180,7 +193,9 @@ mod tests {
 
     #[test]
     fn good_words() {
-        let (c, errs) = parse_collect("exit heap=16M gomaxprocs=2 maxstack=64K slice=200us log=debug tests=a,b");
+        let (c, errs) = parse_collect(
+            "exit heap=16M gomaxprocs=2 maxstack=64K slice=200us log=debug tests=a,b",
+        );
         assert!(errs.is_empty(), "{errs:?}");
         assert!(c.exit);
         assert_eq!(c.heap_size, 16 << 20);
@@ -193,7 +208,9 @@ mod tests {
 
     #[test]
     fn bad_words_are_reported_and_ignored() {
-        let (c, errs) = parse_collect("heap=lots frobnicate=1 slice=50us slice=10 maxstack=100K gomaxprocs=0 bogus");
+        let (c, errs) = parse_collect(
+            "heap=lots frobnicate=1 slice=50us slice=10 maxstack=100K gomaxprocs=0 bogus",
+        );
         assert_eq!(c, Config::default());
         assert_eq!(errs.len(), 7, "{errs:?}");
         assert!(errs[0].contains("`heap=lots`"));

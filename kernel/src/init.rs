@@ -31,7 +31,9 @@ static mut CMDLINE: [u8; 4096] = [0; 4096];
 
 /// The parsed kernel command line.
 pub fn config() -> &'static Config<'static> {
-    CONFIG.get().expect("config read before boot parsed the command line")
+    CONFIG
+        .get()
+        .expect("config read before boot parsed the command line")
 }
 
 /// The raw kernel command line.
@@ -61,6 +63,16 @@ fn read_cmdline() -> &'static str {
 
 /// Boots the kernel and runs `main`; powers off with status 0 when it returns.
 pub fn boot(boot_info: &'static mut bootloader_api::BootInfo, main: fn()) -> ! {
+    boot_with_early(boot_info, main, None)
+}
+
+/// [`boot`], running `early` on the boot stack just before the scheduler
+/// takes over (test kernels use it to test boot-time code).
+pub fn boot_with_early(
+    boot_info: &'static mut bootloader_api::BootInfo,
+    main: fn(),
+    early: Option<fn()>,
+) -> ! {
     time::mark_boot();
     // SAFETY: first thing on the bootstrap CPU, index 0 is its own.
     unsafe { percpu::install(0) };
@@ -81,6 +93,7 @@ pub fn boot(boot_info: &'static mut bootloader_api::BootInfo, main: fn()) -> ! {
         cmdline::LogLevel::Trace => log::LevelFilter::Trace,
     });
 
+    let rsdp = boot_info.rsdp_addr.into_option();
     mem::init(boot_info, cfg.heap_size);
     // Replace the early IST stacks with ones that have guard pages.
     for ist in 1..=percpu::IST_COUNT as u8 {
@@ -90,15 +103,39 @@ pub fn boot(boot_info: &'static mut bootloader_api::BootInfo, main: fn()) -> ! {
         unsafe { gdt::set_ist_stack(0, ist, s.top) };
     }
     banner();
-    main();
-    exit(0)
+    // Platform bring-up: ACPI, local APIC/IOAPIC, TSC and APIC-timer
+    // calibration, the other CPUs (they end up in `ap_main`).
+    crate::arch::smp::init(rsdp);
+    if let Some(f) = early {
+        f();
+    }
+    // The scheduler takes over this CPU: `main` becomes goroutine 1 and the
+    // boot stack is abandoned. When `main` returns, QEMU powers off with 0.
+    crate::sched::proc::init(crate::arch::smp::ncpu(), main)
+}
+
+/// Where every application processor ends up once its GDT, TSS, IDT and local
+/// APIC are set up (called by `arch::smp` on the AP, with its CPU index).
+pub fn ap_main(index: usize) -> ! {
+    // Wait for the bootstrap CPU to set up the scheduler (Ps, gomaxprocs),
+    // then become M `index`.
+    while !crate::sched::sched::SCHED
+        .mainstarted
+        .load(core::sync::atomic::Ordering::Acquire)
+    {
+        core::hint::spin_loop();
+    }
+    crate::sched::proc::mstart(index)
 }
 
 fn banner() {
     let mut buf = [0u8; 48];
     let (total, free) = mem::frame::stats();
     let heap = mem::heap::stats();
-    println!("gmpos {} (Go's GMP scheduler on bare metal)", crate::VERSION);
+    println!(
+        "gmpos {} (Go's GMP scheduler on bare metal)",
+        crate::VERSION
+    );
     println!("cpu: {}", crate::arch::cpuinfo::model(&mut buf));
     println!(
         "memory: {} MiB usable, {} MiB free; heap {} MiB",

@@ -11,7 +11,7 @@
 extern crate alloc;
 
 pub mod cmdline;
-// TEMP pub mod sched;
+pub mod sched;
 pub mod sync;
 
 #[cfg(target_os = "none")]
@@ -33,6 +33,22 @@ pub mod time;
 pub use bootloader_api;
 #[cfg(target_os = "none")]
 pub use init::{BOOTLOADER_CONFIG, config, exit};
+#[cfg(target_os = "none")]
+pub use sched::proc::{current_goid, go, gosched, num_goroutine, set_gomaxprocs};
+#[cfg(target_os = "none")]
+pub use sync::WaitGroup;
+
+/// Go: `runtime.GOMAXPROCS(0)`: the number of Ps.
+#[cfg(target_os = "none")]
+pub fn gomaxprocs() -> usize {
+    sched::sched::gomaxprocs()
+}
+
+/// Go: `runtime.NumCPU`: CPUs online.
+#[cfg(target_os = "none")]
+pub fn num_cpu() -> usize {
+    arch::smp::ncpu()
+}
 
 /// The gmpos version, printed in the banner.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -14,7 +14,10 @@ fn panic(info: &PanicInfo) -> ! {
     if IN_PANIC.swap(true, Ordering::SeqCst) {
         // A second panic (on another CPU, or while reporting): the first one
         // is reporting and will exit.
-        emergency(format_args!("panic: {} (while already panicking)\n", info.message()));
+        emergency(format_args!(
+            "panic: {} (while already panicking)\n",
+            info.message()
+        ));
         crate::arch::halt_forever();
     }
     enter_panic_mode();
@@ -38,7 +41,24 @@ fn panic(info: &PanicInfo) -> ! {
 /// scheduler exists) for panic, fault and NMI reports.
 pub fn report_context() {
     let cpu = crate::arch::percpu::this();
-    emergency(format_args!("  cpu {} locks={}\n", cpu.index, cpu.locks.load(Ordering::Relaxed)));
+    let g = cpu.g.load(Ordering::Relaxed);
+    let g0 = cpu.g0.load(Ordering::Relaxed);
+    if g == 0 {
+        emergency(format_args!(
+            "\n(cpu {}: before the scheduler started)\n",
+            cpu.index
+        ));
+    } else if g == g0 {
+        emergency(format_args!(
+            "\n(cpu {}: on g0, the scheduler's stack; locks={})\n",
+            cpu.index,
+            cpu.locks.load(Ordering::Relaxed)
+        ));
+    } else {
+        // SAFETY: the current G is live while it runs on this CPU.
+        let g = unsafe { &*(g as *const crate::sched::g::G) };
+        crate::sched::dump::print_goroutine(g, "running");
+    }
 }
 
 /// Stops the kernel with a `fatal error: <msg>` (Go's `throw`): status 2.

@@ -37,7 +37,12 @@ fn current() -> Option<&'static str> {
     }
     // SAFETY: CURRENT/CURRENT_LEN always describe a `&'static str` (a case
     // name) stored by `run`.
-    Some(unsafe { core::str::from_utf8_unchecked(core::slice::from_raw_parts(p, CURRENT_LEN.load(Ordering::Acquire))) })
+    Some(unsafe {
+        core::str::from_utf8_unchecked(core::slice::from_raw_parts(
+            p,
+            CURRENT_LEN.load(Ordering::Acquire),
+        ))
+    })
 }
 
 fn selected(name: &str) -> bool {
@@ -64,7 +69,11 @@ pub fn run(cases: &[Case]) {
 /// Called by the panic handler: marks the running case failed.
 pub fn on_panic(info: &core::panic::PanicInfo) {
     if let Some(name) = current() {
-        crate::console::emergency(format_args!("gmpos-test: FAILED {}: panicked: {}\n", name, info.message()));
+        crate::console::emergency(format_args!(
+            "gmpos-test: FAILED {}: panicked: {}\n",
+            name,
+            info.message()
+        ));
     }
 }
 
@@ -112,9 +121,18 @@ pub const fn meta_bytes<const N: usize>(s: &str) -> [u8; N] {
 /// (0/1), `mem`, `timeout` (seconds), `args` (kernel command line), `expect`
 /// (an expected-failure test: the kernel must exit with status 2 and its
 /// output contain this text).
+///
+/// `early: f` (optional, before `cases`) runs `f` on the boot stack before
+/// the scheduler starts: for tests of boot-time code.
 #[macro_export]
 macro_rules! qemu_test {
     (config: $cfg:literal, cases: [$($case:ident),* $(,)?] $(,)?) => {
+        $crate::qemu_test!(@emit $cfg, None, [$($case),*]);
+    };
+    (config: $cfg:literal, early: $early:ident, cases: [$($case:ident),* $(,)?] $(,)?) => {
+        $crate::qemu_test!(@emit $cfg, Some($early), [$($case),*]);
+    };
+    (@emit $cfg:literal, $early:expr, [$($case:ident),*]) => {
         const __GMPOS_TEST_META: &str = concat!($cfg, "\n", $("case=", stringify!($case), "\n",)*);
         #[unsafe(link_section = ".gmpos_test")]
         #[used]
@@ -125,11 +143,10 @@ macro_rules! qemu_test {
         fn __gmpos_test_main() {
             $crate::testing::run(__GMPOS_TEST_CASES)
         }
-        $crate::kernel_main!(__gmpos_test_main);
-        /// Required by `cargo test`'s harness=true builds (custom test
-        /// frameworks); gmpos collects cases through `qemu_test!` instead.
-        #[allow(dead_code)]
-        pub fn __gmpos_unused_test_runner(_: &[&dyn Fn()]) {}
+        $crate::bootloader_api::entry_point!(__gmpos_entry, config = &$crate::BOOTLOADER_CONFIG);
+        fn __gmpos_entry(boot_info: &'static mut $crate::bootloader_api::BootInfo) -> ! {
+            $crate::init::boot_with_early(boot_info, __gmpos_test_main, $early)
+        }
     };
 }
 

@@ -22,7 +22,11 @@ pub fn tsc_hz() -> u64 {
 /// Converts TSC cycles to nanoseconds.
 pub fn cycles_to_ns(cycles: u64) -> u64 {
     let hz = tsc_hz();
-    if hz == 0 { 0 } else { ((cycles as u128 * 1_000_000_000) / hz as u128) as u64 }
+    if hz == 0 {
+        0
+    } else {
+        ((cycles as u128 * 1_000_000_000) / hz as u128) as u64
+    }
 }
 
 /// Converts nanoseconds to TSC cycles.

@@ -17,8 +17,14 @@ gmpos::qemu_test! {
 fn boots_and_reads_cmdline() {
     // The runner passed `exit` through fw_cfg: reading it proves the
     // command-line path works end to end.
-    assert!(gmpos::config().exit, "the `exit` word did not reach the kernel");
+    assert!(
+        gmpos::config().exit,
+        "the `exit` word did not reach the kernel"
+    );
     let (total, free) = gmpos::mem::frame::stats();
-    assert!(total > 0 && free <= total, "frame counters: total {total} free {free}");
+    assert!(
+        total > 0 && free <= total,
+        "frame counters: total {total} free {free}"
+    );
     gmpos::test_note!("{} of {} frames free after boot", free, total);
 }

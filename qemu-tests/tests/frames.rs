@@ -22,12 +22,19 @@ fn allocate_all_free_all() {
     let mut frames = Vec::with_capacity(free0 as usize);
     while let Some(f) = frame::alloc() {
         // No frame below 1 MiB (frame 0, BIOS data, the AP trampoline).
-        assert!(f.start_address().as_u64() >= frame::LOW_MEMORY_END, "low frame handed out");
+        assert!(
+            f.start_address().as_u64() >= frame::LOW_MEMORY_END,
+            "low frame handed out"
+        );
         frames.push(f);
     }
     let (_, free_empty) = frame::stats();
     assert_eq!(free_empty, 0, "allocator returned None with frames left");
-    assert_eq!(frames.len() as u64, free0, "allocated count differs from the free counter");
+    assert_eq!(
+        frames.len() as u64,
+        free0,
+        "allocated count differs from the free counter"
+    );
     // Every frame is distinct.
     let mut sorted: Vec<u64> = frames.iter().map(|f| f.start_address().as_u64()).collect();
     sorted.sort_unstable();

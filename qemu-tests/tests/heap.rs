@@ -54,9 +54,19 @@ fn heap_100k_mixed() {
     }
     drop(live);
     let after = heap::stats();
-    assert_eq!(after.in_use, before.in_use, "heap bytes in use did not return to the starting value");
-    assert!(after.allocs - before.allocs >= 100_000, "fewer allocations counted than made");
-    assert_eq!(after.allocs - before.allocs, after.frees - before.frees, "allocs and frees differ");
+    assert_eq!(
+        after.in_use, before.in_use,
+        "heap bytes in use did not return to the starting value"
+    );
+    assert!(
+        after.allocs - before.allocs >= 100_000,
+        "fewer allocations counted than made"
+    );
+    assert_eq!(
+        after.allocs - before.allocs,
+        after.frees - before.frees,
+        "allocs and frees differ"
+    );
     gmpos::test_note!(
         "100000 mixed allocations: {} allocs, {} frees, checksum {checksum}",
         after.allocs - before.allocs,

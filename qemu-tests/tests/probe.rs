@@ -27,7 +27,10 @@ fn probe_unmapped_is_error() {
 
 fn probe_mapped_reads_value() {
     let x: u64 = 0x1234_5678_9abc_def0;
-    assert_eq!(probe_read(&x as *const u64 as u64), Ok(0x1234_5678_9abc_def0));
+    assert_eq!(
+        probe_read(&x as *const u64 as u64),
+        Ok(0x1234_5678_9abc_def0)
+    );
     let mut y: u64 = 0;
     // SAFETY: `y` is a live local we own.
     unsafe { probe_write(&mut y as *mut u64 as u64, 42) }.unwrap();

@@ -10,7 +10,13 @@ gmpos::qemu_test! {
         smp=1
         expect=fatal error: kernel stack overflow: boot stack
     ",
-    cases: [recurse_forever],
+    early: recurse_forever,
+    cases: [never_reached],
+}
+
+/// The kernel must die in `recurse_forever` (on the boot stack) first.
+fn never_reached() {
+    panic!("the boot stack overflow was not caught");
 }
 
 #[inline(never)]

@@ -57,7 +57,9 @@ pub(super) fn init(map: &MemoryRegions) {
             continue;
         }
         if a.nregions == MAX_REGIONS {
-            log::warn!("frame allocator: more than {MAX_REGIONS} usable regions, ignoring {start:#x}..{end:#x}");
+            log::warn!(
+                "frame allocator: more than {MAX_REGIONS} usable regions, ignoring {start:#x}..{end:#x}"
+            );
             continue;
         }
         let n = a.nregions;

@@ -51,7 +51,11 @@ pub(super) fn init(size: usize) {
     let mut va = HEAP_START;
     while va < HEAP_START + size {
         if let Err(e) = paging::map_new(va, DATA) {
-            panic!("out of memory: mapping a {} MiB heap failed at {:#x}: {e:?}", size >> 20, va);
+            panic!(
+                "out of memory: mapping a {} MiB heap failed at {:#x}: {e:?}",
+                size >> 20,
+                va
+            );
         }
         va += PAGE_SIZE;
     }
@@ -67,7 +71,8 @@ unsafe impl GlobalAlloc for KernelHeap {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         match self.heap.lock().allocate_first_fit(layout) {
             Ok(p) => {
-                self.in_use.fetch_add(layout.size() as u64, Ordering::Relaxed);
+                self.in_use
+                    .fetch_add(layout.size() as u64, Ordering::Relaxed);
                 self.allocs.fetch_add(1, Ordering::Relaxed);
                 p.as_ptr()
             }
@@ -77,8 +82,13 @@ unsafe impl GlobalAlloc for KernelHeap {
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         // SAFETY: `ptr` came from `alloc` with this layout (GlobalAlloc contract).
-        unsafe { self.heap.lock().deallocate(NonNull::new_unchecked(ptr), layout) };
-        self.in_use.fetch_sub(layout.size() as u64, Ordering::Relaxed);
+        unsafe {
+            self.heap
+                .lock()
+                .deallocate(NonNull::new_unchecked(ptr), layout)
+        };
+        self.in_use
+            .fetch_sub(layout.size() as u64, Ordering::Relaxed);
         self.frees.fetch_add(1, Ordering::Relaxed);
     }
 }

@@ -23,7 +23,13 @@ pub enum Kind {
     Other = 4,
 }
 
-const KIND_NAMES: [&str; 5] = ["?", "IST stack", "g0 (scheduler) stack", "AP boot stack", "kernel stack"];
+const KIND_NAMES: [&str; 5] = [
+    "?",
+    "IST stack",
+    "g0 (scheduler) stack",
+    "AP boot stack",
+    "kernel stack",
+];
 
 /// slot -> (kind << 24 | cpu << 8 | detail) ; 0 = free.
 static SLOT_OWNER: [AtomicU32; MAX_SLOTS] = [const { AtomicU32::new(0) }; MAX_SLOTS];
@@ -47,7 +53,10 @@ pub struct GuardHit {
 /// (CPUs never go away).
 pub fn alloc(kind: Kind, cpu: usize, size: u64) -> KernelStack {
     let size = size.next_multiple_of(PAGE_SIZE);
-    assert!(size <= SLOT_SIZE - PAGE_SIZE, "kernel stack of {size} bytes too large");
+    assert!(
+        size <= SLOT_SIZE - PAGE_SIZE,
+        "kernel stack of {size} bytes too large"
+    );
     let slot = NEXT_SLOT.fetch_add(1, Ordering::Relaxed) as usize;
     assert!(slot < MAX_SLOTS, "out of kernel stack slots");
     let top = KSTACK_BASE + (slot as u64 + 1) * SLOT_SIZE;
@@ -60,7 +69,10 @@ pub fn alloc(kind: Kind, cpu: usize, size: u64) -> KernelStack {
         va += PAGE_SIZE;
     }
     SLOT_SIZE_BYTES[slot].store(size, Ordering::Relaxed);
-    SLOT_OWNER[slot].store(((kind as u32) << 24) | ((cpu as u32) << 8), Ordering::Release);
+    SLOT_OWNER[slot].store(
+        ((kind as u32) << 24) | ((cpu as u32) << 8),
+        Ordering::Release,
+    );
     KernelStack { bottom, top }
 }
 
@@ -68,7 +80,10 @@ pub fn alloc(kind: Kind, cpu: usize, size: u64) -> KernelStack {
 /// guard page), names that stack.
 pub fn guard_hit(addr: u64) -> Option<GuardHit> {
     if (BOOT_STACK..BOOT_STACK + PAGE_SIZE).contains(&addr) {
-        return Some(GuardHit { name: "boot stack", cpu: 0 });
+        return Some(GuardHit {
+            name: "boot stack",
+            cpu: 0,
+        });
     }
     let _ = BOOT_STACK_SIZE;
     if addr < KSTACK_BASE {
@@ -87,5 +102,8 @@ pub fn guard_hit(addr: u64) -> Option<GuardHit> {
     if addr >= bottom {
         return None;
     }
-    Some(GuardHit { name: KIND_NAMES[(owner >> 24) as usize], cpu: (owner >> 8) & 0xffff })
+    Some(GuardHit {
+        name: KIND_NAMES[(owner >> 24) as usize],
+        cpu: (owner >> 8) & 0xffff,
+    })
 }

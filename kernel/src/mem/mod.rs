@@ -13,8 +13,15 @@ use bootloader_api::BootInfo;
 
 /// Sets up frames, paging and the heap from the bootloader's hand-off.
 pub fn init(boot_info: &'static mut BootInfo, heap_size: usize) {
-    let offset = boot_info.physical_memory_offset.into_option().expect("bootloader did not map physical memory");
-    assert_eq!(offset, layout::PHYS_OFFSET, "physical memory mapped at an unexpected address");
+    let offset = boot_info
+        .physical_memory_offset
+        .into_option()
+        .expect("bootloader did not map physical memory");
+    assert_eq!(
+        offset,
+        layout::PHYS_OFFSET,
+        "physical memory mapped at an unexpected address"
+    );
     frame::init(&boot_info.memory_regions);
     paging::init();
     heap::init(heap_size);

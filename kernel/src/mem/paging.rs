@@ -5,7 +5,9 @@
 //! mapping on other CPUs use the TLB shootdown (`arch::tlb`) before reusing
 //! the frame.
 use x86_64::structures::paging::mapper::{MapToError, Translate};
-use x86_64::structures::paging::{Mapper, OffsetPageTable, Page, PageTable, PageTableFlags, PhysFrame, Size4KiB};
+use x86_64::structures::paging::{
+    Mapper, OffsetPageTable, Page, PageTable, PageTableFlags, PhysFrame, Size4KiB,
+};
 use x86_64::{PhysAddr, VirtAddr};
 
 use super::frame::{self, KernelFrames};
@@ -15,8 +17,9 @@ use crate::sync::IrqSpinLock;
 static MAPPER: IrqSpinLock<Option<OffsetPageTable<'static>>> = IrqSpinLock::new(None);
 
 /// Flags for kernel data: present, writable, never executable.
-pub const DATA: PageTableFlags =
-    PageTableFlags::PRESENT.union(PageTableFlags::WRITABLE).union(PageTableFlags::NO_EXECUTE);
+pub const DATA: PageTableFlags = PageTableFlags::PRESENT
+    .union(PageTableFlags::WRITABLE)
+    .union(PageTableFlags::NO_EXECUTE);
 
 /// Why a mapping failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,7 +34,9 @@ pub(super) fn init() {
     // SAFETY: enabling NXE only makes the NX bit meaningful; no mapping
     // relies on it being off.
     unsafe {
-        x86_64::registers::control::Efer::update(|e| *e |= x86_64::registers::control::EferFlags::NO_EXECUTE_ENABLE)
+        x86_64::registers::control::Efer::update(|e| {
+            *e |= x86_64::registers::control::EferFlags::NO_EXECUTE_ENABLE
+        })
     };
     let (l4, _) = x86_64::registers::control::Cr3::read();
     let l4_virt = (PHYS_OFFSET + l4.start_address().as_u64()) as *mut PageTable;
@@ -87,5 +92,8 @@ pub fn unmap(page: u64) -> Option<PhysAddr> {
 /// The physical address `va` maps to, if mapped.
 pub fn translate(va: u64) -> Option<PhysAddr> {
     let guard = MAPPER.lock();
-    guard.as_ref().expect("paging not initialised").translate_addr(VirtAddr::new(va))
+    guard
+        .as_ref()
+        .expect("paging not initialised")
+        .translate_addr(VirtAddr::new(va))
 }

@@ -6,4 +6,11 @@ pub mod atomic;
 pub mod spinlock;
 
 #[cfg(target_os = "none")]
+pub mod sema;
+#[cfg(target_os = "none")]
+pub mod waitgroup;
+
+#[cfg(target_os = "none")]
 pub use spinlock::{IrqSpinLock, SpinLock};
+#[cfg(target_os = "none")]
+pub use waitgroup::WaitGroup;

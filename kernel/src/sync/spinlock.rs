@@ -35,12 +35,16 @@ pub struct SpinGuard<'a, T> {
 
 impl<T> SpinLock<T> {
     pub const fn new(value: T) -> Self {
-        SpinLock { inner: spin::Mutex::new(value) }
+        SpinLock {
+            inner: spin::Mutex::new(value),
+        }
     }
 
     pub fn lock(&self) -> SpinGuard<'_, T> {
         acquirem();
-        SpinGuard { guard: Some(self.inner.lock()) }
+        SpinGuard {
+            guard: Some(self.inner.lock()),
+        }
     }
 
     pub fn try_lock(&self) -> Option<SpinGuard<'_, T>> {
@@ -56,6 +60,19 @@ impl<T> SpinLock<T> {
 
     pub fn is_locked(&self) -> bool {
         self.inner.is_locked()
+    }
+
+    /// Releases a lock whose guard was `mem::forget`-ed: how `gopark`'s
+    /// unlock function drops a lock on g0 after the goroutine is off its
+    /// stack (Go passes the lock itself to `gopark`). Runs on the CPU that
+    /// took the lock (the parking goroutine cannot move before it is parked).
+    ///
+    /// # Safety
+    /// The lock must be held through a forgotten guard, by this CPU.
+    pub unsafe fn unlock_forgotten(&self) {
+        // SAFETY: forwarded to the caller.
+        unsafe { self.inner.force_unlock() };
+        releasem();
     }
 }
 
@@ -92,14 +109,19 @@ pub struct IrqSpinGuard<'a, T> {
 
 impl<T> IrqSpinLock<T> {
     pub const fn new(value: T) -> Self {
-        IrqSpinLock { inner: spin::Mutex::new(value) }
+        IrqSpinLock {
+            inner: spin::Mutex::new(value),
+        }
     }
 
     pub fn lock(&self) -> IrqSpinGuard<'_, T> {
         let were_enabled = crate::arch::interrupts_enabled();
         ::x86_64::instructions::interrupts::disable();
         acquirem();
-        IrqSpinGuard { guard: Some(self.inner.lock()), were_enabled }
+        IrqSpinGuard {
+            guard: Some(self.inner.lock()),
+            were_enabled,
+        }
     }
 
     pub fn try_lock(&self) -> Option<IrqSpinGuard<'_, T>> {
@@ -107,7 +129,10 @@ impl<T> IrqSpinLock<T> {
         ::x86_64::instructions::interrupts::disable();
         acquirem();
         match self.inner.try_lock() {
-            Some(g) => Some(IrqSpinGuard { guard: Some(g), were_enabled }),
+            Some(g) => Some(IrqSpinGuard {
+                guard: Some(g),
+                were_enabled,
+            }),
             None => {
                 releasem();
                 if were_enabled {

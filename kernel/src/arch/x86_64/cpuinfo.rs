@@ -16,7 +16,9 @@ pub fn features() -> Features {
     Features {
         x2apic: f.as_ref().is_some_and(|f| f.has_x2apic()),
         tsc_deadline: f.as_ref().is_some_and(|f| f.has_tsc_deadline()),
-        invariant_tsc: id.get_advanced_power_mgmt_info().is_some_and(|p| p.has_invariant_tsc()),
+        invariant_tsc: id
+            .get_advanced_power_mgmt_info()
+            .is_some_and(|p| p.has_invariant_tsc()),
         hypervisor: f.as_ref().is_some_and(|f| f.has_hypervisor()),
     }
 }

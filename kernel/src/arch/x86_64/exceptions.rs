@@ -78,7 +78,10 @@ pub fn handle(frame: &mut TrapFrame) {
         cpu.ist_depth[ist].fetch_sub(1, Ordering::Relaxed);
         return;
     }
-    emergency(format_args!("\nexception: {}", NAMES[frame.vector as usize]));
+    emergency(format_args!(
+        "\nexception: {}",
+        NAMES[frame.vector as usize]
+    ));
     report(frame);
     crate::init::fatal_exit();
 }
@@ -106,13 +109,20 @@ fn page_fault(frame: &mut TrapFrame) -> bool {
 fn report(frame: &TrapFrame) {
     let cpu = percpu::this();
     let ec = frame.error_code;
-    emergency(format_args!(" on cpu {} (vector {}, error code {:#x})\n", cpu.index, frame.vector, ec));
+    emergency(format_args!(
+        " on cpu {} (vector {}, error code {:#x})\n",
+        cpu.index, frame.vector, ec
+    ));
     if frame.vector == 14 {
         let cr2 = ::x86_64::registers::control::Cr2::read_raw();
         emergency(format_args!(
             "  page fault at address {:#018x}: {} {} in {} mode{}{}\n",
             cr2,
-            if ec & 1 != 0 { "protection violation" } else { "page not present" },
+            if ec & 1 != 0 {
+                "protection violation"
+            } else {
+                "page not present"
+            },
             if ec & 0x10 != 0 {
                 "on instruction fetch"
             } else if ec & 2 != 0 {
@@ -121,8 +131,16 @@ fn report(frame: &TrapFrame) {
                 "on read"
             },
             if ec & 4 != 0 { "user" } else { "kernel" },
-            if ec & 8 != 0 { ", reserved bit set" } else { "" },
-            if cr2 < 4096 { " (null pointer dereference)" } else { "" },
+            if ec & 8 != 0 {
+                ", reserved bit set"
+            } else {
+                ""
+            },
+            if cr2 < 4096 {
+                " (null pointer dereference)"
+            } else {
+                ""
+            },
         ));
     }
     emergency(format_args!(

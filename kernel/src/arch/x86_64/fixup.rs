@@ -69,7 +69,11 @@ pub fn probe_read(addr: u64) -> Result<u64, ProbeFault> {
             options(nostack, readonly),
         );
     }
-    if failed == 0 { Ok(val) } else { Err(ProbeFault { addr }) }
+    if failed == 0 {
+        Ok(val)
+    } else {
+        Err(ProbeFault { addr })
+    }
 }
 
 /// Writes a u64 at `addr`; a page fault becomes `Err` instead of a crash.
@@ -100,5 +104,9 @@ pub unsafe fn probe_write(addr: u64, val: u64) -> Result<(), ProbeFault> {
             options(nostack),
         );
     }
-    if failed == 0 { Ok(()) } else { Err(ProbeFault { addr }) }
+    if failed == 0 {
+        Ok(())
+    } else {
+        Err(ProbeFault { addr })
+    }
 }

@@ -23,8 +23,14 @@ pub const IST_PAGE_FAULT: u8 = 4;
 pub const IST_IRQ: u8 = 5;
 
 /// Human names of the IST stacks, for reports.
-pub const IST_NAMES: [&str; IST_COUNT + 1] =
-    ["none", "double-fault", "nmi", "machine-check", "page-fault", "interrupt"];
+pub const IST_NAMES: [&str; IST_COUNT + 1] = [
+    "none",
+    "double-fault",
+    "nmi",
+    "machine-check",
+    "page-fault",
+    "interrupt",
+];
 
 /// Size of each IST stack (the page-fault one later also grows goroutine
 /// stacks, which needs little).
@@ -100,5 +106,7 @@ pub unsafe fn init_cpu(index: usize, early: bool) {
 /// bytes, and no trap may currently be running on the old stack of that slot.
 pub unsafe fn set_ist_stack(index: usize, ist: u8, top: u64) {
     // SAFETY: per the contract; the TSS is only read by the CPU hardware.
-    unsafe { (*TABLES[index].tss.get()).interrupt_stack_table[ist as usize - 1] = VirtAddr::new(top) };
+    unsafe {
+        (*TABLES[index].tss.get()).interrupt_stack_table[ist as usize - 1] = VirtAddr::new(top)
+    };
 }

@@ -3,10 +3,13 @@ pub mod cpuinfo;
 pub mod exceptions;
 pub mod fixup;
 pub mod gdt;
+pub mod ipi;
 pub mod percpu;
 pub mod pic;
 pub mod qemu;
 pub mod serial;
+pub mod smp;
+pub mod switch;
 pub mod trap;
 
 pub use fixup::{ProbeFault, probe_read, probe_write};

@@ -38,10 +38,14 @@ pub struct PerCpu {
     /// Per-IST-stack nesting depth: a second trap on the same IST stack would
     /// silently overwrite the first one's frame, so it is detected and named.
     pub ist_depth: [AtomicU32; IST_COUNT + 1],
+    /// The G running on this CPU: a goroutine, or the M's g0 while the
+    /// scheduler runs (Go's `getg()`). Opaque here: `sched` owns the type.
+    /// The context switch updates it with interrupts off, together with RSP.
+    pub g: AtomicUsize,
+    /// This CPU's g0 (the scheduler's G, whose stack runs `schedule`).
+    pub g0: AtomicUsize,
     /// The scheduler's M for this CPU (opaque here: `sched` owns its type).
     pub m: AtomicUsize,
-    /// The goroutine running on this CPU (opaque: `sched` owns its type).
-    pub curg: AtomicUsize,
     /// Exceptions taken on this CPU (for tests and dumps).
     pub exceptions: AtomicU64,
     /// Last RIP seen by the NMI handler (debug dumps).
@@ -61,8 +65,9 @@ impl PerCpu {
             locks: AtomicU32::new(0),
             irq_depth: AtomicU32::new(0),
             ist_depth: [const { AtomicU32::new(0) }; IST_COUNT + 1],
+            g: AtomicUsize::new(0),
+            g0: AtomicUsize::new(0),
             m: AtomicUsize::new(0),
-            curg: AtomicUsize::new(0),
             exceptions: AtomicU64::new(0),
             nmi_rip: AtomicU64::new(0),
         }
@@ -117,6 +122,23 @@ pub fn cpu_index() -> usize {
             options(nostack, readonly, preserves_flags, pure));
     }
     i as usize
+}
+
+/// Offset of [`PerCpu::g`] (read by the context switch as `gs:[PERCPU_G]`).
+pub const PERCPU_G: usize = offset_of!(PerCpu, g);
+/// Offset of [`PerCpu::g0`].
+pub const PERCPU_G0: usize = offset_of!(PerCpu, g0);
+
+/// The current G pointer in one `gs:`-relative load (Go: `getg()`).
+#[inline(always)]
+pub fn current_g() -> usize {
+    let g: usize;
+    // SAFETY: as in `this`; `g` sits at a fixed offset in `PerCpu`.
+    unsafe {
+        core::arch::asm!("mov {}, gs:[{off}]", out(reg) g, off = const PERCPU_G,
+            options(nostack, readonly, preserves_flags));
+    }
+    g
 }
 
 /// CPU `index`'s per-CPU block (for cross-CPU reads: dumps, IPIs).

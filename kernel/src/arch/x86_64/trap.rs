@@ -13,7 +13,9 @@
 //! interrupt (vector >= 32) runs on the per-CPU interrupt IST stack.
 use core::sync::atomic::{AtomicUsize, Ordering};
 
-use super::gdt::{IST_DOUBLE_FAULT, IST_IRQ, IST_MACHINE_CHECK, IST_NMI, IST_PAGE_FAULT, kernel_cs};
+use super::gdt::{
+    IST_DOUBLE_FAULT, IST_IRQ, IST_MACHINE_CHECK, IST_NMI, IST_PAGE_FAULT, kernel_cs,
+};
 use super::percpu;
 
 /// The register state saved at a trap, lowest address first.
@@ -138,9 +140,15 @@ struct Gate {
 #[repr(C, align(16))]
 struct Idt([Gate; 256]);
 
-static mut IDT: Idt = Idt(
-    [Gate { offset_low: 0, selector: 0, ist: 0, type_attr: 0, offset_mid: 0, offset_high: 0, reserved: 0 }; 256],
-);
+static mut IDT: Idt = Idt([Gate {
+    offset_low: 0,
+    selector: 0,
+    ist: 0,
+    type_attr: 0,
+    offset_mid: 0,
+    offset_high: 0,
+    reserved: 0,
+}; 256]);
 
 fn ist_for(vector: usize) -> u8 {
     match vector {

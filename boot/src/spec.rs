@@ -1,0 +1,282 @@
+//! The `.gmpos_test` section: which QEMU configurations a test kernel wants
+//! and which cases it runs. Pure code: unit-tested below.
+//!
+//! Format: UTF-8 text (NUL bytes count as line breaks, so NUL padding and
+//! concatenated fragments are fine), one `key=value` per line, whitespace
+//! around lines, keys and values trimmed, blank lines and `#` comments
+//! ignored. Keys:
+//!
+//! | key       | value                                     | default      |
+//! |-----------|-------------------------------------------|--------------|
+//! | `smp`     | comma list of CPU counts                  | `1`          |
+//! | `cpu`     | comma list of QEMU `-cpu` models          | QEMU default |
+//! | `icount`  | comma list of `0`/`1`                     | `0`          |
+//! | `uefi`    | comma list of `0`/`1`                     | `0`          |
+//! | `mem`     | QEMU `-m` size                            | `1G`         |
+//! | `timeout` | seconds per boot, `0` = none              | `60`         |
+//! | `args`    | kernel command line (every configuration) | empty        |
+//! | `expect`  | the boot must die (exit 2) printing this  | none         |
+//! | `case`    | one case name; repeat, in order           | (at least 1) |
+//!
+//! One configuration is one element of smp × cpu × icount × uefi and is one
+//! QEMU boot running every case.
+
+use std::time::Duration;
+
+use crate::cli;
+
+/// Name of the ELF section that marks a test kernel.
+pub const SECTION: &str = ".gmpos_test";
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct TestSpec {
+    pub smp: Vec<u32>,
+    /// `None` = QEMU's default CPU model (no `-cpu`).
+    pub cpu: Vec<Option<String>>,
+    pub icount: Vec<bool>,
+    pub uefi: Vec<bool>,
+    pub mem: String,
+    pub timeout: Duration,
+    pub args: String,
+    pub expect: Option<String>,
+    pub cases: Vec<String>,
+}
+
+/// One QEMU boot of a test kernel.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Config {
+    pub smp: u32,
+    pub cpu: Option<String>,
+    pub icount: bool,
+    pub uefi: bool,
+}
+
+impl Config {
+    /// `smp=2 cpu=max icount uefi`: smp always, the others only when they
+    /// differ from the defaults.
+    pub fn label(&self) -> String {
+        let mut s = format!("smp={}", self.smp);
+        if let Some(cpu) = &self.cpu {
+            s.push_str(" cpu=");
+            s.push_str(cpu);
+        }
+        if self.icount {
+            s.push_str(" icount");
+        }
+        if self.uefi {
+            s.push_str(" uefi");
+        }
+        s
+    }
+
+    /// The libtest name of `case` in this configuration: `case [smp=2 ...]`.
+    pub fn test_name(&self, case: &str) -> String {
+        format!("{case} [{}]", self.label())
+    }
+}
+
+impl TestSpec {
+    /// The cross product smp × cpu × icount × uefi, in that nesting order.
+    pub fn configs(&self) -> Vec<Config> {
+        let mut out = Vec::new();
+        for &smp in &self.smp {
+            for cpu in &self.cpu {
+                for &icount in &self.icount {
+                    for &uefi in &self.uefi {
+                        out.push(Config {
+                            smp,
+                            cpu: cpu.clone(),
+                            icount,
+                            uefi,
+                        });
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+fn list<T: PartialEq>(
+    key: &str,
+    value: &str,
+    mut item: impl FnMut(&str) -> Result<T, String>,
+) -> Result<Vec<T>, String> {
+    let mut out = Vec::new();
+    for raw in value.split(',') {
+        let v = item(raw.trim()).map_err(|e| format!("`{key}`: {e}"))?;
+        if !out.contains(&v) {
+            out.push(v);
+        }
+    }
+    Ok(out)
+}
+
+fn flag(s: &str) -> Result<bool, String> {
+    match s {
+        "0" => Ok(false),
+        "1" => Ok(true),
+        _ => Err(format!("invalid value `{s}` (expected 0 or 1)")),
+    }
+}
+
+/// Parses the section's bytes. Errors name the offending line or key.
+pub fn parse(bytes: &[u8]) -> Result<TestSpec, String> {
+    let text =
+        std::str::from_utf8(bytes).map_err(|e| format!("{SECTION} section is not UTF-8: {e}"))?;
+    let mut spec = TestSpec {
+        smp: vec![1],
+        cpu: vec![None],
+        icount: vec![false],
+        uefi: vec![false],
+        mem: "1G".into(),
+        timeout: Duration::from_secs(60),
+        args: String::new(),
+        expect: None,
+        cases: Vec::new(),
+    };
+    let mut seen: Vec<String> = Vec::new();
+    for (n, line) in text.split(['\n', '\0']).enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let Some((key, value)) = line.split_once('=') else {
+            return Err(format!(
+                "{SECTION} line {}: `{line}` is not key=value",
+                n + 1
+            ));
+        };
+        let (key, value) = (key.trim(), value.trim());
+        let bad = |e: String| format!("{SECTION} line {}: {e}", n + 1);
+        if key != "case" {
+            if seen.iter().any(|k| k == key) {
+                return Err(bad(format!("key `{key}` given twice")));
+            }
+            seen.push(key.to_string());
+        }
+        match key {
+            "smp" => spec.smp = list(key, value, cli::parse_smp).map_err(bad)?,
+            "cpu" => {
+                spec.cpu = list(key, value, |s| {
+                    Ok(match s {
+                        "" | "default" => None,
+                        _ if s.contains(char::is_whitespace) => {
+                            return Err(format!("invalid CPU model `{s}`"));
+                        }
+                        _ => Some(s.to_string()),
+                    })
+                })
+                .map_err(bad)?
+            }
+            "icount" => spec.icount = list(key, value, flag).map_err(bad)?,
+            "uefi" => spec.uefi = list(key, value, flag).map_err(bad)?,
+            "mem" => spec.mem = cli::parse_mem(value).map_err(bad)?,
+            "timeout" => spec.timeout = cli::parse_timeout(value).map_err(bad)?,
+            "args" => spec.args = value.to_string(),
+            "expect" => {
+                if value.is_empty() {
+                    return Err(bad("`expect` needs a text".into()));
+                }
+                spec.expect = Some(value.to_string())
+            }
+            "case" => {
+                if value.is_empty() || value.contains([',', ' ', '\t', '[', ']']) {
+                    return Err(bad(format!(
+                        "invalid case name `{value}` (no spaces, commas or brackets)"
+                    )));
+                }
+                if spec.cases.iter().any(|c| c == value) {
+                    return Err(bad(format!("case `{value}` listed twice")));
+                }
+                spec.cases.push(value.to_string())
+            }
+            _ => {
+                return Err(bad(format!(
+                    "unknown key `{key}` (known: smp, cpu, icount, uefi, mem, timeout, args, expect, case)"
+                )));
+            }
+        }
+    }
+    if spec.cases.is_empty() {
+        return Err(format!("{SECTION} section lists no `case=` line"));
+    }
+    Ok(spec)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_trimming() {
+        let s = parse(b"\n  case=alpha  \n\ncase = beta\n\0\0\0").unwrap();
+        assert_eq!(s.cases, vec!["alpha", "beta"]);
+        assert_eq!(s.smp, vec![1]);
+        assert_eq!(s.cpu, vec![None]);
+        assert_eq!(s.mem, "1G");
+        assert_eq!(s.timeout, Duration::from_secs(60));
+        assert_eq!(s.expect, None);
+        let c = s.configs();
+        assert_eq!(c.len(), 1);
+        assert_eq!(c[0].test_name("alpha"), "alpha [smp=1]");
+    }
+
+    #[test]
+    fn full_matrix() {
+        let s = parse(
+            b"smp=1, 4\ncpu=default,max\nicount=0,1\nuefi=1\nmem=2G\ntimeout=0\n\
+              args=a=1 b=x,y\nexpect=panic: boom\n# comment\ncase=one\0case=two",
+        )
+        .unwrap();
+        assert_eq!(s.args, "a=1 b=x,y");
+        assert_eq!(s.expect.as_deref(), Some("panic: boom"));
+        assert_eq!(s.timeout, Duration::ZERO);
+        let names: Vec<String> = s.configs().iter().map(|c| c.test_name("one")).collect();
+        assert_eq!(
+            names,
+            vec![
+                "one [smp=1 uefi]",
+                "one [smp=1 icount uefi]",
+                "one [smp=1 cpu=max uefi]",
+                "one [smp=1 cpu=max icount uefi]",
+                "one [smp=4 uefi]",
+                "one [smp=4 icount uefi]",
+                "one [smp=4 cpu=max uefi]",
+                "one [smp=4 cpu=max icount uefi]",
+            ]
+        );
+        assert_eq!(s.cases, vec!["one", "two"]);
+    }
+
+    #[test]
+    fn errors_name_the_problem() {
+        let e = parse(b"smp=1\nfoo=bar\ncase=a").unwrap_err();
+        assert!(
+            e.contains("unknown key `foo`") && e.contains("line 2"),
+            "{e}"
+        );
+        assert!(parse(b"smp=1").unwrap_err().contains("no `case=`"));
+        assert!(parse(b"case=a\nsmp=0").unwrap_err().contains("smp"));
+        assert!(parse(b"case=a\nicount=2").is_err());
+        assert!(parse(b"case=a\ncase=a").is_err());
+        assert!(parse(b"case=a b").is_err());
+        assert!(
+            parse(b"case=a\nsmp=1\nsmp=2")
+                .unwrap_err()
+                .contains("twice")
+        );
+        assert!(
+            parse(b"just text\ncase=a")
+                .unwrap_err()
+                .contains("key=value")
+        );
+        assert!(parse(&[0xff, b'\n']).is_err());
+    }
+
+    #[test]
+    fn duplicates_in_lists_collapse() {
+        let s = parse(b"smp=2,2\ncase=a").unwrap();
+        assert_eq!(s.smp, vec![2]);
+    }
+}

@@ -1,0 +1,194 @@
+//! The TSC as the clock: its frequency, and whether all CPUs' TSCs agree.
+//!
+//! The frequency comes from CPUID when the CPU states it and the statement
+//! survives a check against the PIT (leaf 0x15's crystal ratio, leaf 0x16's
+//! base frequency, or the hypervisor's leaf 0x40000010): a virtual CPU may
+//! report its host's nominal numbers while its TSC runs at another rate.
+//! Otherwise the PIT measurement is used. Under TCG no CPUID leaf states it
+//! (and the TSC is the host's, or the instruction count under icount), so
+//! the PIT decides.
+//!
+//! gmpos uses the TSC even when the CPU does not advertise an invariant TSC
+//! (TCG's default CPU does not); the banner says so.
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use raw_cpuid::CpuId;
+
+use super::{pit, rdtsc};
+use crate::time;
+
+/// Where a frequency came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// CPUID leaf 0x15 (TSC/crystal ratio and crystal frequency).
+    Cpuid15,
+    /// CPUID leaf 0x16 (processor base frequency).
+    Cpuid16,
+    /// The hypervisor's timing leaf 0x40000010.
+    Hypervisor,
+    /// Measured against the PIT.
+    Pit,
+}
+
+impl Source {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Source::Cpuid15 => "from CPUID leaf 0x15",
+            Source::Cpuid16 => "from CPUID leaf 0x16",
+            Source::Hypervisor => "from the hypervisor's CPUID leaf 0x40000010",
+            Source::Pit => "calibrated against the PIT",
+        }
+    }
+}
+
+/// A frequency and how it was obtained.
+#[derive(Debug, Clone, Copy)]
+pub struct Frequency {
+    pub hz: u64,
+    pub source: Source,
+    /// The PIT measurement (0 when there is no PIT).
+    pub measured_hz: u64,
+    /// A CPUID statement that disagreed with the PIT (ignored), if any.
+    pub rejected: Option<(Source, u64)>,
+}
+
+/// How close a CPUID statement must be to the PIT measurement to be used.
+const AGREE_PPM: u64 = 10_000;
+
+static TSC_HZ_SOURCE: spin::Once<Frequency> = spin::Once::new();
+static INVARIANT: AtomicBool = AtomicBool::new(false);
+static MAX_WARP: AtomicU64 = AtomicU64::new(0);
+static WARPS: AtomicU64 = AtomicU64::new(0);
+
+/// Relative difference in parts per million.
+pub fn ppm(a: u64, b: u64) -> u64 {
+    if b == 0 {
+        return u64::MAX;
+    }
+    (a.abs_diff(b) as u128 * 1_000_000 / b as u128) as u64
+}
+
+/// Picks between a CPUID statement and a measurement.
+pub fn choose(stated: Option<(Source, u64)>, measured_hz: u64) -> Frequency {
+    match stated {
+        Some((src, hz)) if measured_hz == 0 || ppm(hz, measured_hz) <= AGREE_PPM => {
+            Frequency { hz, source: src, measured_hz, rejected: None }
+        }
+        other => Frequency { hz: measured_hz, source: Source::Pit, measured_hz, rejected: other },
+    }
+}
+
+/// What CPUID says the TSC frequency is, if anything.
+fn cpuid_tsc_hz() -> Option<(Source, u64)> {
+    let id = CpuId::new();
+    if let Some(info) = id.get_tsc_info() {
+        if let Some(hz) = info.tsc_frequency() {
+            return Some((Source::Cpuid15, hz));
+        }
+    }
+    if let Some(f) = id.get_processor_frequency_info() {
+        let mhz = f.processor_base_frequency() as u64;
+        if mhz != 0 {
+            return Some((Source::Cpuid16, mhz * 1_000_000));
+        }
+    }
+    if let Some(hv) = id.get_hypervisor_info() {
+        if let Some(khz) = hv.tsc_frequency() {
+            if khz != 0 {
+                return Some((Source::Hypervisor, khz as u64 * 1000));
+            }
+        }
+    }
+    None
+}
+
+/// Median of three PIT windows of the TSC (0 when there is no PIT).
+fn measure_tsc_hz() -> u64 {
+    let mut rates = [0u64; 3];
+    for r in rates.iter_mut() {
+        match pit::window(10_000, rdtsc) {
+            Ok((t0, t1, ns)) => *r = ((t1 - t0) as u128 * 1_000_000_000 / ns as u128) as u64,
+            Err(pit::NoPit) => return 0,
+        }
+    }
+    rates.sort_unstable();
+    rates[1]
+}
+
+/// Determines the TSC frequency and sets the clock's (`time::set_tsc_hz`).
+/// Bootstrap CPU, once, before the APs start.
+pub fn init() -> Frequency {
+    *TSC_HZ_SOURCE.call_once(|| {
+        let f = choose(cpuid_tsc_hz(), measure_tsc_hz());
+        let f = if f.hz == 0 {
+            // No PIT and no CPUID: a guess that keeps the clock running.
+            Frequency { hz: 1_000_000_000, ..f }
+        } else {
+            f
+        };
+        time::set_tsc_hz(f.hz);
+        INVARIANT.store(super::cpuinfo::features().invariant_tsc, Ordering::Relaxed);
+        f
+    })
+}
+
+/// The TSC frequency and its origin (after [`init`]).
+pub fn frequency() -> Frequency {
+    *TSC_HZ_SOURCE.get().expect("tsc::frequency() before tsc::init()")
+}
+
+/// Does the CPU advertise an invariant TSC (constant rate in all states)?
+pub fn invariant() -> bool {
+    INVARIANT.load(Ordering::Relaxed)
+}
+
+/// Reads the TSC after all earlier instructions (rdtsc alone may be
+/// executed early).
+#[inline]
+pub fn rdtsc_ordered() -> u64 {
+    // SAFETY: lfence and rdtsc have no side effects.
+    unsafe {
+        core::arch::x86_64::_mm_lfence();
+        core::arch::x86_64::_rdtsc()
+    }
+}
+
+/// Busy-waits `ns` nanoseconds of TSC time.
+pub fn delay_ns(ns: u64) {
+    let start = rdtsc();
+    let cycles = time::ns_to_cycles(ns).max(1);
+    while rdtsc().wrapping_sub(start) < cycles {
+        core::hint::spin_loop();
+    }
+}
+
+/// Busy-waits `us` microseconds of TSC time.
+pub fn delay_us(us: u64) {
+    delay_ns(us * 1000);
+}
+
+/// The last TSC value published by any CPU in the warp check.
+static LAST: AtomicU64 = AtomicU64::new(0);
+
+/// One CPU's part of the TSC agreement check: repeatedly read the TSC and
+/// publish it; a value lower than one already published by another CPU
+/// (read after it, since the compare-exchange orders the two) is a warp.
+/// Run concurrently on all CPUs (see `smp`); `iterations` bounds the time.
+pub fn warp_check(iterations: u32) {
+    for _ in 0..iterations {
+        let prev = LAST.load(Ordering::Acquire);
+        let now = rdtsc_ordered();
+        if now < prev {
+            WARPS.fetch_add(1, Ordering::Relaxed);
+            MAX_WARP.fetch_max(prev - now, Ordering::Relaxed);
+            continue;
+        }
+        let _ = LAST.compare_exchange(prev, now, Ordering::AcqRel, Ordering::Relaxed);
+        core::hint::spin_loop();
+    }
+}
+
+/// (warps seen, largest warp in cycles) from [`warp_check`].
+pub fn warp_result() -> (u64, u64) {
+    (WARPS.load(Ordering::Relaxed), MAX_WARP.load(Ordering::Relaxed))
+}

@@ -1,0 +1,273 @@
+//! G: a goroutine (Go: `type g struct` in runtime2.go).
+use core::cell::UnsafeCell;
+use core::sync::atomic::{
+    AtomicBool, AtomicPtr, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering,
+};
+
+use super::glist::{Linked, SchedLink};
+use crate::arch::switch::Gobuf;
+
+/// Goroutine status (Go: `_Gidle`, `_Grunnable`, ...).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Status {
+    /// Just allocated, not yet initialised (Go: `_Gidle`).
+    Idle = 0,
+    /// On a run queue, not running (Go: `_Grunnable`).
+    Runnable = 1,
+    /// Running on a CPU (Go: `_Grunning`).
+    Running = 2,
+    /// Blocked in `gopark`; `wait_reason` says why (Go: `_Gwaiting`).
+    Waiting = 3,
+    /// Stopped by asynchronous preemption, not yet requeued (Go: `_Gpreempted`).
+    Preempted = 4,
+    /// Exited; on a free list for reuse (Go: `_Gdead`).
+    Dead = 5,
+}
+
+impl Status {
+    fn from_u8(v: u8) -> Status {
+        match v {
+            0 => Status::Idle,
+            1 => Status::Runnable,
+            2 => Status::Running,
+            3 => Status::Waiting,
+            4 => Status::Preempted,
+            _ => Status::Dead,
+        }
+    }
+
+    /// Go's name for the status, as goroutine dumps print it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Idle => "idle",
+            Status::Runnable => "runnable",
+            Status::Running => "running",
+            Status::Waiting => "waiting",
+            Status::Preempted => "preempted",
+            Status::Dead => "dead",
+        }
+    }
+}
+
+/// Why a goroutine is waiting (Go: `waitReason`, with Go's strings).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum WaitReason {
+    Zero = 0,
+    ChanReceive,
+    ChanSend,
+    ChanReceiveNilChan,
+    ChanSendNilChan,
+    Select,
+    SelectNoCases,
+    Sleep,
+    SyncMutexLock,
+    SyncRWMutexRLock,
+    SyncRWMutexLock,
+    SyncWaitGroupWait,
+    SyncCondWait,
+    SyncOnce,
+    Preempted,
+    /// Parked by a test or a runtime-internal wait.
+    Park,
+}
+
+impl WaitReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WaitReason::Zero => "",
+            WaitReason::ChanReceive => "chan receive",
+            WaitReason::ChanSend => "chan send",
+            WaitReason::ChanReceiveNilChan => "chan receive (nil chan)",
+            WaitReason::ChanSendNilChan => "chan send (nil chan)",
+            WaitReason::Select => "select",
+            WaitReason::SelectNoCases => "select (no cases)",
+            WaitReason::Sleep => "sleep",
+            WaitReason::SyncMutexLock => "sync.Mutex.Lock",
+            WaitReason::SyncRWMutexRLock => "sync.RWMutex.RLock",
+            WaitReason::SyncRWMutexLock => "sync.RWMutex.Lock",
+            WaitReason::SyncWaitGroupWait => "sync.WaitGroup.Wait",
+            WaitReason::SyncCondWait => "sync.Cond.Wait",
+            WaitReason::SyncOnce => "sync.Once.Do",
+            WaitReason::Preempted => "preempted",
+            WaitReason::Park => "park",
+        }
+    }
+
+    fn from_u8(v: u8) -> WaitReason {
+        if v <= WaitReason::Park as u8 {
+            // SAFETY: WaitReason is repr(u8) with contiguous discriminants
+            // 0..=Park, and `v` is in that range.
+            unsafe { core::mem::transmute::<u8, WaitReason>(v) }
+        } else {
+            WaitReason::Zero
+        }
+    }
+}
+
+/// Bytes of closure stored inside the G (larger closures are boxed).
+pub const INLINE_FN_BYTES: usize = 64;
+
+/// The goroutine's entry closure, stored inline (no heap trip per spawn for
+/// small closures: `go(move || ...)` capturing a few words).
+#[repr(C, align(16))]
+pub struct FnSlot {
+    pub bytes: UnsafeCell<[u8; INLINE_FN_BYTES]>,
+    /// Moves the closure out of `bytes` and runs it.
+    pub call: UnsafeCell<Option<unsafe fn(*mut u8)>>,
+}
+
+/// A goroutine. `#[repr(C)]` with the [`Gobuf`] first: the context switch
+/// addresses it at offset 0.
+#[repr(C)]
+pub struct G {
+    /// Saved context while not running (Go: `g.sched`).
+    pub sched: UnsafeCell<Gobuf>,
+    /// Stack bounds [lo, hi) (Go: `g.stack`).
+    pub stack_lo: AtomicU64,
+    pub stack_hi: AtomicU64,
+    /// Go: `g.stackguard0`: compared with RSP by `stack_check`; set to
+    /// `STACK_PREEMPT` to request a cooperative preemption.
+    pub stackguard0: AtomicU64,
+    /// Go: `g.goid` (1 = main).
+    pub goid: AtomicU64,
+    /// Go: `g.parentGoid`.
+    pub parent_goid: AtomicU64,
+    status: AtomicU8,
+    wait_reason: AtomicU8,
+    /// Runtime-internal goroutine (Go: `isSystemGoroutine`): left out of
+    /// `num_goroutine`, the deadlock check and default dumps.
+    pub system: AtomicBool,
+    /// Go: `g.preempt`: a preemption request is pending.
+    pub preempt: AtomicBool,
+    /// Go: `g.waitsince` (ns since boot) when it parked.
+    pub wait_since: AtomicU64,
+    /// Entry function name (`core::any::type_name` of the closure: the
+    /// booted kernel is stripped, dumps still name functions) and creator's.
+    pub entry_name: UnsafeCell<&'static str>,
+    pub creator_name: UnsafeCell<&'static str>,
+    /// CPU (M) running it, or u32::MAX.
+    pub m: AtomicU32,
+    /// Bitmask of CPUs it ran on since its stack's last TLB flush.
+    pub ran_on: AtomicU64,
+    /// Go: `g.param`: a word passed by whoever readies it.
+    pub param: AtomicUsize,
+    /// Go: `g.schedlink`.
+    pub schedlink: SchedLink<G>,
+    /// Next in the list of all Gs (Go: `allgs`), never unlinked.
+    pub allnext: AtomicPtr<G>,
+    pub entry: FnSlot,
+}
+
+// SAFETY: a G is shared between CPUs, but its non-atomic parts (`sched`,
+// `entry`, the names) are only touched by whoever owns the G at that moment:
+// the CPU running it, or the scheduler that holds it off any queue. Handing
+// a G over always goes through a release/acquire (run queue, lock, status).
+unsafe impl Sync for G {}
+// SAFETY: as above.
+unsafe impl Send for G {}
+
+// SAFETY: `schedlink` is a field of the G, the same on every call.
+unsafe impl Linked for G {
+    fn sched_link(&self) -> &SchedLink<G> {
+        &self.schedlink
+    }
+}
+
+impl super::gfree::FreeG for G {
+    fn has_stack(&self) -> bool {
+        self.stack_hi.load(Ordering::Relaxed) != 0
+    }
+}
+
+impl G {
+    pub fn new() -> G {
+        G {
+            sched: UnsafeCell::new(Gobuf::default()),
+            stack_lo: AtomicU64::new(0),
+            stack_hi: AtomicU64::new(0),
+            stackguard0: AtomicU64::new(0),
+            goid: AtomicU64::new(0),
+            parent_goid: AtomicU64::new(0),
+            status: AtomicU8::new(Status::Idle as u8),
+            wait_reason: AtomicU8::new(0),
+            system: AtomicBool::new(false),
+            preempt: AtomicBool::new(false),
+            wait_since: AtomicU64::new(0),
+            entry_name: UnsafeCell::new(""),
+            creator_name: UnsafeCell::new(""),
+            m: AtomicU32::new(u32::MAX),
+            ran_on: AtomicU64::new(0),
+            param: AtomicUsize::new(0),
+            schedlink: SchedLink::new(),
+            allnext: AtomicPtr::new(core::ptr::null_mut()),
+            entry: FnSlot {
+                bytes: UnsafeCell::new([0; INLINE_FN_BYTES]),
+                call: UnsafeCell::new(None),
+            },
+        }
+    }
+
+    pub fn status(&self) -> Status {
+        Status::from_u8(self.status.load(Ordering::Acquire))
+    }
+
+    pub fn wait_reason(&self) -> WaitReason {
+        WaitReason::from_u8(self.wait_reason.load(Ordering::Relaxed))
+    }
+
+    pub fn set_wait_reason(&self, r: WaitReason) {
+        self.wait_reason.store(r as u8, Ordering::Relaxed);
+    }
+
+    pub fn goid(&self) -> u64 {
+        self.goid.load(Ordering::Relaxed)
+    }
+
+    pub fn entry_name(&self) -> &'static str {
+        // SAFETY: written only while the G is dead/idle and owned by the
+        // spawner, before it is published to a run queue.
+        unsafe { *self.entry_name.get() }
+    }
+
+    /// Go: `casgstatus`: moves the G from `from` to `to`, checking that the
+    /// transition is one the scheduler makes and that the G really was in
+    /// `from`. A violation is a scheduler bug: a named fatal error.
+    pub fn casgstatus(&self, from: Status, to: Status) {
+        use Status::*;
+        let legal = matches!(
+            (from, to),
+            (Idle, Runnable)
+                | (Dead, Runnable)
+                | (Runnable, Running)
+                | (Running, Runnable)
+                | (Running, Waiting)
+                | (Running, Preempted)
+                | (Running, Dead)
+                | (Waiting, Runnable)
+                | (Preempted, Runnable)
+                | (Idle, Dead)
+        );
+        if !legal {
+            crate::panic::fatal(format_args!(
+                "casgstatus: bad transition for goroutine {}: {} -> {}",
+                self.goid(),
+                from.name(),
+                to.name()
+            ));
+        }
+        if let Err(actual) =
+            self.status
+                .compare_exchange(from as u8, to as u8, Ordering::AcqRel, Ordering::Acquire)
+        {
+            crate::panic::fatal(format_args!(
+                "casgstatus: goroutine {} is {}, expected {} (moving to {})",
+                self.goid(),
+                Status::from_u8(actual).name(),
+                from.name(),
+                to.name()
+            ));
+        }
+    }
+}

@@ -1,0 +1,95 @@
+//! M: a machine, here a CPU (Go: `type m struct`). M i runs on CPU i for life
+//! and, while `i < gomaxprocs`, owns P i.
+use core::cell::UnsafeCell;
+use core::ptr;
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+
+use super::g::G;
+use super::order::CheapRand;
+use crate::arch::{MAX_CPUS, percpu};
+
+/// The callback `gopark` runs on g0 once the G is off its stack (Go:
+/// `m.waitunlockf`); a fat pointer to a closure on the parking G's stack.
+pub type UnlockFn = *const (dyn Fn() -> bool + 'static);
+
+pub struct M {
+    pub id: usize,
+    /// The scheduler's G: its stack runs `schedule` (Go: `m.g0`).
+    pub g0: AtomicPtr<G>,
+    /// The user goroutine running on this M, or null (Go: `m.curg`).
+    pub curg: AtomicPtr<G>,
+    /// Go: `m.spinning`: looking for work to steal, with no work of its own.
+    /// Set by this M, or by `wakep` on its behalf while it is idle.
+    pub spinning: AtomicBool,
+    /// Go: `m.waitunlockf` (only this M touches it).
+    pub waitunlockf: UnsafeCell<Option<UnlockFn>>,
+    /// Go: `m.cheaprand`.
+    pub rand: UnsafeCell<CheapRand>,
+    /// TSC cycles spent halted, and number of halts.
+    pub halted_cycles: AtomicU64,
+    pub halts: AtomicU64,
+    /// Wake-up IPIs received while idle.
+    pub wakeups: AtomicU64,
+    /// Stack top of g0 (for reports).
+    pub g0_top: AtomicUsize,
+}
+
+// SAFETY: the UnsafeCell fields are touched only by the M's own CPU.
+unsafe impl Sync for M {}
+
+impl M {
+    const fn new(id: usize) -> M {
+        M {
+            id,
+            g0: AtomicPtr::new(ptr::null_mut()),
+            curg: AtomicPtr::new(ptr::null_mut()),
+            spinning: AtomicBool::new(false),
+            waitunlockf: UnsafeCell::new(None),
+            rand: UnsafeCell::new(CheapRand::new(0x9e37_79b9_7f4a_7c15 ^ (id as u64 + 1))),
+            halted_cycles: AtomicU64::new(0),
+            halts: AtomicU64::new(0),
+            wakeups: AtomicU64::new(0),
+            g0_top: AtomicUsize::new(0),
+        }
+    }
+
+    /// Go: `cheaprand()` (this M only).
+    pub fn cheaprand(&self) -> u32 {
+        // SAFETY: only this M's CPU calls it, and never reentrantly
+        // (interrupt handlers do not use it).
+        unsafe { (*self.rand.get()).next_u32() }
+    }
+}
+
+static MS: [M; MAX_CPUS] = {
+    let mut ms = [const { M::new(0) }; MAX_CPUS];
+    let mut i = 0;
+    while i < MAX_CPUS {
+        ms[i] = M::new(i);
+        i += 1;
+    }
+    ms
+};
+
+/// This CPU's M (Go: `getg().m`).
+#[inline]
+pub fn getm() -> &'static M {
+    &MS[percpu::cpu_index()]
+}
+
+/// M `i`.
+pub fn m(i: usize) -> &'static M {
+    &MS[i]
+}
+
+/// The current G (Go: `getg()`): a goroutine or this M's g0.
+#[inline]
+pub fn getg() -> *mut G {
+    percpu::current_g() as *mut G
+}
+
+/// Are we on g0 (the scheduler's stack)?
+pub fn on_g0() -> bool {
+    let m = getm();
+    getg() == m.g0.load(Ordering::Relaxed)
+}

@@ -1,0 +1,827 @@
+//! The scheduler loop (Go: runtime/proc.go): `schedule` -> `findRunnable` ->
+//! `execute` -> `gogo`; goroutine creation and exit; `gosched`; `gopark` and
+//! `goready`; `wakep` and idling.
+//!
+//! M i runs on CPU i and owns P i while `i < gomaxprocs`. An idle M halts
+//! its CPU (`sti; hlt`) with its P in the idle set; `wakep` hands an idle P
+//! back to its M (setting it spinning) and sends a wake-up IPI.
+use alloc::boxed::Box;
+use core::ptr::{self, NonNull};
+use core::sync::atomic::{AtomicUsize, Ordering};
+
+use super::g::{G, Status, WaitReason};
+use super::m::{M, UnlockFn, getg, getm, m};
+use super::order::{RandomEnum, RandomOrder};
+use super::p::{P, PStatus, p};
+use super::policy::{self, FindSources, SpinState};
+use super::sched::{SCHED, globrunqput, globrunqputbatch, gomaxprocs};
+use super::stack;
+use crate::arch::switch::{self, Gobuf};
+use crate::arch::{self, percpu};
+use crate::mem::kstack;
+use crate::sync::spinlock::locks_held;
+
+/// Size of each M's g0 (scheduler) stack.
+const G0_STACK_SIZE: u64 = 64 * 1024;
+
+/// Victim order for stealing (Go: `stealOrder`), sized to gomaxprocs.
+static STEAL_ORDER: spin::RwLock<RandomOrder> = spin::RwLock::new(RandomOrder::new());
+
+/// The M's P, if it has one (M i owns P i while i < gomaxprocs).
+fn mp_p(mp: &M) -> Option<&'static P> {
+    (mp.id < gomaxprocs()).then(|| p(mp.id))
+}
+
+/// Go: `acquirem`: keeps the current goroutine on this CPU (no preemption,
+/// no migration) until the guard drops. Counts as a held runtime lock.
+pub struct AcquireM(());
+
+impl AcquireM {
+    pub fn new() -> AcquireM {
+        percpu::this().locks.fetch_add(1, Ordering::Relaxed);
+        AcquireM(())
+    }
+}
+
+impl Drop for AcquireM {
+    fn drop(&mut self) {
+        percpu::this().locks.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Start-up
+
+/// Go: `schedinit` + `newproc(runtime.main)` + `mstart` on the bootstrap
+/// CPU: sets up the Ps, makes `main` goroutine 1 and starts scheduling.
+pub fn init(ncpu: usize, main: fn()) -> ! {
+    let cfg = crate::config();
+    let procs = match cfg.gomaxprocs {
+        Some(n) if n <= ncpu => n,
+        Some(n) => {
+            crate::println!(
+                "gomaxprocs={n}: only {ncpu} CPU(s) online; using gomaxprocs={ncpu} (allowed: 1..={ncpu})"
+            );
+            ncpu
+        }
+        None => ncpu,
+    };
+    SCHED.ncpu.store(ncpu as u32, Ordering::Relaxed);
+    SCHED.gomaxprocs.store(procs as u32, Ordering::Relaxed);
+    STEAL_ORDER.write().reset(procs as u32);
+    stack::init(cfg.maxstack as u64);
+    for i in 0..procs {
+        p(i).set_status(PStatus::Running);
+    }
+    // The main goroutine: id 1. When `main` returns, the kernel powers off
+    // with status 0, like a Go program whose main returns.
+    newproc_on(
+        p(0),
+        move || {
+            main();
+            crate::init::exit(0)
+        },
+        "main",
+        false,
+    );
+    SCHED.mainstarted.store(true, Ordering::Release);
+    mstart(0)
+}
+
+/// Go: `mstart`: turns the calling CPU (on its boot stack, which is
+/// abandoned) into M `cpu` running the scheduler on its g0 stack.
+pub fn mstart(cpu: usize) -> ! {
+    let mp = m(cpu);
+    let g0 = Box::leak(Box::new(G::new()));
+    let st = kstack::alloc(kstack::Kind::G0, cpu, G0_STACK_SIZE);
+    let top = st.top & !15;
+    g0.stack_lo.store(st.bottom, Ordering::Relaxed);
+    g0.stack_hi.store(st.top, Ordering::Relaxed);
+    g0.system.store(true, Ordering::Relaxed);
+    // Every mcall restarts g0 at its top (Go: g0.sched.sp from mstart).
+    // SAFETY: g0 is not running yet; only this CPU uses it.
+    unsafe { (*g0.sched.get()).sp = top };
+    mp.g0.store(g0, Ordering::Release);
+    mp.g0_top.store(top as usize, Ordering::Relaxed);
+    let cpu_state = percpu::this();
+    cpu_state.g0.store(g0 as *mut G as usize, Ordering::Release);
+    cpu_state.g.store(g0 as *mut G as usize, Ordering::Release);
+    cpu_state
+        .m
+        .store(mp as *const M as usize, Ordering::Release);
+    // Start `schedule` on the g0 stack (a throw-away first frame below the
+    // top; later mcalls reuse the stack from its top).
+    let first = switch::prepare_stack(top - 64, schedule_entry);
+    // SAFETY: `first` was just built on g0's mapped, unused stack.
+    unsafe { switch::gogo(&first, g0 as *mut G as usize) }
+}
+
+extern "C" fn schedule_entry() {
+    schedule()
+}
+
+// ---------------------------------------------------------------------------
+// The loop
+
+/// Go: `schedule`: one round of scheduling; never returns.
+pub fn schedule() -> ! {
+    let mp = getm();
+    if locks_held() != 0 {
+        crate::panic::fatal(format_args!("schedule: holding locks"));
+    }
+    let (gp, inherit_time) = find_runnable(mp);
+    // Go: a spinning M that found work stops spinning, and wakes another
+    // spinner if it was the last one (there may be more work).
+    if mp.spinning.load(Ordering::Relaxed) {
+        resetspinning(mp);
+    }
+    execute(mp, gp, inherit_time)
+}
+
+/// Go: `execute`: runs `gp` on this M. A G from `runnext` inherits the time
+/// slice (`schedtick` unchanged); any other starts a new one.
+fn execute(mp: &M, gp: NonNull<G>, inherit_time: bool) -> ! {
+    // SAFETY: `gp` came off a run queue: it is a live G that we now own.
+    let g = unsafe { gp.as_ref() };
+    let pp = mp_p(mp).expect("execute without a P");
+    mp.curg.store(gp.as_ptr(), Ordering::Relaxed);
+    g.m.store(mp.id as u32, Ordering::Relaxed);
+    g.casgstatus(Status::Runnable, Status::Running);
+    g.preempt.store(false, Ordering::Relaxed);
+    g.ran_on.fetch_or(1 << mp.id, Ordering::Relaxed);
+    if !inherit_time {
+        pp.schedtick.fetch_add(1, Ordering::Relaxed);
+    }
+    pp.counters.grun.fetch_add(1, Ordering::Relaxed);
+    // SAFETY: the G's context was saved by mcall or built by newproc; its
+    // stack is mapped and no other CPU runs it (we own it).
+    unsafe { switch::gogo(g.sched.get(), gp.as_ptr() as usize) }
+}
+
+/// The kernel's side of findRunnable's sources (see `policy.rs` for the
+/// order, which is tested on the host).
+struct Sources<'a> {
+    mp: &'a M,
+    pp: &'a P,
+}
+
+impl FindSources for Sources<'_> {
+    type G = NonNull<G>;
+
+    fn schedtick(&self) -> u32 {
+        self.pp.schedtick.load(Ordering::Relaxed)
+    }
+
+    fn global_len_hint(&self) -> usize {
+        SCHED.runqsize.load(Ordering::Acquire)
+    }
+
+    fn global_get_one(&mut self) -> Option<NonNull<G>> {
+        let mut q = SCHED.runq.lock();
+        let g = q.pop_front();
+        SCHED.runqsize.store(q.len(), Ordering::Release);
+        if g.is_some() {
+            self.pp
+                .counters
+                .global_takes
+                .fetch_add(1, Ordering::Relaxed);
+        }
+        g
+    }
+
+    fn local_get(&mut self) -> Option<(NonNull<G>, bool)> {
+        self.pp.runq.get()
+    }
+
+    fn global_get_batch(&mut self) -> Option<NonNull<G>> {
+        let mut q = SCHED.runq.lock();
+        let before = q.len();
+        let g = policy::globrunqget(
+            &mut q,
+            &self.pp.runq,
+            gomaxprocs(),
+            policy::GLOBAL_BATCH_MAX,
+        );
+        SCHED.runqsize.store(q.len(), Ordering::Release);
+        self.pp
+            .counters
+            .global_takes
+            .fetch_add((before - q.len()) as u64, Ordering::Relaxed);
+        g
+    }
+
+    fn spin_state(&self) -> SpinState {
+        SpinState {
+            spinning: self.mp.spinning.load(Ordering::Relaxed),
+            nmspinning: SCHED.nmspinning.load(Ordering::Relaxed),
+            gomaxprocs: gomaxprocs() as u32,
+            npidle: SCHED.npidle.load(Ordering::Relaxed),
+        }
+    }
+
+    fn become_spinning(&mut self) {
+        self.mp.spinning.store(true, Ordering::Relaxed);
+        SCHED.nmspinning.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn current_p(&self) -> usize {
+        self.pp.id
+    }
+
+    fn steal_order(&mut self) -> RandomEnum {
+        STEAL_ORDER.read().start(self.mp.cheaprand())
+    }
+
+    fn steal_from(&mut self, victim: usize, steal_runnext: bool) -> Option<NonNull<G>> {
+        let v = p(victim);
+        if v.status() != PStatus::Running && v.status() != PStatus::Idle {
+            return None;
+        }
+        // Go: if the victim is running and has a runnext, give it ~3 us to
+        // schedule it itself before taking it (it is usually about to).
+        let g = self
+            .pp
+            .runq
+            .steal_with_backoff(&v.runq, steal_runnext, || {
+                let until = arch::rdtsc() + crate::time::ns_to_cycles(3_000);
+                while arch::rdtsc() < until {
+                    core::hint::spin_loop();
+                }
+            })?;
+        self.pp.counters.steals.fetch_add(1, Ordering::Relaxed);
+        self.pp
+            .counters
+            .gs_stolen
+            .fetch_add(1 + self.pp.runq.len() as u64, Ordering::Relaxed);
+        v.counters.stolen_from.fetch_add(1, Ordering::Relaxed);
+        Some(g)
+    }
+
+    fn stop_stealing(&self) -> bool {
+        SCHED.gcwaiting.load(Ordering::Relaxed)
+    }
+}
+
+/// Go: `findRunnable`: finds a G to run, halting the CPU while there is none.
+fn find_runnable(mp: &M) -> (NonNull<G>, bool) {
+    loop {
+        if SCHED.gcwaiting.load(Ordering::Acquire) {
+            gcstopm(mp);
+            continue;
+        }
+        let Some(pp) = mp_p(mp) else {
+            // A CPU without a P (beyond gomaxprocs) halts, still serving IPIs
+            // and TLB shootdowns, until procresize gives it one.
+            halt_once(mp);
+            continue;
+        };
+        if let Some(found) = policy::find_runnable_fast(&mut Sources { mp, pp }) {
+            return found;
+        }
+        if SCHED.gcwaiting.load(Ordering::Acquire) {
+            continue;
+        }
+        // Nothing found: give up the P (mark it idle) and halt until handed
+        // work (Go: pidleput + stopm).
+        idle(mp, pp);
+    }
+}
+
+/// Any goroutine visible anywhere (global queue or any P's ring)?
+fn any_work() -> bool {
+    if SCHED.runqsize.load(Ordering::SeqCst) != 0 {
+        return true;
+    }
+    (0..gomaxprocs()).any(|i| !p(i).runq.is_empty())
+}
+
+/// Go: `pidleput`: marks P `i` idle.
+fn pidleput(pp: &P) {
+    pp.set_status(PStatus::Idle);
+    SCHED.npidle.fetch_add(1, Ordering::SeqCst);
+    SCHED.pidle.fetch_or(1 << pp.id, Ordering::SeqCst);
+}
+
+/// Takes P `i` out of the idle set if it is still there. True if we did (the
+/// caller now accounts for it); false if someone else did first.
+fn pidleclear(pp: &P) -> bool {
+    let bit = 1u64 << pp.id;
+    let prev = SCHED.pidle.fetch_and(!bit, Ordering::SeqCst);
+    if prev & bit != 0 {
+        SCHED.npidle.fetch_sub(1, Ordering::SeqCst);
+        true
+    } else {
+        false
+    }
+}
+
+/// The idle path: P to the idle set, drop spinning (Go's careful dance: after
+/// `nmspinning--`, re-check every queue, or work published by someone who saw
+/// us spinning would be stranded), then check-then-halt with interrupts off.
+/// Returns when the P is busy again (work found or handed over by `wakep`).
+fn idle(mp: &M, pp: &P) {
+    pidleput(pp);
+    if mp.spinning.swap(false, Ordering::Relaxed) {
+        SCHED.nmspinning.fetch_sub(1, Ordering::SeqCst);
+        if any_work() {
+            if pidleclear(pp) {
+                mp.spinning.store(true, Ordering::Relaxed);
+                SCHED.nmspinning.fetch_add(1, Ordering::SeqCst);
+            }
+            pp.set_status(PStatus::Running);
+            return;
+        }
+    }
+    loop {
+        ::x86_64::instructions::interrupts::disable();
+        if SCHED.pidle.load(Ordering::SeqCst) & (1 << pp.id) == 0 {
+            // `wakep` handed the P back (and made us spinning).
+            ::x86_64::instructions::interrupts::enable();
+            pp.counters.wakeups.fetch_add(1, Ordering::Relaxed);
+            break;
+        }
+        if SCHED.runqsize.load(Ordering::SeqCst) != 0 || SCHED.gcwaiting.load(Ordering::SeqCst) {
+            ::x86_64::instructions::interrupts::enable();
+            pidleclear(pp);
+            break;
+        }
+        pp.counters.idle_halts.fetch_add(1, Ordering::Relaxed);
+        let t0 = arch::rdtsc();
+        // `sti; hlt`: the interrupt shadow of sti makes the pair atomic, so a
+        // wake-up IPI sent after our checks is not lost: it ends the hlt.
+        ::x86_64::instructions::interrupts::enable_and_hlt();
+        mp.halted_cycles
+            .fetch_add(arch::rdtsc() - t0, Ordering::Relaxed);
+        mp.halts.fetch_add(1, Ordering::Relaxed);
+    }
+    pp.set_status(PStatus::Running);
+}
+
+/// Halts once (for Ms without a P).
+fn halt_once(mp: &M) {
+    let t0 = arch::rdtsc();
+    ::x86_64::instructions::interrupts::enable_and_hlt();
+    mp.halted_cycles
+        .fetch_add(arch::rdtsc() - t0, Ordering::Relaxed);
+    mp.halts.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Go: `resetspinning`.
+fn resetspinning(mp: &M) {
+    mp.spinning.store(false, Ordering::Relaxed);
+    let n = SCHED.nmspinning.fetch_sub(1, Ordering::SeqCst) - 1;
+    if n == 0 && SCHED.npidle.load(Ordering::SeqCst) > 0 {
+        wakep();
+    }
+}
+
+/// Go: `wakep`: if there is an idle P and no spinning M, wake one idle CPU to
+/// look for work. Callers publish the work first (run queue, global queue):
+/// the SeqCst operations here pair with those of `idle`.
+pub fn wakep() {
+    if !SCHED.mainstarted.load(Ordering::Relaxed) {
+        return;
+    }
+    if SCHED.nmspinning.load(Ordering::SeqCst) != 0
+        || SCHED
+            .nmspinning
+            .compare_exchange(0, 1, Ordering::SeqCst, Ordering::SeqCst)
+            .is_err()
+    {
+        return;
+    }
+    // Go: pidleget: take an idle P (start from a rotating position so
+    // wake-ups spread over the CPUs).
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let idle = SCHED.pidle.load(Ordering::SeqCst);
+    if idle != 0 {
+        let start = NEXT.fetch_add(1, Ordering::Relaxed) % 64;
+        let rotated = idle.rotate_right(start as u32);
+        let i = (rotated.trailing_zeros() as usize + start) % 64;
+        let pp = p(i);
+        if pidleclear(pp) {
+            // Go: startm(pp, spinning=true): the woken M starts spinning,
+            // already counted in nmspinning by us.
+            m(i).spinning.store(true, Ordering::Relaxed);
+            m(i).wakeups.fetch_add(1, Ordering::Relaxed);
+            if i != percpu::cpu_index() {
+                crate::arch::ipi::send_wakeup(i);
+            }
+            return;
+        }
+    }
+    SCHED.nmspinning.fetch_sub(1, Ordering::SeqCst);
+}
+
+// ---------------------------------------------------------------------------
+// Goroutine creation and exit
+
+/// The goroutine's first function: runs its closure, then returns into
+/// `goexit` (planted by `prepare_stack`).
+extern "C" fn gostart() {
+    let gp = getg();
+    // SAFETY: we are the current goroutine; `entry.call` was set by newproc
+    // before the G was published, and is taken exactly once here.
+    unsafe {
+        let call = (*(*gp).entry.call.get())
+            .take()
+            .expect("goroutine without entry");
+        call((*gp).entry.bytes.get() as *mut u8);
+    }
+}
+
+/// Go: `goexit1`: called by `goexit` when a goroutine's function returns.
+pub extern "C" fn goexit1() -> ! {
+    // SAFETY: we are on a goroutine stack (goexit only runs there).
+    unsafe { switch::mcall(goexit0) };
+    unreachable!("goexit0 returned")
+}
+
+/// Go: `goexit0` (on g0): the G is dead; recycle it and schedule.
+unsafe extern "C" fn goexit0(gp: usize) -> ! {
+    let mp = getm();
+    // SAFETY: the exiting goroutine is ours; mcall passed its address.
+    let g = unsafe { &*(gp as *const G) };
+    g.casgstatus(Status::Running, Status::Dead);
+    if !g.system.load(Ordering::Relaxed) {
+        SCHED.ngoroutine.fetch_sub(1, Ordering::Relaxed);
+    }
+    mp.curg.store(ptr::null_mut(), Ordering::Relaxed);
+    g.m.store(u32::MAX, Ordering::Relaxed);
+    g.set_wait_reason(WaitReason::Zero);
+    gfput(mp_p(mp).expect("goexit without a P"), g);
+    schedule()
+}
+
+/// Go: `gfput`: a dead G (keeping its stack) to the P's free cache, which
+/// spills half to the global list when it reaches 64.
+fn gfput(pp: &P, g: &G) {
+    // SAFETY: only this M touches its P's free cache (we are on g0 with the
+    // P); the G is dead and on no list.
+    unsafe { (*pp.gfree.get()).put(NonNull::from(g), &SCHED) };
+}
+
+/// Go: `gfget`: a free G from the P's cache (refilled from the global list in
+/// batches of 32).
+fn gfget(pp: &P) -> Option<NonNull<G>> {
+    // SAFETY: as in gfput; the caller holds AcquireM.
+    unsafe { (*pp.gfree.get()).get(&SCHED) }
+}
+
+/// Go: `malg`: a brand-new G with a stack.
+fn malg() -> NonNull<G> {
+    let g = Box::leak(Box::new(G::new()));
+    let (lo, hi) = stack::alloc();
+    g.stack_lo.store(lo, Ordering::Relaxed);
+    g.stack_hi.store(hi, Ordering::Relaxed);
+    g.casgstatus(Status::Idle, Status::Dead);
+    SCHED.nallocated.fetch_add(1, Ordering::Relaxed);
+    // Go: allgadd: push onto the list of all Gs (lock-free, never removed).
+    let mut head = SCHED.allgs.load(Ordering::Acquire);
+    loop {
+        g.allnext.store(head, Ordering::Relaxed);
+        match SCHED
+            .allgs
+            .compare_exchange_weak(head, g, Ordering::AcqRel, Ordering::Acquire)
+        {
+            Ok(_) => break,
+            Err(h) => head = h,
+        }
+    }
+    NonNull::from(g)
+}
+
+/// Stores closure `f` in the G's entry slot, inline when it fits.
+fn store_entry<F: FnOnce() + Send + 'static>(g: &G, f: F) {
+    unsafe fn call_inline<F: FnOnce()>(p: *mut u8) {
+        // SAFETY: `p` holds an F written by store_entry, read exactly once.
+        let f = unsafe { (p as *mut F).read() };
+        f()
+    }
+    unsafe fn call_boxed<F: FnOnce()>(p: *mut u8) {
+        // SAFETY: `p` holds a Box<F> written by store_entry, read once.
+        let f = unsafe { (p as *mut Box<F>).read() };
+        f()
+    }
+    let bytes = g.entry.bytes.get() as *mut u8;
+    // SAFETY: the G is dead/idle and owned by the spawner; the slot is
+    // 16-aligned and INLINE_FN_BYTES long, checked against F's layout.
+    unsafe {
+        if size_of::<F>() <= super::g::INLINE_FN_BYTES && align_of::<F>() <= 16 {
+            (bytes as *mut F).write(f);
+            *g.entry.call.get() = Some(call_inline::<F>);
+        } else {
+            (bytes as *mut Box<F>).write(Box::new(f));
+            *g.entry.call.get() = Some(call_boxed::<F>);
+        }
+    }
+}
+
+/// Go: `newproc1` + `runqput(pp, newg, true)`: creates a goroutine running
+/// `f` on P `pp` (whose owner we are) and returns its id.
+fn newproc_on<F: FnOnce() + Send + 'static>(pp: &P, f: F, name: &'static str, system: bool) -> u64 {
+    let gp = gfget(pp).unwrap_or_else(malg);
+    // SAFETY: a dead G from the free list or malg: we own it exclusively.
+    let g = unsafe { gp.as_ref() };
+    let parent = current_goid();
+    store_entry(g, f);
+    let hi = g.stack_hi.load(Ordering::Relaxed);
+    // SAFETY: the G is ours and not running: nobody else reads `sched`.
+    unsafe { *g.sched.get() = switch::prepare_stack(hi, gostart) };
+    let goid = SCHED.goidgen.fetch_add(1, Ordering::Relaxed) + 1;
+    g.goid.store(goid, Ordering::Relaxed);
+    g.parent_goid.store(parent, Ordering::Relaxed);
+    g.system.store(system, Ordering::Relaxed);
+    // SAFETY: as above.
+    unsafe {
+        *g.entry_name.get() = name;
+        *g.creator_name.get() = current_entry_name();
+    }
+    g.set_wait_reason(WaitReason::Zero);
+    if !system {
+        SCHED.ngoroutine.fetch_add(1, Ordering::Relaxed);
+    }
+    g.casgstatus(Status::Dead, Status::Runnable);
+    pp.runq.put(gp, true, globrunqputbatch);
+    goid
+}
+
+/// `go f()` (Go: `newproc`): starts a goroutine running `f` and returns its
+/// id. It goes to this P's `runnext`; an idle CPU is woken to steal work.
+pub fn go<F: FnOnce() + Send + 'static>(f: F) -> u64 {
+    spawn(f, core::any::type_name::<F>(), false)
+}
+
+/// Starts a runtime-internal (system) goroutine: not counted by
+/// `num_goroutine`, the deadlock check or default dumps.
+pub fn go_system<F: FnOnce() + Send + 'static>(f: F) -> u64 {
+    spawn(f, core::any::type_name::<F>(), true)
+}
+
+fn spawn<F: FnOnce() + Send + 'static>(f: F, name: &'static str, system: bool) -> u64 {
+    if percpu::this().irq_depth.load(Ordering::Relaxed) != 0 {
+        // An interrupt may have stopped the owner in the middle of a push
+        // into this P's ring (single producer): never spawn from a handler.
+        crate::panic::fatal(format_args!("go called from an interrupt handler"));
+    }
+    let id = {
+        let _m = AcquireM::new();
+        let pp = mp_p(getm()).expect("go: no P");
+        newproc_on(pp, f, name, system)
+    };
+    wakep();
+    id
+}
+
+// ---------------------------------------------------------------------------
+// Yielding, parking, readying
+
+/// Fatal error when a goroutine-only operation runs where it cannot work.
+fn check_can_block(what: &str) {
+    if percpu::this().irq_depth.load(Ordering::Relaxed) != 0 {
+        crate::panic::fatal(format_args!("{what} called from an interrupt handler"));
+    }
+    if getg().is_null() || super::m::on_g0() {
+        crate::panic::fatal(format_args!("{what} called on g0 (the scheduler's stack)"));
+    }
+}
+
+/// Go: `Gosched`: yields the processor; the goroutine goes to the global
+/// queue and runs again later.
+pub fn gosched() {
+    check_can_block("gosched");
+    if locks_held() != 0 {
+        crate::panic::fatal(format_args!("gosched: holding locks"));
+    }
+    // SAFETY: we are a goroutine (checked above).
+    unsafe { switch::mcall(gosched_m) };
+}
+
+/// Go: `gosched_m` -> `goschedImpl` (on g0).
+unsafe extern "C" fn gosched_m(gp: usize) -> ! {
+    let mp = getm();
+    // SAFETY: mcall passed the current goroutine, which we own now.
+    let g = unsafe { &*(gp as *const G) };
+    g.casgstatus(Status::Running, Status::Runnable);
+    mp.curg.store(ptr::null_mut(), Ordering::Relaxed);
+    globrunqput(NonNull::from(g));
+    schedule()
+}
+
+/// Go: `goyield`: like `gosched`, but the goroutine goes to the tail of this
+/// P's local ring instead of the global queue (it keeps its locality).
+pub fn goyield() {
+    check_can_block("goyield");
+    if locks_held() != 0 {
+        crate::panic::fatal(format_args!("goyield: holding locks"));
+    }
+    // SAFETY: we are a goroutine (checked above).
+    unsafe { switch::mcall(goyield_m) };
+}
+
+/// Go: `goyield_m` (on g0).
+unsafe extern "C" fn goyield_m(gp: usize) -> ! {
+    let mp = getm();
+    // SAFETY: mcall passed the current goroutine, which we own now.
+    let g = unsafe { &*(gp as *const G) };
+    g.casgstatus(Status::Running, Status::Runnable);
+    mp.curg.store(ptr::null_mut(), Ordering::Relaxed);
+    match mp_p(mp) {
+        Some(pp) => pp.runq.put(NonNull::from(g), false, globrunqputbatch),
+        None => globrunqput(NonNull::from(g)),
+    }
+    schedule()
+}
+
+/// Go: `gopark`: parks the current goroutine with `reason`. Once it is off
+/// its stack, `unlock` runs on g0 (Go: `unlockf`); if it returns false the
+/// goroutine resumes at once. Whoever will `goready` it must find it through
+/// something `unlock` releases (a lock, a wait queue), so it is never readied
+/// before it has fully stopped.
+pub fn gopark(unlock: Option<&dyn Fn() -> bool>, reason: WaitReason) {
+    check_can_block("gopark");
+    let mp = getm();
+    // SAFETY: only this M touches waitunlockf; the closure lives on our
+    // stack, which stays intact until park_m has run it.
+    unsafe {
+        *mp.waitunlockf.get() = unlock.map(|f| {
+            core::mem::transmute::<*const (dyn Fn() -> bool + '_), UnlockFn>(f as *const _)
+        });
+    }
+    // SAFETY: getg() is our live goroutine.
+    let g = unsafe { &*getg() };
+    g.set_wait_reason(reason);
+    g.wait_since.store(crate::time::now_ns(), Ordering::Relaxed);
+    // SAFETY: we are a goroutine (checked above).
+    unsafe { switch::mcall(park_m) };
+}
+
+/// Go: `park_m` (on g0).
+unsafe extern "C" fn park_m(gp: usize) -> ! {
+    let mp = getm();
+    // SAFETY: mcall passed the current goroutine.
+    let g = unsafe { &*(gp as *const G) };
+    g.casgstatus(Status::Running, Status::Waiting);
+    let user = !g.system.load(Ordering::Relaxed);
+    if user {
+        SCHED.nwaiting.fetch_add(1, Ordering::Relaxed);
+    }
+    mp.curg.store(ptr::null_mut(), Ordering::Relaxed);
+    // SAFETY: set by gopark on this M just before mcall.
+    let unlock = unsafe { (*mp.waitunlockf.get()).take() };
+    if let Some(f) = unlock {
+        // SAFETY: the closure lives on the parked G's stack, intact while it
+        // is parked; nobody can ready the G before `f` releases its lock.
+        let ok = unsafe { (*f)() };
+        if !ok {
+            if user {
+                SCHED.nwaiting.fetch_sub(1, Ordering::Relaxed);
+            }
+            g.casgstatus(Status::Waiting, Status::Runnable);
+            execute(mp, NonNull::from(g), true);
+        }
+    }
+    if locks_held() != 0 {
+        crate::panic::fatal(format_args!(
+            "schedule: holding locks (after gopark unlock)"
+        ));
+    }
+    schedule()
+}
+
+/// Go: `goready`: makes a parked goroutine runnable. From a goroutine it goes
+/// to this P's `runnext` (it runs next, inheriting our time slice); from an
+/// interrupt handler or a CPU without a P it goes to the global queue (never
+/// into a ring the interrupted code may be pushing into).
+pub fn goready(gp: NonNull<G>) {
+    // SAFETY: the caller found `gp` parked through its wait structure.
+    let g = unsafe { gp.as_ref() };
+    if !g.system.load(Ordering::Relaxed) {
+        SCHED.nwaiting.fetch_sub(1, Ordering::Relaxed);
+    }
+    g.set_wait_reason(WaitReason::Zero);
+    g.casgstatus(Status::Waiting, Status::Runnable);
+    let in_irq = percpu::this().irq_depth.load(Ordering::Relaxed) != 0;
+    {
+        let _m = AcquireM::new();
+        match mp_p(getm()) {
+            Some(pp) if !in_irq => pp.runq.put(gp, true, globrunqputbatch),
+            _ => globrunqput(gp),
+        }
+    }
+    wakep();
+}
+
+// ---------------------------------------------------------------------------
+// Stop the world and procresize
+
+/// Go: `gcstopm`: this M's P stops for a stop-the-world; wait until it ends.
+fn gcstopm(mp: &M) {
+    if let Some(pp) = mp_p(mp) {
+        if mp.spinning.swap(false, Ordering::Relaxed) {
+            SCHED.nmspinning.fetch_sub(1, Ordering::SeqCst);
+        }
+        pp.set_status(PStatus::GcStop);
+        SCHED.stopwait.fetch_sub(1, Ordering::SeqCst);
+    }
+    while SCHED.gcwaiting.load(Ordering::Acquire) {
+        halt_once(mp);
+    }
+}
+
+/// Go: `GOMAXPROCS(n)`: stops the world, resizes the set of Ps (Go's
+/// `procresize`: Gs of removed Ps go to the global queue), restarts.
+/// Returns the previous value. `n` outside 1..=CPUs is a clear error.
+pub fn set_gomaxprocs(n: usize) -> usize {
+    check_can_block("set_gomaxprocs");
+    let ncpu = SCHED.ncpu.load(Ordering::Relaxed) as usize;
+    let old = gomaxprocs();
+    if n == 0 || n > ncpu {
+        crate::println!("set_gomaxprocs({n}): must be 1..={ncpu}; keeping {old}");
+        return old;
+    }
+    if n == old {
+        return old;
+    }
+    let _m = AcquireM::new();
+    let me = percpu::cpu_index();
+    // Stop the world: every other P parks in gcstopm at its next schedule.
+    let others = (0..old).filter(|&i| i != me).count() as u32;
+    SCHED.stopwait.store(others, Ordering::SeqCst);
+    SCHED.gcwaiting.store(true, Ordering::SeqCst);
+    for i in 0..SCHED.ncpu.load(Ordering::Relaxed) as usize {
+        if i != me {
+            crate::arch::ipi::send_wakeup(i);
+        }
+    }
+    while SCHED.stopwait.load(Ordering::SeqCst) != 0 {
+        core::hint::spin_loop();
+    }
+    // procresize.
+    for i in n..old {
+        let pp = p(i);
+        pp.runq.drain(|g| globrunqput(g));
+        // SAFETY: the P is stopped; nobody else touches its free cache.
+        unsafe { (*pp.gfree.get()).purge(&SCHED) };
+        pp.set_status(PStatus::Dead);
+        pidleclear(pp);
+    }
+    if me >= n {
+        // Our own P is going away: move our runnable Gs to the global queue.
+        let pp = p(me);
+        pp.runq.drain(|g| globrunqput(g));
+    }
+    for i in 0..n {
+        if p(i).status() != PStatus::Idle {
+            p(i).set_status(PStatus::Running);
+        }
+    }
+    SCHED.gomaxprocs.store(n as u32, Ordering::SeqCst);
+    STEAL_ORDER.write().reset(n as u32);
+    SCHED.gcwaiting.store(false, Ordering::SeqCst);
+    for i in 0..SCHED.ncpu.load(Ordering::Relaxed) as usize {
+        if i != me {
+            crate::arch::ipi::send_wakeup(i);
+        }
+    }
+    drop(_m);
+    if me >= n {
+        // This CPU has no P any more: move to one that has (gosched puts us
+        // on the global queue; this M then idles without a P).
+        gosched();
+    }
+    old
+}
+
+// ---------------------------------------------------------------------------
+// Queries
+
+/// The current goroutine's id (0 on g0 or before the scheduler runs).
+pub fn current_goid() -> u64 {
+    let g = getg();
+    if g.is_null() {
+        return 0;
+    }
+    // SAFETY: the current G is live while it runs.
+    unsafe { (*g).goid() }
+}
+
+fn current_entry_name() -> &'static str {
+    let g = getg();
+    if g.is_null() || super::m::on_g0() {
+        return "runtime";
+    }
+    // SAFETY: as above.
+    unsafe { (*g).entry_name() }
+}
+
+/// Go: `runtime.NumGoroutine`: live user goroutines.
+pub fn num_goroutine() -> u64 {
+    SCHED.ngoroutine.load(Ordering::Relaxed)
+}
+
+/// The saved context of the current G (for reports).
+pub fn gobuf_of(g: &G) -> Gobuf {
+    // SAFETY: a racy snapshot for diagnostics only.
+    unsafe { *g.sched.get() }
+}

@@ -1,0 +1,100 @@
+//! schedt: the scheduler's global state (Go: `type schedt struct`, `sched`).
+use core::ptr::NonNull;
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+
+use super::g::G;
+use super::gfree::{GFreeGlobal, GFreeGlobalLock};
+use super::glist::GQueue;
+use crate::sync::{IrqSpinLock, SpinLock};
+
+pub struct Sched {
+    /// Go: `sched.runq` under `sched.lock`. Interrupt handlers push here
+    /// (never into a P's ring), so the lock is held with interrupts off.
+    pub runq: IrqSpinLock<GQueue<G>>,
+    /// Lock-free mirror of `runq.len()` (Go reads `sched.runqsize` racily
+    /// to skip taking the lock).
+    pub runqsize: AtomicUsize,
+    /// Idle Ps, one bit per P (Go: `sched.pidle`), and their count.
+    pub pidle: AtomicU64,
+    pub npidle: AtomicU32,
+    /// Go: `sched.nmspinning`.
+    pub nmspinning: AtomicU32,
+    /// Go: `sched.gFree`.
+    pub gfree: SpinLock<GFreeGlobal<G>>,
+    pub gfree_n: AtomicUsize,
+    /// Go: `sched.goidgen`.
+    pub goidgen: AtomicU64,
+    /// Number of Ps in use (Go: `gomaxprocs`) and CPUs online.
+    pub gomaxprocs: AtomicU32,
+    pub ncpu: AtomicU32,
+    /// Live user goroutines (Go: `gcount()`), system goroutines excluded.
+    pub ngoroutine: AtomicU64,
+    /// Goroutines currently parked (status Waiting), user ones only: the
+    /// deadlock check compares this with `ngoroutine`.
+    pub nwaiting: AtomicU64,
+    /// Gs ever allocated (free-list reuse keeps this bounded).
+    pub nallocated: AtomicU64,
+    /// Head of the list of all Gs (Go: `allgs`), linked through `alllink`.
+    pub allgs: AtomicPtr<G>,
+    /// Go: `sched.gcwaiting`: a stop-the-world is in progress.
+    pub gcwaiting: AtomicBool,
+    /// Ps still to stop for the stop-the-world (Go: `sched.stopwait`).
+    pub stopwait: AtomicU32,
+    /// Set once the main goroutine is running: before that `wakep` is moot.
+    pub mainstarted: AtomicBool,
+}
+
+pub static SCHED: Sched = Sched {
+    runq: IrqSpinLock::new(GQueue::new()),
+    runqsize: AtomicUsize::new(0),
+    pidle: AtomicU64::new(0),
+    npidle: AtomicU32::new(0),
+    nmspinning: AtomicU32::new(0),
+    gfree: SpinLock::new(GFreeGlobal::new()),
+    gfree_n: AtomicUsize::new(0),
+    goidgen: AtomicU64::new(0),
+    gomaxprocs: AtomicU32::new(1),
+    ncpu: AtomicU32::new(1),
+    ngoroutine: AtomicU64::new(0),
+    nwaiting: AtomicU64::new(0),
+    nallocated: AtomicU64::new(0),
+    allgs: AtomicPtr::new(core::ptr::null_mut()),
+    gcwaiting: AtomicBool::new(false),
+    stopwait: AtomicU32::new(0),
+    mainstarted: AtomicBool::new(false),
+};
+
+impl GFreeGlobalLock<G> for Sched {
+    fn maybe_nonempty(&self) -> bool {
+        self.gfree_n.load(Ordering::Relaxed) != 0
+    }
+
+    fn with_locked<R>(&self, f: impl FnOnce(&mut GFreeGlobal<G>) -> R) -> R {
+        let mut g = self.gfree.lock();
+        let r = f(&mut g);
+        self.gfree_n.store(g.len(), Ordering::Relaxed);
+        r
+    }
+}
+
+/// Go: `globrunqput`: puts `gp` at the tail of the global queue. Safe from
+/// interrupt handlers.
+pub fn globrunqput(gp: NonNull<G>) {
+    let mut q = SCHED.runq.lock();
+    // SAFETY: `gp` is owned by the caller and on no other list.
+    unsafe { q.push_back(gp) };
+    SCHED.runqsize.store(q.len(), Ordering::Release);
+}
+
+/// Go: `globrunqputbatch`: a batch from an overflowing local ring, in one
+/// locked operation.
+pub fn globrunqputbatch(batch: &[NonNull<G>]) {
+    let mut q = SCHED.runq.lock();
+    // SAFETY: the Gs came off the caller's ring and are on no other list.
+    unsafe { q.push_back_slice(batch) };
+    SCHED.runqsize.store(q.len(), Ordering::Release);
+}
+
+pub fn gomaxprocs() -> usize {
+    SCHED.gomaxprocs.load(Ordering::Relaxed) as usize
+}
