@@ -156,7 +156,7 @@ pub fn parse_mem(s: &str) -> Result<String, String> {
 pub fn parse_timeout(s: &str) -> Result<Duration, String> {
     let t = s.trim().trim_end_matches('s');
     match t.parse::<f64>() {
-        Ok(v) if v.is_finite() && v >= 0.0 && v < 1e9 => Ok(Duration::from_secs_f64(v)),
+        Ok(v) if (0.0..1e9).contains(&v) => Ok(Duration::from_secs_f64(v)),
         _ => Err(format!(
             "invalid timeout `{s}` (expected seconds, 0 = none)"
         )),

@@ -23,6 +23,26 @@ pub fn temp_name(dir: &Path, what: &str) -> PathBuf {
     dir.join(format!(".{what}-{}-{n}", std::process::id()))
 }
 
+/// Removes leftovers of `temp_name(dir, what)` whose process is gone
+/// (a runner killed with SIGKILL cannot clean up after itself).
+pub fn remove_stale(dir: &Path, what: &str) {
+    let prefix = format!(".{what}-");
+    let Ok(rd) = fs::read_dir(dir) else { return };
+    for e in rd.filter_map(|e| e.ok()) {
+        let name = e.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(&prefix)) else {
+            continue;
+        };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+            let p = e.path();
+            let _ = fs::remove_dir_all(&p).or_else(|_| fs::remove_file(&p));
+        }
+    }
+}
+
 /// 128-bit FNV-1a: plenty for a cache key of non-adversarial inputs.
 pub fn fnv1a128(parts: &[&[u8]]) -> u128 {
     const OFFSET: u128 = 0x6c62272e07bb014262b821756295c58d;
@@ -114,7 +134,7 @@ fn boot_config() -> BootConfig {
     let mut c = BootConfig::default();
     // Nobody looks at the screen (-display none) and drawing log text into
     // the framebuffer is slow under TCG; serial logging stays.
-    c.frame_buffer_logging = std::env::var_os("FBLOG").is_none();
+    c.frame_buffer_logging = false;
     c
 }
 
@@ -129,6 +149,9 @@ pub struct Image {
 pub fn prepare(kernel: &Path, uefi: bool) -> Result<Image, String> {
     let dir = image_dir();
     fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    for what in ["stripped.elf", "bios.img", "uefi.img"] {
+        remove_stale(&dir, what);
+    }
     let stripped = temp_name(&dir, "stripped.elf");
     let result = prepare_with(kernel, &stripped, &dir, uefi);
     let _ = fs::remove_file(&stripped);
@@ -193,7 +216,7 @@ fn prune(dir: &Path) {
     if imgs.len() <= KEEP_IMAGES {
         return;
     }
-    imgs.sort_by(|a, b| b.0.cmp(&a.0));
+    imgs.sort_by_key(|a| std::cmp::Reverse(a.0));
     for (_, p) in &imgs[KEEP_IMAGES..] {
         let _ = fs::remove_file(p);
     }

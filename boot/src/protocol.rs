@@ -100,8 +100,8 @@ pub fn clean_line(raw: &[u8]) -> String {
     let mut it = s.chars().peekable();
     while let Some(c) = it.next() {
         match c {
-            '\x1b' => match it.next() {
-                Some('[') => {
+            '\x1b' => {
+                if it.next() == Some('[') {
                     // CSI: parameters then one final byte in 0x40..=0x7e.
                     for c in it.by_ref() {
                         if ('\x40'..='\x7e').contains(&c) {
@@ -109,8 +109,7 @@ pub fn clean_line(raw: &[u8]) -> String {
                         }
                     }
                 }
-                Some(_) | None => {}
-            },
+            }
             '\t' => out.push(c),
             c if c.is_control() => {}
             c => out.push(c),

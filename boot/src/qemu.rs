@@ -106,29 +106,28 @@ pub fn qemu_args(m: &Machine, monitor: &Path, ovmf: Option<(&Path, &Path)>) -> V
             ),
         ]);
     }
-    match ovmf {
-        Some((code, vars)) => {
-            push(&[
-                "-drive",
-                &format!(
-                    "if=pflash,format=raw,unit=0,readonly=on,file={}",
-                    escape_option(&code.to_string_lossy())
-                ),
-            ]);
-            push(&[
-                "-drive",
-                &format!(
-                    "if=pflash,format=raw,unit=1,file={}",
-                    escape_option(&vars.to_string_lossy())
-                ),
-            ]);
-        }
-        None => {}
+    if let Some((code, vars)) = ovmf {
+        push(&[
+            "-drive",
+            &format!(
+                "if=pflash,format=raw,unit=0,readonly=on,file={}",
+                escape_option(&code.to_string_lossy())
+            ),
+        ]);
+        push(&[
+            "-drive",
+            &format!(
+                "if=pflash,format=raw,unit=1,file={}",
+                escape_option(&vars.to_string_lossy())
+            ),
+        ]);
     }
+    // snapshot=on: the cached image stays pristine and several QEMUs can
+    // share it (no write lock).
     push(&[
         "-drive",
         &format!(
-            "format=raw,file={}",
+            "format=raw,snapshot=on,file={}",
             escape_option(&m.image.to_string_lossy())
         ),
     ]);
@@ -179,6 +178,7 @@ struct TempDir(PathBuf);
 impl TempDir {
     fn new() -> Result<TempDir, String> {
         let base = std::env::temp_dir();
+        crate::image::remove_stale(&base, "gmpos-boot");
         let p = crate::image::temp_name(&base, "gmpos-boot");
         std::fs::DirBuilder::new()
             .mode(0o700)
@@ -473,7 +473,7 @@ mod tests {
             "-machine q35 -m 1G -smp 2 -accel tcg -display none -no-reboot -serial stdio \
              -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
              -monitor unix:/t/mon.sock,server=on,wait=off \
-             -fw_cfg name=opt/gmpos/cmdline,string=a=1,,2 b -drive format=raw,file=/img/k.img"
+             -fw_cfg name=opt/gmpos/cmdline,string=a=1,,2 b -drive format=raw,snapshot=on,file=/img/k.img"
         );
     }
 

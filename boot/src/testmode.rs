@@ -182,17 +182,16 @@ fn run_job(ctx: &Ctx, job: &Job) {
                 let first = tracker.first_start().is_none();
                 let done = tracker.line(at, line);
                 let mut p = ctx.printer.lock().unwrap();
-                if first && p.terse.is_none() {
-                    if let Some(t) = tracker.first_start() {
-                        p.note(&format!(
-                            "note: [{label}] booted in {:.2}s (QEMU launch to the first case)",
-                            t.as_secs_f64()
-                        ));
-                    }
+                if first
+                    && p.terse.is_none()
+                    && let Some(t) = tracker.first_start()
+                {
+                    p.note(&format!(
+                        "note: [{label}] booted in {:.2}s (QEMU launch to the first case)",
+                        t.as_secs_f64()
+                    ));
                 }
-                if ctx.echo_all {
-                    p.note(&format!("[{label}] {line}"));
-                } else if classify_line(line) == Line::Echo {
+                if ctx.echo_all || classify_line(line) == Line::Echo {
                     p.note(&format!("[{label}] {line}"));
                 }
                 if let (Some(i), None) = (done, expect) {
@@ -317,16 +316,15 @@ pub fn run(opts: &Options, spec: TestSpec, kvm: bool) -> i32 {
                 built_in: Some(t),
                 path,
             }) = &img
+                && !targs.terse
             {
-                if !targs.terse {
-                    printer.lock().unwrap().note(&format!(
-                        "note: built {} in {:.2}s",
-                        path.strip_prefix(image::workspace_root())
-                            .unwrap_or(path)
-                            .display(),
-                        t.as_secs_f64()
-                    ));
-                }
+                printer.lock().unwrap().note(&format!(
+                    "note: built {} in {:.2}s",
+                    path.strip_prefix(image::workspace_root())
+                        .unwrap_or(path)
+                        .display(),
+                    t.as_secs_f64()
+                ));
             }
             images.push((uefi, img));
         }

@@ -9,6 +9,12 @@ pub fn mark_boot() {
     TSC_AT_BOOT.store(crate::arch::rdtsc(), Ordering::Relaxed);
 }
 
+/// The TSC value at time zero (for TSC-deadline timers, which take absolute
+/// TSC values).
+pub fn tsc_at_boot() -> u64 {
+    TSC_AT_BOOT.load(Ordering::Relaxed)
+}
+
 /// Sets the TSC frequency once it is known (CPUID or calibration).
 pub fn set_tsc_hz(hz: u64) {
     TSC_HZ.store(hz, Ordering::Relaxed);

@@ -30,7 +30,13 @@ struct Allocator {
     free_head: u64,
     total: u64,
     free: u64,
+    /// Usable memory below `LOW_MEMORY_END` (never handed out; the AP
+    /// start-up trampoline picks its pages from here).
+    low: [(u64, u64); MAX_LOW_REGIONS],
+    nlow: usize,
 }
+
+const MAX_LOW_REGIONS: usize = 8;
 
 static FRAMES: IrqSpinLock<Allocator> = IrqSpinLock::new(Allocator {
     regions: [(0, 0); MAX_REGIONS],
@@ -40,6 +46,8 @@ static FRAMES: IrqSpinLock<Allocator> = IrqSpinLock::new(Allocator {
     free_head: 0,
     total: 0,
     free: 0,
+    low: [(0, 0); MAX_LOW_REGIONS],
+    nlow: 0,
 });
 
 /// Frame counts: (total usable, free now).
@@ -51,6 +59,11 @@ pub fn stats() -> (u64, u64) {
 pub(super) fn init(map: &MemoryRegions) {
     let mut a = FRAMES.lock();
     for r in map.iter().filter(|r| r.kind == MemoryRegionKind::Usable) {
+        if r.start < LOW_MEMORY_END && a.nlow < MAX_LOW_REGIONS {
+            let n = a.nlow;
+            a.low[n] = (r.start, r.end.min(LOW_MEMORY_END));
+            a.nlow += 1;
+        }
         let start = r.start.max(LOW_MEMORY_END).next_multiple_of(PAGE_SIZE);
         let end = r.end & !(PAGE_SIZE - 1);
         if end <= start {
@@ -70,6 +83,17 @@ pub(super) fn init(map: &MemoryRegions) {
     a.free = a.total;
     a.cur = 0;
     a.next = a.regions[0].0;
+}
+
+/// Is `[start, end)` (below `LOW_MEMORY_END`) usable RAM according to the
+/// bootloader's memory map? Low memory is never handed out by [`alloc`], so
+/// a usable low range belongs to whoever reserves it by name (the AP
+/// start-up trampoline).
+pub fn low_usable(start: u64, end: u64) -> bool {
+    let a = FRAMES.lock();
+    a.low[..a.nlow]
+        .iter()
+        .any(|&(s, e)| s <= start && end <= e)
 }
 
 /// Allocates one 4 KiB frame (contents undefined).

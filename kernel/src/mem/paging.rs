@@ -8,6 +8,8 @@ use x86_64::structures::paging::mapper::{MapToError, Translate};
 use x86_64::structures::paging::{
     Mapper, OffsetPageTable, Page, PageTable, PageTableFlags, PhysFrame, Size4KiB,
 };
+use core::sync::atomic::AtomicU64;
+
 use x86_64::{PhysAddr, VirtAddr};
 
 use super::frame::{self, KernelFrames};
@@ -96,4 +98,48 @@ pub fn translate(va: u64) -> Option<PhysAddr> {
         .as_ref()
         .expect("paging not initialised")
         .translate_addr(VirtAddr::new(va))
+}
+
+/// The level-1 page-table entry for `va`, found without the page-table lock,
+/// if every upper-level table exists. For the goroutine-stack fault path,
+/// which must not take any lock the faulting code may hold: it writes
+/// entries (atomically) in tables created beforehand with
+/// [`ensure_tables`]. Tables are never freed, so the reference stays valid.
+pub fn pte(va: u64) -> Option<&'static AtomicU64> {
+    let (l4, _) = x86_64::registers::control::Cr3::read();
+    let mut table = l4.start_address().as_u64();
+    for level in (1..=3).rev() {
+        let idx = (va >> (12 + 9 * level)) & 0x1ff;
+        // SAFETY: `table` is a live page-table page (reached from CR3) mapped
+        // at PHYS_OFFSET; entries are naturally aligned u64s, read atomically.
+        let e = unsafe { &*((PHYS_OFFSET + table + idx * 8) as *const AtomicU64) }
+            .load(core::sync::atomic::Ordering::Acquire);
+        if e & 1 == 0 || (level < 3 && e & (1 << 7) != 0) {
+            return None;
+        }
+        table = e & 0x000f_ffff_ffff_f000;
+    }
+    let idx = (va >> 12) & 0x1ff;
+    // SAFETY: as above, for the level-1 table.
+    Some(unsafe { &*((PHYS_OFFSET + table + idx * 8) as *const AtomicU64) })
+}
+
+/// Creates the page tables covering `[start, end)` without mapping anything
+/// there (each 2 MiB chunk gets its level-1 table).
+pub fn ensure_tables(start: u64, end: u64) -> Result<(), MapError> {
+    let mut chunk = start & !((2 << 20) - 1);
+    while chunk < end {
+        let probe = chunk.max(start);
+        if pte(probe).is_none() {
+            // Map a scratch frame and unmap it again: the tables stay.
+            map_new(probe, DATA)?;
+            if let Some(pa) = unmap(probe) {
+                // SAFETY: the frame was mapped only for this moment, on this
+                // CPU, and never accessed: no other TLB can hold it.
+                unsafe { frame::free(PhysFrame::containing_address(pa)) };
+            }
+        }
+        chunk += 2 << 20;
+    }
+    Ok(())
 }

@@ -124,9 +124,17 @@ pub struct FnSlot {
 pub struct G {
     /// Saved context while not running (Go: `g.sched`).
     pub sched: UnsafeCell<Gobuf>,
-    /// Stack bounds [lo, hi) (Go: `g.stack`).
+    /// Stack bounds: `stack_lo` is the bottom of the mapped part, `stack_hi`
+    /// the top; `stack_window` the window's base (its guard page). See
+    /// `stack.rs` (Go: `g.stack`).
     pub stack_lo: AtomicU64,
     pub stack_hi: AtomicU64,
+    pub stack_window: AtomicU64,
+    /// The stack descriptor's segments: segment i spans
+    /// `[seg_lo[i], seg_lo[i-1])` (`stack_hi` for i = 0); frames are in the
+    /// page-table entries.
+    pub nsegs: AtomicU32,
+    pub seg_lo: [AtomicU64; super::stack::MAX_SEGS],
     /// Go: `g.stackguard0`: compared with RSP by `stack_check`; set to
     /// `STACK_PREEMPT` to request a cooperative preemption.
     pub stackguard0: AtomicU64,
@@ -187,6 +195,9 @@ impl G {
             sched: UnsafeCell::new(Gobuf::default()),
             stack_lo: AtomicU64::new(0),
             stack_hi: AtomicU64::new(0),
+            stack_window: AtomicU64::new(0),
+            nsegs: AtomicU32::new(0),
+            seg_lo: [const { AtomicU64::new(0) }; super::stack::MAX_SEGS],
             stackguard0: AtomicU64::new(0),
             goid: AtomicU64::new(0),
             parent_goid: AtomicU64::new(0),

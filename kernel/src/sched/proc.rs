@@ -129,6 +129,9 @@ pub fn schedule() -> ! {
     if locks_held() != 0 {
         crate::panic::fatal(format_args!("schedule: holding locks"));
     }
+    // Top up this CPU's stack-frame reserve here, on g0, where no goroutine
+    // stack can fault (the fault path itself must not take locks).
+    stack::refill_reserve();
     let (gp, inherit_time) = find_runnable(mp);
     // Go: a spinning M that found work stops spinning, and wakes another
     // spinner if it was the last one (there may be more work).
@@ -148,6 +151,7 @@ fn execute(mp: &M, gp: NonNull<G>, inherit_time: bool) -> ! {
     g.m.store(mp.id as u32, Ordering::Relaxed);
     g.casgstatus(Status::Runnable, Status::Running);
     g.preempt.store(false, Ordering::Relaxed);
+    g.stackguard0.store(g.stack_window.load(Ordering::Relaxed) + crate::mem::layout::PAGE_SIZE, Ordering::Relaxed);
     g.ran_on.fetch_or(1 << mp.id, Ordering::Relaxed);
     if !inherit_time {
         pp.schedtick.fetch_add(1, Ordering::Relaxed);
@@ -449,6 +453,8 @@ unsafe extern "C" fn goexit0(gp: usize) -> ! {
     mp.curg.store(ptr::null_mut(), Ordering::Relaxed);
     g.m.store(u32::MAX, Ordering::Relaxed);
     g.set_wait_reason(WaitReason::Zero);
+    // Go's gfput keeps the stack: the window and its top page stay.
+    stack::release_to_top(g);
     gfput(mp_p(mp).expect("goexit without a P"), g);
     schedule()
 }
@@ -471,9 +477,7 @@ fn gfget(pp: &P) -> Option<NonNull<G>> {
 /// Go: `malg`: a brand-new G with a stack.
 fn malg() -> NonNull<G> {
     let g = Box::leak(Box::new(G::new()));
-    let (lo, hi) = stack::alloc();
-    g.stack_lo.store(lo, Ordering::Relaxed);
-    g.stack_hi.store(hi, Ordering::Relaxed);
+    stack::alloc(g);
     g.casgstatus(Status::Idle, Status::Dead);
     SCHED.nallocated.fetch_add(1, Ordering::Relaxed);
     // Go: allgadd: push onto the list of all Gs (lock-free, never removed).
@@ -604,6 +608,7 @@ unsafe extern "C" fn gosched_m(gp: usize) -> ! {
     let g = unsafe { &*(gp as *const G) };
     g.casgstatus(Status::Running, Status::Runnable);
     mp.curg.store(ptr::null_mut(), Ordering::Relaxed);
+    stack::maybe_shrink(g, gobuf_of(g).sp);
     globrunqput(NonNull::from(g));
     schedule()
 }
@@ -626,6 +631,7 @@ unsafe extern "C" fn goyield_m(gp: usize) -> ! {
     let g = unsafe { &*(gp as *const G) };
     g.casgstatus(Status::Running, Status::Runnable);
     mp.curg.store(ptr::null_mut(), Ordering::Relaxed);
+    stack::maybe_shrink(g, gobuf_of(g).sp);
     match mp_p(mp) {
         Some(pp) => pp.runq.put(NonNull::from(g), false, globrunqputbatch),
         None => globrunqput(NonNull::from(g)),
@@ -667,6 +673,10 @@ unsafe extern "C" fn park_m(gp: usize) -> ! {
         SCHED.nwaiting.fetch_add(1, Ordering::Relaxed);
     }
     mp.curg.store(ptr::null_mut(), Ordering::Relaxed);
+    // Shrink before the unlock: afterwards another CPU may run the G. (So
+    // gopark's lock must be one that other CPUs wait on with interrupts
+    // on: the shrink may need a TLB shootdown.)
+    stack::maybe_shrink(g, gobuf_of(g).sp);
     // SAFETY: set by gopark on this M just before mcall.
     let unlock = unsafe { (*mp.waitunlockf.get()).take() };
     if let Some(f) = unlock {
@@ -710,6 +720,27 @@ pub fn goready(gp: NonNull<G>) {
         }
     }
     wakep();
+}
+
+/// Go: `gopreempt_m` reached from a cooperative safe point
+/// (`stack_check` found `stackguard0 == STACK_PREEMPT`): yield to the global
+/// queue if preemption is allowed here, else leave the request pending.
+pub fn preempt_at_safe_point() {
+    let g = getg();
+    if g.is_null()
+        || super::m::on_g0()
+        || locks_held() != 0
+        || percpu::this().irq_depth.load(Ordering::Relaxed) != 0
+        || !arch::interrupts_enabled()
+    {
+        return;
+    }
+    // SAFETY: the current goroutine is live.
+    let g = unsafe { &*g };
+    g.stackguard0.store(g.stack_window.load(Ordering::Relaxed) + crate::mem::layout::PAGE_SIZE, Ordering::Relaxed);
+    g.preempt.store(false, Ordering::Relaxed);
+    // SAFETY: we are a goroutine at a safe point.
+    unsafe { switch::mcall(gosched_m) };
 }
 
 // ---------------------------------------------------------------------------

@@ -1,54 +1,391 @@
-//! Goroutine stacks. Every goroutine stack lives in its own virtual window in
-//! the goroutine-stack region; the lowest page of the window is the guard page
-//! and is never mapped. A G keeps its window for life (Go's `gfput` keeps the
-//! stack), so windows are handed out once and reused with their G.
+//! Growable goroutine stacks (Go: runtime/stack.go, rebuilt for a kernel
+//! that owns the page tables).
 //!
-//! For now every stack is mapped at a fixed size (`FIXED_STACK`) at the top of
-//! its window; running into the unmapped part below is reported as a stack
-//! overflow naming the goroutine.
+//! Go starts goroutines on 2 KiB stacks and *copies* them to a twice larger
+//! stack when they overflow (`morestack` -> `newstack`). Rust frames cannot
+//! be relocated, but a kernel can grow a stack in place instead:
+//!
+//! - Every goroutine stack has its own virtual **window** of `maxstack=`
+//!   bytes (default 512 KiB, a power of two; windows are laid out with that
+//!   stride from `GSTACK_BASE`). The lowest page of the window is the
+//!   **guard page** and is never mapped.
+//! - Only the top page is mapped at first (4 KiB: one page is the smallest
+//!   unit a page table can map, and Go's 2 KiB would not fit a Rust frame
+//!   chain with stack probes anyway).
+//! - **Growth**: a page fault inside the current goroutine's window, below
+//!   its mapped part, maps every page from the faulting one up to the mapped
+//!   part (a new segment directly below the old ones), and the goroutine
+//!   resumes as if nothing happened. Rust's inline stack probes touch every
+//!   page of a large frame in order, so no frame can jump over the guard.
+//!   The fault is handled on the page-fault IST stack and takes no lock: the
+//!   window's page tables were created with the window, and frames come
+//!   from a per-CPU reserve (Go's per-P `stackcache`) refilled in batches on
+//!   g0. If the reserve is empty and the goroutine holds no runtime lock, the
+//!   fault path may take the frame allocator's lock; with locks held it stops
+//!   with `stack reserve exhausted` rather than risk a deadlock.
+//! - **Shrink** (Go: `shrinkstack`): when a goroutine is descheduled at a
+//!   safe point using less than a quarter of its mapped stack, the lower half
+//!   is unmapped; a goroutine put on the free list keeps its window and top
+//!   page only (Go's `gfput` keeps the stack). The TLBs of the CPUs the
+//!   goroutine ran on since its last flush are shot down before the frames
+//!   are reused.
+//! - **Overflow**: a fault in the guard page prints
+//!   `goroutine N: stack overflow: limit L bytes (used U)` and the goroutine
+//!   dump, then exits with status 2.
+//!
+//! Memory per parked goroutine: one 4 KiB stack page, the G, and a share of
+//! a page-table page (one 4 KiB level-1 table covers 2 MiB = four 512 KiB
+//! windows, i.e. 1 KiB each).
+use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicU64, Ordering};
 
-use crate::mem::layout::{GSTACK_BASE, PAGE_SIZE};
-use crate::mem::paging::{self, DATA};
+use super::g::G;
+use crate::arch::{MAX_CPUS, percpu};
+use crate::mem::frame;
+use crate::mem::layout::{DYNAMIC_START, GSTACK_BASE, PAGE_SIZE, PHYS_OFFSET};
+use crate::mem::paging;
+use crate::sync::spinlock::locks_held;
+use x86_64::PhysAddr;
+use x86_64::structures::paging::PhysFrame;
 
-/// Bytes mapped for each goroutine stack.
-pub const FIXED_STACK: u64 = 16 * 1024;
+/// Segment records kept per goroutine (beyond that the oldest segment
+/// record absorbs the next: segments are contiguous anyway).
+pub const MAX_SEGS: usize = 8;
 
-static NEXT_WINDOW: AtomicU64 = AtomicU64::new(0);
+/// PTE bits for a stack page: present, writable, no-execute.
+const PTE_FLAGS: u64 = 1 | 2 | (1 << 63);
+
+/// Go: `stackPreempt`: a `stackguard0` value that makes the next
+/// `stack_check` yield.
+pub const STACK_PREEMPT: u64 = 0xffff_ffff_ffff_fade;
+
 static WINDOW_SIZE: AtomicU64 = AtomicU64::new(0);
-static MAPPED_BYTES: AtomicU64 = AtomicU64::new(0);
+static NEXT_WINDOW: AtomicU64 = AtomicU64::new(0);
 
-/// Sets the window size (the stack limit, `maxstack=`). Called once at boot.
-pub fn init(window: u64) {
-    WINDOW_SIZE.store(window.max(FIXED_STACK + PAGE_SIZE), Ordering::Relaxed);
+/// Stack counters (shown by the memory stats).
+pub struct StackStats {
+    pub mapped: AtomicU64,
+    pub peak: AtomicU64,
+    pub segments_mapped: AtomicU64,
+    pub segments_unmapped: AtomicU64,
+    pub shrinks: AtomicU64,
+    pub windows: AtomicU64,
 }
+
+pub static STATS: StackStats = StackStats {
+    mapped: AtomicU64::new(0),
+    peak: AtomicU64::new(0),
+    segments_mapped: AtomicU64::new(0),
+    segments_unmapped: AtomicU64::new(0),
+    shrinks: AtomicU64::new(0),
+    windows: AtomicU64::new(0),
+};
 
 /// Bytes of goroutine stack mapped now.
 pub fn mapped_bytes() -> u64 {
-    MAPPED_BYTES.load(Ordering::Relaxed)
+    STATS.mapped.load(Ordering::Relaxed)
 }
 
-/// A new stack: (lo, hi) of its mapped part. Fatal on out of memory.
-pub fn alloc() -> (u64, u64) {
-    let window = WINDOW_SIZE.load(Ordering::Relaxed);
+fn add_mapped(bytes: u64) {
+    let now = STATS.mapped.fetch_add(bytes, Ordering::Relaxed) + bytes;
+    STATS.peak.fetch_max(now, Ordering::Relaxed);
+}
+
+/// The stack limit (window size).
+pub fn limit() -> u64 {
+    WINDOW_SIZE.load(Ordering::Relaxed)
+}
+
+/// Sets the window size (the stack limit, `maxstack=`). Called once at boot.
+pub fn init(window: u64) {
+    assert!(window.is_power_of_two() && window >= 4 * PAGE_SIZE);
+    WINDOW_SIZE.store(window, Ordering::Relaxed);
+}
+
+// --- the per-CPU frame reserve ----------------------------------------------
+
+const RESERVE_CAP: usize = 128;
+const RESERVE_LOW: usize = 32;
+
+struct Reserve {
+    frames: UnsafeCell<[u64; RESERVE_CAP]>,
+    n: UnsafeCell<usize>,
+}
+
+// SAFETY: CPU i's reserve is only touched by CPU i: on g0 (refill, free) or
+// in the page-fault handler for the goroutine running there, never both at
+// once (a goroutine's stack cannot fault while that CPU runs g0).
+unsafe impl Sync for Reserve {}
+
+static RESERVES: [Reserve; MAX_CPUS] =
+    [const { Reserve { frames: UnsafeCell::new([0; RESERVE_CAP]), n: UnsafeCell::new(0) } }; MAX_CPUS];
+
+fn reserve() -> &'static Reserve {
+    &RESERVES[percpu::cpu_index()]
+}
+
+/// Tops this CPU's reserve up (Go: `stackcacherefill`). Runs on g0 (the
+/// scheduler calls it each round), where no goroutine stack can fault.
+pub fn refill_reserve() {
+    let r = reserve();
+    // SAFETY: see `Reserve`: we are on g0 of this CPU.
+    let (frames, n) = unsafe { (&mut *r.frames.get(), &mut *r.n.get()) };
+    if *n >= RESERVE_LOW {
+        return;
+    }
+    while *n < RESERVE_CAP - RESERVE_LOW {
+        match frame::alloc() {
+            Some(f) => {
+                frames[*n] = f.start_address().as_u64();
+                *n += 1;
+            }
+            None => break,
+        }
+    }
+}
+
+/// A frame for the fault path: from the reserve, else (holding no runtime
+/// lock) from the frame allocator.
+fn fault_frame() -> Result<u64, &'static str> {
+    let r = reserve();
+    // SAFETY: see `Reserve`: we are in the fault handler of the goroutine
+    // running on this CPU, with interrupts off.
+    let (frames, n) = unsafe { (&mut *r.frames.get(), &mut *r.n.get()) };
+    if *n > 0 {
+        *n -= 1;
+        return Ok(frames[*n]);
+    }
+    if locks_held() != 0 {
+        return Err("stack reserve exhausted");
+    }
+    frame::alloc().map(|f| f.start_address().as_u64()).ok_or("out of memory")
+}
+
+/// Returns a frame that no TLB can reach any more (reserve first).
+fn give_back(pa: u64) {
+    let r = reserve();
+    // SAFETY: callers run on g0 of this CPU.
+    let (frames, n) = unsafe { (&mut *r.frames.get(), &mut *r.n.get()) };
+    if *n < RESERVE_CAP {
+        frames[*n] = pa;
+        *n += 1;
+    } else {
+        // SAFETY: unmapped and flushed everywhere by the caller.
+        unsafe { frame::free(PhysFrame::containing_address(PhysAddr::new(pa))) };
+    }
+}
+
+// --- windows ----------------------------------------------------------------
+
+/// Gives `g` a new stack window with its top page mapped (Go: `stackalloc`).
+pub fn alloc(g: &G) {
+    let window = limit();
     let idx = NEXT_WINDOW.fetch_add(1, Ordering::Relaxed);
-    let hi = GSTACK_BASE + (idx + 1) * window;
-    let lo = hi - FIXED_STACK;
-    let mut va = lo;
-    while va < hi {
-        if paging::map_new(va, DATA).is_err() {
-            crate::panic::fatal(format_args!("out of memory: cannot map a goroutine stack"));
+    let base = GSTACK_BASE + idx * window;
+    if base + window > DYNAMIC_START {
+        crate::panic::fatal(format_args!("out of memory: no goroutine stack address space left"));
+    }
+    let hi = base + window;
+    // The window's page tables exist from now on: the fault path never
+    // allocates one.
+    if paging::ensure_tables(base, hi).is_err() {
+        crate::panic::fatal(format_args!("out of memory: cannot create a goroutine stack window"));
+    }
+    let pa = match frame::alloc() {
+        Some(f) => f.start_address().as_u64(),
+        None => crate::panic::fatal(format_args!("out of memory: cannot map a goroutine stack")),
+    };
+    set_pte(hi - PAGE_SIZE, pa);
+    add_mapped(PAGE_SIZE);
+    STATS.segments_mapped.fetch_add(1, Ordering::Relaxed);
+    STATS.windows.fetch_add(1, Ordering::Relaxed);
+    g.stack_window.store(base, Ordering::Relaxed);
+    g.stack_hi.store(hi, Ordering::Relaxed);
+    g.stack_lo.store(hi - PAGE_SIZE, Ordering::Relaxed);
+    g.seg_lo[0].store(hi - PAGE_SIZE, Ordering::Relaxed);
+    g.nsegs.store(1, Ordering::Relaxed);
+    g.stackguard0.store(base + PAGE_SIZE, Ordering::Relaxed);
+}
+
+fn set_pte(va: u64, pa: u64) {
+    let pte = paging::pte(va).expect("goroutine stack window without page tables");
+    pte.store(pa | PTE_FLAGS, Ordering::Release);
+}
+
+fn clear_pte(va: u64) -> u64 {
+    let pte = paging::pte(va).expect("goroutine stack window without page tables");
+    pte.swap(0, Ordering::AcqRel) & 0x000f_ffff_ffff_f000
+}
+
+/// What the page-fault handler should do about a fault at `addr`.
+pub enum FaultAction {
+    /// Not a goroutine stack fault.
+    NotStack,
+    /// Mapped a new segment: resume the goroutine.
+    Grown,
+    /// A fatal stack error (already reported).
+    Fatal,
+}
+
+/// The page-fault path for goroutine stacks. `g` is the goroutine running
+/// on this CPU (not g0). Lock-free unless the reserve is empty and no
+/// runtime lock is held.
+pub fn handle_fault(g: &G, addr: u64) -> FaultAction {
+    let base = g.stack_window.load(Ordering::Relaxed);
+    let hi = g.stack_hi.load(Ordering::Relaxed);
+    if base == 0 || addr < base || addr >= hi {
+        return FaultAction::NotStack;
+    }
+    let lo = g.stack_lo.load(Ordering::Relaxed);
+    if addr >= lo {
+        // Inside the mapped part: not a growth fault (e.g. a protection
+        // violation); let the generic report handle it.
+        return FaultAction::NotStack;
+    }
+    if addr < base + PAGE_SIZE {
+        overflow(g, addr);
+        return FaultAction::Fatal;
+    }
+    // Map [page(addr), lo) as one new segment.
+    let new_lo = addr & !(PAGE_SIZE - 1);
+    let mut va = new_lo;
+    while va < lo {
+        match fault_frame() {
+            Ok(pa) => set_pte(va, pa),
+            Err(why) => {
+                crate::console::emergency(format_args!(
+                    "\nfatal error: {why} while growing the stack of goroutine {} (mapped {} bytes, fault at {:#x})\n",
+                    g.goid(),
+                    hi - lo,
+                    addr
+                ));
+                return FaultAction::Fatal;
+            }
         }
         va += PAGE_SIZE;
     }
-    MAPPED_BYTES.fetch_add(FIXED_STACK, Ordering::Relaxed);
-    (lo, hi)
+    add_mapped(lo - new_lo);
+    STATS.segments_mapped.fetch_add(1, Ordering::Relaxed);
+    g.stack_lo.store(new_lo, Ordering::Relaxed);
+    let n = g.nsegs.load(Ordering::Relaxed) as usize;
+    if n < MAX_SEGS {
+        g.seg_lo[n].store(new_lo, Ordering::Relaxed);
+        g.nsegs.store(n as u32 + 1, Ordering::Relaxed);
+    } else {
+        g.seg_lo[MAX_SEGS - 1].store(new_lo, Ordering::Relaxed);
+    }
+    FaultAction::Grown
 }
 
-/// The window containing `addr`, if it is in the goroutine-stack region:
-/// (window base, window top).
+/// Go: "runtime: goroutine stack exceeds N-byte limit" + "fatal error: stack
+/// overflow", in gmpos's words.
+fn overflow(g: &G, addr: u64) {
+    let hi = g.stack_hi.load(Ordering::Relaxed);
+    crate::console::emergency(format_args!(
+        "\ngoroutine {}: stack overflow: limit {} bytes (used {})\n",
+        g.goid(),
+        limit(),
+        hi - addr
+    ));
+    crate::console::emergency(format_args!("fatal error: stack overflow\n"));
+    super::dump::print_goroutine(g, "running");
+    crate::console::emergency(format_args!("\nother goroutines:\n"));
+    super::dump::dump_all(false);
+}
+
+/// Unmaps `[from, to)` of `g`'s stack, flushes the TLBs of the CPUs it ran
+/// on since its last flush, then recycles the frames.
+fn unmap_range(g: &G, from: u64, to: u64) {
+    let mut frames = [0u64; 64];
+    let mut va = from;
+    while va < to {
+        let mut n = 0;
+        let batch_start = va;
+        while va < to && n < frames.len() {
+            let pa = clear_pte(va);
+            if pa != 0 {
+                frames[n] = pa;
+                n += 1;
+            }
+            va += PAGE_SIZE;
+        }
+        let ran_on = g.ran_on.swap(0, Ordering::AcqRel);
+        let me = 1u64 << percpu::cpu_index();
+        crate::arch::tlb::flush_local(batch_start, va - batch_start);
+        let others = ran_on & !me;
+        if others != 0 {
+            crate::arch::ipi::run_on_mask(others, &|| crate::arch::tlb::flush_local(batch_start, va - batch_start));
+        }
+        for &pa in &frames[..n] {
+            give_back(pa);
+        }
+        STATS.mapped.fetch_sub(n as u64 * PAGE_SIZE, Ordering::Relaxed);
+    }
+    STATS.segments_unmapped.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Go: `shrinkstack`: at a safe point (the G is off its stack, on g0), if it
+/// uses less than a quarter of its mapped stack, unmap the lower half.
+pub fn maybe_shrink(g: &G, sp: u64) {
+    let hi = g.stack_hi.load(Ordering::Relaxed);
+    let lo = g.stack_lo.load(Ordering::Relaxed);
+    let mapped = hi - lo;
+    if mapped <= PAGE_SIZE || hi - sp >= mapped / 4 {
+        return;
+    }
+    let new_lo = (lo + mapped / 2).next_multiple_of(PAGE_SIZE);
+    unmap_range(g, lo, new_lo);
+    g.stack_lo.store(new_lo, Ordering::Relaxed);
+    STATS.shrinks.fetch_add(1, Ordering::Relaxed);
+    trim_segments(g, new_lo);
+}
+
+/// Go: `gfput` keeps the stack: a dead G keeps its window and top page and
+/// gives back everything below.
+pub fn release_to_top(g: &G) {
+    let hi = g.stack_hi.load(Ordering::Relaxed);
+    let lo = g.stack_lo.load(Ordering::Relaxed);
+    let top = hi - PAGE_SIZE;
+    if lo < top {
+        unmap_range(g, lo, top);
+        g.stack_lo.store(top, Ordering::Relaxed);
+        trim_segments(g, top);
+    }
+}
+
+fn trim_segments(g: &G, new_lo: u64) {
+    // Keep the segments whose top is above `new_lo`; the last one kept now
+    // ends at `new_lo`.
+    let n = g.nsegs.load(Ordering::Relaxed) as usize;
+    let mut hi = g.stack_hi.load(Ordering::Relaxed);
+    let mut keep = 0;
+    for i in 0..n {
+        if hi <= new_lo {
+            break;
+        }
+        keep = i + 1;
+        hi = g.seg_lo[i].load(Ordering::Relaxed);
+    }
+    let keep = keep.max(1);
+    g.seg_lo[keep - 1].store(new_lo, Ordering::Relaxed);
+    g.nsegs.store(keep as u32, Ordering::Relaxed);
+}
+
+/// The segments of `g`'s stack, top first: (lo, hi) pairs.
+pub fn segments(g: &G, out: &mut [(u64, u64); MAX_SEGS]) -> usize {
+    let n = g.nsegs.load(Ordering::Relaxed) as usize;
+    let mut hi = g.stack_hi.load(Ordering::Relaxed);
+    for (i, seg) in out.iter_mut().enumerate().take(n) {
+        let lo = g.seg_lo[i].load(Ordering::Relaxed);
+        *seg = (lo, hi);
+        hi = lo;
+    }
+    n
+}
+
+/// Is `addr` in some goroutine stack window? (window base, top).
 pub fn window_of(addr: u64) -> Option<(u64, u64)> {
-    let window = WINDOW_SIZE.load(Ordering::Relaxed);
+    let window = limit();
     if addr < GSTACK_BASE || window == 0 {
         return None;
     }
@@ -58,3 +395,22 @@ pub fn window_of(addr: u64) -> Option<(u64, u64)> {
     }
     Some((GSTACK_BASE + idx * window, GSTACK_BASE + (idx + 1) * window))
 }
+
+/// Go: the function prologue's stack check + `morestack`, for cooperative
+/// safe points: the runtime calls it at its entry points. Stacks grow by
+/// page faults, so the only thing it acts on is a pending preemption
+/// request (`stackguard0 == STACK_PREEMPT`).
+#[inline]
+pub fn stack_check() {
+    let g = super::m::getg();
+    if g.is_null() {
+        return;
+    }
+    // SAFETY: the current G is live while it runs.
+    let g = unsafe { &*g };
+    if g.stackguard0.load(Ordering::Relaxed) == STACK_PREEMPT {
+        super::proc::preempt_at_safe_point();
+    }
+}
+
+const _: () = assert!(PHYS_OFFSET < GSTACK_BASE);

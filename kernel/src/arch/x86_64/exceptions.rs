@@ -94,6 +94,18 @@ fn page_fault(frame: &mut TrapFrame) -> bool {
         frame.rip = fixup;
         return true;
     }
+    // A goroutine touching its stack below the mapped part: grow it.
+    let cpu = percpu::this();
+    let g = cpu.g.load(Ordering::Relaxed);
+    if g != 0 && g != cpu.g0.load(Ordering::Relaxed) {
+        // SAFETY: the current G is live while it runs on this CPU.
+        let g = unsafe { &*(g as *const crate::sched::g::G) };
+        match crate::sched::stack::handle_fault(g, cr2) {
+            crate::sched::stack::FaultAction::Grown => return true,
+            crate::sched::stack::FaultAction::Fatal => crate::init::fatal_exit(),
+            crate::sched::stack::FaultAction::NotStack => {}
+        }
+    }
     if let Some(stack) = crate::mem::kstack::guard_hit(cr2) {
         emergency(format_args!(
             "\nfatal error: kernel stack overflow: {} (cpu {}) hit its guard page at {:#x}\n",

@@ -1,16 +1,24 @@
 //! x86_64: descriptor tables, traps, per-CPU state, QEMU devices.
+pub mod acpi;
+pub mod apic;
 pub mod cpuinfo;
 pub mod exceptions;
 pub mod fixup;
 pub mod gdt;
+pub mod ioapic;
 pub mod ipi;
 pub mod percpu;
 pub mod pic;
+pub mod pit;
 pub mod qemu;
 pub mod serial;
 pub mod smp;
 pub mod switch;
+pub mod timer;
+pub mod tlb;
+pub mod trampoline;
 pub mod trap;
+pub mod tsc;
 
 pub use fixup::{ProbeFault, probe_read, probe_write};
 pub use percpu::{MAX_CPUS, cpu_index};

@@ -22,44 +22,66 @@ const OUT2: u8 = 0x20;
 /// The longest window one countdown can time (16-bit counter).
 pub const MAX_WINDOW_US: u64 = 0xffff * 1_000_000 / PIT_HZ;
 
-/// The PIT's output never went high: there is no PIT (or no port 0x61).
+/// The PIT's output never changed: there is no PIT (or no port 0x61).
 #[derive(Debug, Clone, Copy)]
 pub struct NoPit;
 
-/// Times a window of `us` microseconds (at most [`MAX_WINDOW_US`]) with
-/// channel 2 in mode 0 (interrupt on terminal count): `sample` is called
-/// right after the countdown starts and right after it ends, and both
+/// Times a window of `us` microseconds (at most [`MAX_WINDOW_US`]): channel
+/// 2 runs as a square wave (mode 3) whose period is the window, and
+/// `sample` is called at two consecutive rising edges of its output; both
 /// results are returned with the window's exact length in nanoseconds
-/// (whole PIT ticks).
+/// (whole PIT ticks). Both ends are found the same way (polling port 0x61),
+/// so the polling delay, which is large under TCG (a port read takes
+/// microseconds), cancels out instead of lengthening the window.
 pub fn window<T>(us: u64, mut sample: impl FnMut() -> T) -> Result<(T, T, u64), NoPit> {
-    let ticks = (us * PIT_HZ / 1_000_000).clamp(1, 0xffff);
+    let ticks = (us * PIT_HZ / 1_000_000).clamp(2, 0xffff);
     let mut port_b = Port::<u8>::new(PORT_B);
     let mut cmd = Port::<u8>::new(COMMAND);
     let mut ch2 = Port::<u8>::new(CHANNEL2);
     // SAFETY: the PC's fixed PIT and port-B registers; only boot code uses
     // channel 2 and the speaker stays off.
-    let (start, end) = unsafe {
-        let b = port_b.read();
+    let b = unsafe { port_b.read() };
+    // SAFETY: as above.
+    unsafe {
         port_b.write((b & !SPEAKER) | GATE2);
-        // Channel 2, lobyte/hibyte, mode 0, binary.
-        cmd.write(0b1011_0000);
+        // Channel 2, lobyte/hibyte, mode 3 (square wave), binary.
+        cmd.write(0b1011_0110);
         ch2.write(ticks as u8);
         ch2.write((ticks >> 8) as u8);
+    }
+    let result = (|| {
+        wait_for(0)?;
+        wait_for(OUT2)?;
         let start = sample();
-        // A PIT that is there counts 0xffff ticks in 55 ms; a loop this long
-        // takes far longer even on the fastest CPU, so running out means
-        // there is no PIT.
-        let mut spins = 0u64;
-        while port_b.read() & OUT2 == 0 {
-            spins += 1;
-            if spins > 500_000_000 {
-                return Err(NoPit);
-            }
+        wait_for(0)?;
+        wait_for(OUT2)?;
+        let end = sample();
+        Ok((start, end, ticks * 1_000_000_000 / PIT_HZ))
+    })();
+    // SAFETY: as above: gate off, speaker off.
+    unsafe { port_b.write(b & !(SPEAKER | GATE2)) };
+    result
+}
+
+/// Polls channel 2's output until it is at `level`. Between two port reads
+/// the CPU spins a little: port accesses are slow under emulation (and
+/// very slow under QEMU's icount), and polling every microsecond or so is
+/// precise enough for a 10 ms window since both ends are found alike.
+fn wait_for(level: u8) -> Result<(), NoPit> {
+    let mut port_b = Port::<u8>::new(PORT_B);
+    // A PIT that is there toggles OUT within 55 ms; this many polls take
+    // far longer on any CPU, so running out means there is no PIT.
+    for _ in 0..50_000_000u64 {
+        // SAFETY: reading port B has no side effect.
+        if unsafe { port_b.read() } & OUT2 == level {
+            return Ok(());
+        }
+        for _ in 0..POLL_SPINS {
             core::hint::spin_loop();
         }
-        let end = sample();
-        port_b.write(b & !(SPEAKER | GATE2));
-        (start, end)
-    };
-    Ok((start, end, ticks * 1_000_000_000 / PIT_HZ))
+    }
+    Err(NoPit)
 }
+
+/// Pause instructions between two polls of port 0x61.
+const POLL_SPINS: u32 = 16;

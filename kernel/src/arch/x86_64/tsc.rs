@@ -28,6 +28,8 @@ pub enum Source {
     Hypervisor,
     /// Measured against the PIT.
     Pit,
+    /// Measured against the TSC (the APIC timer).
+    Tsc,
 }
 
 impl Source {
@@ -37,6 +39,7 @@ impl Source {
             Source::Cpuid16 => "from CPUID leaf 0x16",
             Source::Hypervisor => "from the hypervisor's CPUID leaf 0x40000010",
             Source::Pit => "calibrated against the PIT",
+            Source::Tsc => "calibrated against the TSC",
         }
     }
 }
@@ -46,7 +49,7 @@ impl Source {
 pub struct Frequency {
     pub hz: u64,
     pub source: Source,
-    /// The PIT measurement (0 when there is no PIT).
+    /// The measurement (0 when there is no PIT).
     pub measured_hz: u64,
     /// A CPUID statement that disagreed with the PIT (ignored), if any.
     pub rejected: Option<(Source, u64)>,
@@ -68,7 +71,8 @@ pub fn ppm(a: u64, b: u64) -> u64 {
     (a.abs_diff(b) as u128 * 1_000_000 / b as u128) as u64
 }
 
-/// Picks between a CPUID statement and a measurement.
+/// Picks between a CPUID statement and a measurement (the result's source
+/// is `Pit` when the measurement wins).
 pub fn choose(stated: Option<(Source, u64)>, measured_hz: u64) -> Frequency {
     match stated {
         Some((src, hz)) if measured_hz == 0 || ppm(hz, measured_hz) <= AGREE_PPM => {
@@ -165,6 +169,36 @@ pub fn delay_ns(ns: u64) {
 /// Busy-waits `us` microseconds of TSC time.
 pub fn delay_us(us: u64) {
     delay_ns(us * 1000);
+}
+
+static COUNTS_INSTRUCTIONS: spin::Once<bool> = spin::Once::new();
+
+/// Does the TSC count instructions, as under QEMU's `-icount shift=0`? The
+/// same loop, timed five times, takes exactly the same number of TSC ticks
+/// (and about one per instruction) only then; on hardware, KVM or plain TCG
+/// the counts differ. Decided once, on the bootstrap CPU at boot (while it
+/// is alone and its interrupts are off, so nothing else adds instructions);
+/// later calls return the cached answer.
+///
+/// gmpos needs to know because QEMU's TCG aborts ("Bad icount read") when
+/// an x2APIC timer register, an MSR, is accessed under icount (RDMSR and
+/// WRMSR are not treated as I/O there), so under icount the local APIC is
+/// driven through xAPIC MMIO instead. Tests use it to know when timing is
+/// deterministic.
+pub fn counts_instructions() -> bool {
+    *COUNTS_INSTRUCTIONS.call_once(|| {
+        let mut deltas = [0u64; 5];
+        for d in deltas.iter_mut() {
+            let t0 = rdtsc();
+            let mut x = 0u64;
+            for i in 0..1000u64 {
+                x = core::hint::black_box(x.wrapping_add(i));
+            }
+            core::hint::black_box(x);
+            *d = rdtsc().wrapping_sub(t0);
+        }
+        deltas.iter().all(|&d| d == deltas[0]) && (1000..100_000).contains(&deltas[0])
+    })
 }
 
 /// The last TSC value published by any CPU in the warp check.

@@ -1,0 +1,126 @@
+# gmpos: build, boot and test. Plain GNU make, no prompts, works without a tty.
+#
+#   make run    [SMP=4] [MEM=1G] [ACCEL=auto|kvm|tcg] [ICOUNT=1] [CPU=max] [UEFI=1]
+#               [ARGS="kernel command line"] [TIMEOUT=secs] [RELEASE=1]
+#   make debug  same, QEMU paused with a gdb server on :1234
+#   make test   QEMU suite, host unit tests, loom models, clippy + rustfmt
+#   make fmt | make clean | make deps | make runner | make kernel
+#
+# The runner (target/host/.../gmpos-boot) is always built with the same flags
+# as scripts/runner.sh uses, so neither rebuilds it needlessly.
+
+SMP     ?= 4
+MEM     ?= 1G
+ACCEL   ?= $(or $(GMPOS_ACCEL),auto)
+ICOUNT  ?=
+CPU     ?=
+ARGS    ?=
+UEFI    ?=
+TIMEOUT ?=
+RELEASE ?=
+
+CARGO      ?= cargo
+HOST       := x86_64-unknown-linux-gnu
+HOST_FLAGS := --release --target $(HOST) --target-dir target/host
+RUNNER     := target/host/$(HOST)/release/gmpos-boot
+PROFILE    := $(if $(filter 1 yes true,$(RELEASE)),release,debug)
+KERNEL_ELF := target/x86_64-unknown-none/$(PROFILE)/gmpos-kernel
+
+# Single-quote for the shell.
+shquote = '$(subst ','\'',$(1))'
+is_on   = $(filter 1 yes true on,$(1))
+
+RUN_FLAGS = --smp $(SMP) --mem $(MEM) --accel $(ACCEL) \
+	$(if $(CPU),--cpu $(call shquote,$(CPU))) \
+	$(if $(call is_on,$(ICOUNT)),--icount) \
+	$(if $(call is_on,$(UEFI)),--uefi) \
+	$(if $(TIMEOUT),--timeout $(TIMEOUT)) \
+	--args $(call shquote,$(ARGS))
+
+.PHONY: all run debug test test-qemu test-host test-loom test-lint \
+	lint-clippy-kernel lint-clippy-host lint-fmt \
+	kernel runner deps fmt clean clean-images help
+
+all: kernel runner
+
+help:
+	@sed -n '2,11p' Makefile | sed 's/^# \{0,1\}//'
+
+deps:
+	@./scripts/install-deps.sh
+
+kernel:
+	$(CARGO) build -p gmpos --bin gmpos-kernel $(if $(filter release,$(PROFILE)),--release)
+
+runner:
+	@if [ ! -x $(RUNNER) ]; then \
+		echo "==> building the runner (first time: ~4 min, bootloader stages)"; \
+	fi
+	@$(CARGO) build -q -p gmpos-boot $(HOST_FLAGS)
+
+run: deps kernel runner
+	$(RUNNER) $(RUN_FLAGS) $(KERNEL_ELF)
+
+debug: deps kernel runner
+	$(RUNNER) --gdb $(RUN_FLAGS) $(KERNEL_ELF)
+
+# --- tests -----------------------------------------------------------------
+# Every group runs even when an earlier one failed; the summary says which
+# failed and `make test` fails if any did.
+
+TEST_GROUPS := test-qemu test-host test-loom test-lint
+
+test: deps runner
+	@failed=""; summary=""; \
+	for g in $(TEST_GROUPS); do \
+		echo; echo "==> $$g"; \
+		t0=$$(date +%s.%N); \
+		if $(MAKE) --no-print-directory -k $$g; then st=ok; else st=FAILED; failed="$$failed $$g"; fi; \
+		t=$$(awk -v a=$$t0 -v b=$$(date +%s.%N) 'BEGIN { printf "%.1f", b - a }'); \
+		echo "==> $$g: $$t s ($$st)"; \
+		summary="$$summary$$(printf '\n    %-10s %-7s %8s s' $$g $$st $$t)"; \
+	done; \
+	echo; echo "==> summary:$$summary"; \
+	if [ -n "$$failed" ]; then echo "==> FAILED:$$failed"; exit 1; fi; \
+	echo "==> all test groups passed"
+
+# (1) The QEMU suite: qemu-tests/tests/*.rs, each a kernel booted by the runner.
+test-qemu: runner
+	$(CARGO) test
+
+# (2) Host unit tests: the kernel's portable logic and the runner's.
+test-host:
+	$(CARGO) test -p gmpos --lib --target $(HOST) --target-dir target/hosttest
+	$(CARGO) test -p gmpos-boot $(HOST_FLAGS)
+
+# (3) loom models (own target dir: RUSTFLAGS replaces the config's rustflags).
+test-loom:
+	RUSTFLAGS="--cfg loom" $(CARGO) test -p gmpos --lib --release --target $(HOST) --target-dir target/loom -- loom
+
+# (4) Lints: clippy (-D warnings) for the kernel target and the host, rustfmt.
+test-lint: lint-clippy-kernel lint-clippy-host lint-fmt
+
+# The kernel target has no `test` crate, so no --all-targets here: the
+# library, the binaries and the QEMU test kernels.
+lint-clippy-kernel:
+	$(CARGO) clippy --workspace --exclude gmpos-boot --lib --bins --tests -- -D warnings
+
+# gmpos-boot is linted in target/host (where its bootloader stages are
+# already built) and the kernel crate's host build in target/hosttest.
+lint-clippy-host:
+	$(CARGO) clippy -p gmpos --lib --tests --target $(HOST) --target-dir target/hosttest -- -D warnings
+	$(CARGO) clippy -p gmpos-boot --all-targets $(HOST_FLAGS) -- -D warnings
+
+lint-fmt:
+	$(CARGO) fmt --all -- --check
+
+# --- housekeeping ------------------------------------------------------------
+
+fmt:
+	$(CARGO) fmt --all
+
+clean-images:
+	rm -rf target/gmpos-images
+
+clean: clean-images
+	$(CARGO) clean
