@@ -24,7 +24,8 @@ HOST       := x86_64-unknown-linux-gnu
 HOST_FLAGS := --release --target $(HOST) --target-dir target/host
 RUNNER     := target/host/$(HOST)/release/gmpos-boot
 PROFILE    := $(if $(filter 1 yes true,$(RELEASE)),release,debug)
-KERNEL_ELF := target/x86_64-unknown-none/$(PROFILE)/gmpos-kernel
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
+KERNEL_ELF := $(TARGET_DIR)/x86_64-unknown-none/$(PROFILE)/gmpos-kernel
 
 # Single-quote for the shell.
 shquote = '$(subst ','\'',$(1))'
@@ -37,14 +38,15 @@ RUN_FLAGS = --smp $(SMP) --mem $(MEM) --accel $(ACCEL) \
 	$(if $(TIMEOUT),--timeout $(TIMEOUT)) \
 	--args $(call shquote,$(ARGS))
 
-.PHONY: all run debug test test-qemu test-host test-loom test-lint \
+.PHONY: all run debug test test-qemu test-host test-host-kernel test-host-runner \
+	test-loom test-lint \
 	lint-clippy-kernel lint-clippy-host lint-fmt \
 	kernel runner deps fmt clean clean-images help
 
 all: kernel runner
 
 help:
-	@sed -n '2,11p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '1,11p' Makefile | sed 's/^# \{0,1\}//'
 
 deps:
 	@./scripts/install-deps.sh
@@ -78,7 +80,7 @@ test: deps runner
 		if $(MAKE) --no-print-directory -k $$g; then st=ok; else st=FAILED; failed="$$failed $$g"; fi; \
 		t=$$(awk -v a=$$t0 -v b=$$(date +%s.%N) 'BEGIN { printf "%.1f", b - a }'); \
 		echo "==> $$g: $$t s ($$st)"; \
-		summary="$$summary$$(printf '\n    %-10s %-7s %8s s' $$g $$st $$t)"; \
+		summary="$$summary$$(printf '\n    %-18s %-7s %8s s' $$g $$st $$t)"; \
 	done; \
 	echo; echo "==> summary:$$summary"; \
 	if [ -n "$$failed" ]; then echo "==> FAILED:$$failed"; exit 1; fi; \
@@ -89,8 +91,12 @@ test-qemu: runner
 	$(CARGO) test
 
 # (2) Host unit tests: the kernel's portable logic and the runner's.
-test-host:
+test-host: test-host-kernel test-host-runner
+
+test-host-kernel:
 	$(CARGO) test -p gmpos --lib --target $(HOST) --target-dir target/hosttest
+
+test-host-runner:
 	$(CARGO) test -p gmpos-boot $(HOST_FLAGS)
 
 # (3) loom models (own target dir: RUSTFLAGS replaces the config's rustflags).
@@ -100,10 +106,11 @@ test-loom:
 # (4) Lints: clippy (-D warnings) for the kernel target and the host, rustfmt.
 test-lint: lint-clippy-kernel lint-clippy-host lint-fmt
 
-# The kernel target has no `test` crate, so no --all-targets here: the
-# library, the binaries and the QEMU test kernels.
+# The kernel target has no `test` crate, so neither --all-targets nor
+# --tests (both would build the kernel library's #[test]s for it): the
+# library, the binaries and the QEMU test kernels (--test '*').
 lint-clippy-kernel:
-	$(CARGO) clippy --workspace --exclude gmpos-boot --lib --bins --tests -- -D warnings
+	$(CARGO) clippy --workspace --exclude gmpos-boot --lib --bins --test '*' -- -D warnings
 
 # gmpos-boot is linted in target/host (where its bootloader stages are
 # already built) and the kernel crate's host build in target/hosttest.

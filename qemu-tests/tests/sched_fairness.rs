@@ -47,7 +47,10 @@ fn global_queue_runs_within_61_ticks() {
         let rounds = p(0).schedtick.load(Ordering::Relaxed).wrapping_sub(before);
         worst.fetch_max(rounds, Ordering::Relaxed);
         delays.fetch_add(rounds, Ordering::Relaxed);
-        assert!(rounds <= 62, "a global-queue goroutine waited {rounds} scheduling rounds (limit 61)");
+        assert!(
+            rounds <= 62,
+            "a global-queue goroutine waited {rounds} scheduling rounds (limit 61)"
+        );
     }
     stop.store(true, Ordering::Relaxed);
     wg.wait();
@@ -56,5 +59,8 @@ fn global_queue_runs_within_61_ticks() {
         delays.load(Ordering::Relaxed) / 20,
         worst.load(Ordering::Relaxed)
     );
-    assert!(worst.load(Ordering::Relaxed) > 1, "the yielders never kept P0 busy: the test proves nothing");
+    assert!(
+        worst.load(Ordering::Relaxed) > 1,
+        "the yielders never kept P0 busy: the test proves nothing"
+    );
 }

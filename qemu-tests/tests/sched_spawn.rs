@@ -49,7 +49,12 @@ fn spawn_100k_in_batches() {
         gmpos::gosched();
     }
     let dt = gmpos::time::now_ns() - t0;
-    gmpos::test_note!("100000 goroutines in {} ms ({} ns each), {} CPUs", dt / 1_000_000, dt / 100_000, gmpos::num_cpu());
+    gmpos::test_note!(
+        "100000 goroutines in {} ms ({} ns each), {} CPUs",
+        dt / 1_000_000,
+        dt / 100_000,
+        gmpos::num_cpu()
+    );
 }
 
 fn free_g_reuse_1m() {
@@ -57,10 +62,17 @@ fn free_g_reuse_1m() {
     let n = spawn_batches(1_000_000, 1_000);
     assert_eq!(n, 1_000_000);
     let allocated = SCHED.nallocated.load(Ordering::Relaxed);
-    gmpos::test_note!("1000000 goroutines ran with {} Gs allocated ({} before)", allocated, before);
+    gmpos::test_note!(
+        "1000000 goroutines ran with {} Gs allocated ({} before)",
+        allocated,
+        before
+    );
     // Batches of 1,000 need ~1,000 Gs plus per-P cache slack; never one per
     // spawn.
-    assert!(allocated <= 4_000, "free-G reuse is not working: {allocated} Gs allocated");
+    assert!(
+        allocated <= 4_000,
+        "free-G reuse is not working: {allocated} Gs allocated"
+    );
 }
 
 fn goroutine_ids_and_api() {
@@ -75,6 +87,10 @@ fn goroutine_ids_and_api() {
         w.done();
     });
     wg.wait();
-    assert_eq!(child.load(Ordering::Relaxed), id, "go() returned a different id than the goroutine sees");
+    assert_eq!(
+        child.load(Ordering::Relaxed),
+        id,
+        "go() returned a different id than the goroutine sees"
+    );
     assert!(id > 1);
 }

@@ -11,9 +11,9 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering};
 
+use gmpos::sched::g::WaitReason;
 use gmpos::sched::stack::{self, STATS};
 use gmpos::sync::sema::Sema;
-use gmpos::sched::g::WaitReason;
 use gmpos::{WaitGroup, go};
 
 gmpos::qemu_test! {
@@ -38,7 +38,10 @@ fn deep(n: u32, seed: u64) -> u64 {
     if n == 0 {
         return buf[0] as u64;
     }
-    let below = deep(n - 1, seed.wrapping_mul(6364136223846793005).wrapping_add(1));
+    let below = deep(
+        n - 1,
+        seed.wrapping_mul(6364136223846793005).wrapping_add(1),
+    );
     below.wrapping_add(buf[64] as u64 * n as u64)
 }
 
@@ -69,14 +72,24 @@ fn recurse_256k() {
         r.store(deep(256, 42), Ordering::Relaxed);
         // SAFETY: the current G is live.
         let g = unsafe { &*gmpos::sched::m::getg() };
-        m.store(g.stack_hi.load(Ordering::Relaxed) - g.stack_lo.load(Ordering::Relaxed), Ordering::Relaxed);
+        m.store(
+            g.stack_hi.load(Ordering::Relaxed) - g.stack_lo.load(Ordering::Relaxed),
+            Ordering::Relaxed,
+        );
         w.done();
     });
     wg.wait();
-    assert_eq!(result.load(Ordering::Relaxed), deep_reference(256, 42), "wrong result from deep recursion");
+    assert_eq!(
+        result.load(Ordering::Relaxed),
+        deep_reference(256, 42),
+        "wrong result from deep recursion"
+    );
     let m = mapped.load(Ordering::Relaxed);
     assert!(m >= 256 * 1024, "the stack did not grow: {m} bytes mapped");
-    gmpos::test_note!("256-deep recursion with 1 KiB frames: stack grew to {} KiB", m / 1024);
+    gmpos::test_note!(
+        "256-deep recursion with 1 KiB frames: stack grew to {} KiB",
+        m / 1024
+    );
 }
 
 fn ten_thousand_random_depths() {
@@ -118,10 +131,16 @@ fn shrink_after_deep_recursion() {
         core::hint::black_box(deep(200, 7));
         // SAFETY: the current G is live.
         let g = unsafe { &*gmpos::sched::m::getg() };
-        b.store(g.stack_hi.load(Ordering::Relaxed) - g.stack_lo.load(Ordering::Relaxed), Ordering::Relaxed);
+        b.store(
+            g.stack_hi.load(Ordering::Relaxed) - g.stack_lo.load(Ordering::Relaxed),
+            Ordering::Relaxed,
+        );
         // Park: the scheduler shrinks the mostly unused stack.
         PARK.acquire(WaitReason::Park);
-        a.store(g.stack_hi.load(Ordering::Relaxed) - g.stack_lo.load(Ordering::Relaxed), Ordering::Relaxed);
+        a.store(
+            g.stack_hi.load(Ordering::Relaxed) - g.stack_lo.load(Ordering::Relaxed),
+            Ordering::Relaxed,
+        );
         w.done();
     });
     // Let it park, then wake it.
@@ -132,10 +151,20 @@ fn shrink_after_deep_recursion() {
     let mapped_parked = stack::mapped_bytes();
     PARK.release();
     wg.wait();
-    let (b, a) = (before.load(Ordering::Relaxed), after.load(Ordering::Relaxed));
+    let (b, a) = (
+        before.load(Ordering::Relaxed),
+        after.load(Ordering::Relaxed),
+    );
     assert!(b >= 200 * 1024, "no deep stack to shrink: {b}");
-    assert!(a <= b / 2, "the stack did not shrink on park: {b} -> {a} bytes");
+    assert!(
+        a <= b / 2,
+        "the stack did not shrink on park: {b} -> {a} bytes"
+    );
     assert!(STATS.shrinks.load(Ordering::Relaxed) > shrinks0);
-    gmpos::test_note!("stack of a parked goroutine shrank from {} KiB to {} KiB (total mapped while parked: {} KiB)", b / 1024, a / 1024, mapped_parked / 1024);
+    gmpos::test_note!(
+        "stack of a parked goroutine shrank from {} KiB to {} KiB (total mapped while parked: {} KiB)",
+        b / 1024,
+        a / 1024,
+        mapped_parked / 1024
+    );
 }
-

@@ -51,5 +51,8 @@ fn million_goroutines_bounded_stack() {
     );
     // ~1,000 goroutines alive at a time with 16 KiB each, plus free-list
     // slack: far below one window per goroutine ever spawned.
-    assert!(mapped < 64 << 20, "mapped stack not bounded: {mapped} bytes");
+    assert!(
+        mapped < 64 << 20,
+        "mapped stack not bounded: {mapped} bytes"
+    );
 }

@@ -91,9 +91,7 @@ pub(super) fn init(map: &MemoryRegions) {
 /// start-up trampoline).
 pub fn low_usable(start: u64, end: u64) -> bool {
     let a = FRAMES.lock();
-    a.low[..a.nlow]
-        .iter()
-        .any(|&(s, e)| s <= start && end <= e)
+    a.low[..a.nlow].iter().any(|&(s, e)| s <= start && end <= e)
 }
 
 /// Allocates one 4 KiB frame (contents undefined).

@@ -4,11 +4,11 @@
 //! Unmapping here flushes only this CPU's TLB; callers that may have run the
 //! mapping on other CPUs use the TLB shootdown (`arch::tlb`) before reusing
 //! the frame.
+use core::sync::atomic::AtomicU64;
 use x86_64::structures::paging::mapper::{MapToError, Translate};
 use x86_64::structures::paging::{
     Mapper, OffsetPageTable, Page, PageTable, PageTableFlags, PhysFrame, Size4KiB,
 };
-use core::sync::atomic::AtomicU64;
 
 use x86_64::{PhysAddr, VirtAddr};
 

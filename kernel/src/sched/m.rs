@@ -28,8 +28,14 @@ pub struct M {
     /// TSC cycles spent halted, and number of halts.
     pub halted_cycles: AtomicU64,
     pub halts: AtomicU64,
+    /// TSC at the start of the halt in progress (0 when running).
+    pub halted_since: AtomicU64,
     /// Wake-up IPIs received while idle.
     pub wakeups: AtomicU64,
+    /// Why the idle path went back to looking for work without halting:
+    /// [work seen after dropping spinning, global queue non-empty, handed a
+    /// P by wakep].
+    pub idle_returns: [AtomicU64; 3],
     /// Stack top of g0 (for reports).
     pub g0_top: AtomicUsize,
 }
@@ -48,9 +54,40 @@ impl M {
             rand: UnsafeCell::new(CheapRand::new(0x9e37_79b9_7f4a_7c15 ^ (id as u64 + 1))),
             halted_cycles: AtomicU64::new(0),
             halts: AtomicU64::new(0),
+            halted_since: AtomicU64::new(0),
             wakeups: AtomicU64::new(0),
+            idle_returns: [const { AtomicU64::new(0) }; 3],
             g0_top: AtomicUsize::new(0),
         }
+    }
+
+    /// Halted cycles so far, including the halt in progress.
+    pub fn halted_cycles_now(&self) -> u64 {
+        let since = self.halted_since.load(Ordering::Acquire);
+        let done = self.halted_cycles.load(Ordering::Acquire);
+        if since == 0 {
+            done
+        } else {
+            done + crate::arch::rdtsc().saturating_sub(since)
+        }
+    }
+
+    /// Is this M halted right now?
+    pub fn is_halted(&self) -> bool {
+        self.halted_since.load(Ordering::Acquire) != 0
+    }
+
+    /// Halts the CPU until an interrupt (`sti; hlt`, atomic thanks to the
+    /// interrupt shadow of `sti`), accounting the time. Interrupts must be
+    /// off on entry; they are on on return.
+    pub fn halt(&self) {
+        let t0 = crate::arch::rdtsc();
+        self.halted_since.store(t0, Ordering::Release);
+        ::x86_64::instructions::interrupts::enable_and_hlt();
+        let t1 = crate::arch::rdtsc();
+        self.halted_cycles.fetch_add(t1 - t0, Ordering::Release);
+        self.halted_since.store(0, Ordering::Release);
+        self.halts.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Go: `cheaprand()` (this M only).

@@ -151,7 +151,10 @@ fn execute(mp: &M, gp: NonNull<G>, inherit_time: bool) -> ! {
     g.m.store(mp.id as u32, Ordering::Relaxed);
     g.casgstatus(Status::Runnable, Status::Running);
     g.preempt.store(false, Ordering::Relaxed);
-    g.stackguard0.store(g.stack_window.load(Ordering::Relaxed) + crate::mem::layout::PAGE_SIZE, Ordering::Relaxed);
+    g.stackguard0.store(
+        g.stack_window.load(Ordering::Relaxed) + crate::mem::layout::PAGE_SIZE,
+        Ordering::Relaxed,
+    );
     g.ran_on.fetch_or(1 << mp.id, Ordering::Relaxed);
     if !inherit_time {
         pp.schedtick.fetch_add(1, Ordering::Relaxed);
@@ -328,6 +331,7 @@ fn idle(mp: &M, pp: &P) {
     if mp.spinning.swap(false, Ordering::Relaxed) {
         SCHED.nmspinning.fetch_sub(1, Ordering::SeqCst);
         if any_work() {
+            mp.idle_returns[0].fetch_add(1, Ordering::Relaxed);
             if pidleclear(pp) {
                 mp.spinning.store(true, Ordering::Relaxed);
                 SCHED.nmspinning.fetch_add(1, Ordering::SeqCst);
@@ -342,32 +346,27 @@ fn idle(mp: &M, pp: &P) {
             // `wakep` handed the P back (and made us spinning).
             ::x86_64::instructions::interrupts::enable();
             pp.counters.wakeups.fetch_add(1, Ordering::Relaxed);
+            mp.idle_returns[2].fetch_add(1, Ordering::Relaxed);
             break;
         }
         if SCHED.runqsize.load(Ordering::SeqCst) != 0 || SCHED.gcwaiting.load(Ordering::SeqCst) {
             ::x86_64::instructions::interrupts::enable();
             pidleclear(pp);
+            mp.idle_returns[1].fetch_add(1, Ordering::Relaxed);
             break;
         }
         pp.counters.idle_halts.fetch_add(1, Ordering::Relaxed);
-        let t0 = arch::rdtsc();
         // `sti; hlt`: the interrupt shadow of sti makes the pair atomic, so a
         // wake-up IPI sent after our checks is not lost: it ends the hlt.
-        ::x86_64::instructions::interrupts::enable_and_hlt();
-        mp.halted_cycles
-            .fetch_add(arch::rdtsc() - t0, Ordering::Relaxed);
-        mp.halts.fetch_add(1, Ordering::Relaxed);
+        mp.halt();
     }
     pp.set_status(PStatus::Running);
 }
 
 /// Halts once (for Ms without a P).
 fn halt_once(mp: &M) {
-    let t0 = arch::rdtsc();
-    ::x86_64::instructions::interrupts::enable_and_hlt();
-    mp.halted_cycles
-        .fetch_add(arch::rdtsc() - t0, Ordering::Relaxed);
-    mp.halts.fetch_add(1, Ordering::Relaxed);
+    ::x86_64::instructions::interrupts::disable();
+    mp.halt();
 }
 
 /// Go: `resetspinning`.
@@ -737,7 +736,10 @@ pub fn preempt_at_safe_point() {
     }
     // SAFETY: the current goroutine is live.
     let g = unsafe { &*g };
-    g.stackguard0.store(g.stack_window.load(Ordering::Relaxed) + crate::mem::layout::PAGE_SIZE, Ordering::Relaxed);
+    g.stackguard0.store(
+        g.stack_window.load(Ordering::Relaxed) + crate::mem::layout::PAGE_SIZE,
+        Ordering::Relaxed,
+    );
     g.preempt.store(false, Ordering::Relaxed);
     // SAFETY: we are a goroutine at a safe point.
     unsafe { switch::mcall(gosched_m) };

@@ -117,8 +117,12 @@ struct Reserve {
 // once (a goroutine's stack cannot fault while that CPU runs g0).
 unsafe impl Sync for Reserve {}
 
-static RESERVES: [Reserve; MAX_CPUS] =
-    [const { Reserve { frames: UnsafeCell::new([0; RESERVE_CAP]), n: UnsafeCell::new(0) } }; MAX_CPUS];
+static RESERVES: [Reserve; MAX_CPUS] = [const {
+    Reserve {
+        frames: UnsafeCell::new([0; RESERVE_CAP]),
+        n: UnsafeCell::new(0),
+    }
+}; MAX_CPUS];
 
 fn reserve() -> &'static Reserve {
     &RESERVES[percpu::cpu_index()]
@@ -158,7 +162,9 @@ fn fault_frame() -> Result<u64, &'static str> {
     if locks_held() != 0 {
         return Err("stack reserve exhausted");
     }
-    frame::alloc().map(|f| f.start_address().as_u64()).ok_or("out of memory")
+    frame::alloc()
+        .map(|f| f.start_address().as_u64())
+        .ok_or("out of memory")
 }
 
 /// Returns a frame that no TLB can reach any more (reserve first).
@@ -183,13 +189,17 @@ pub fn alloc(g: &G) {
     let idx = NEXT_WINDOW.fetch_add(1, Ordering::Relaxed);
     let base = GSTACK_BASE + idx * window;
     if base + window > DYNAMIC_START {
-        crate::panic::fatal(format_args!("out of memory: no goroutine stack address space left"));
+        crate::panic::fatal(format_args!(
+            "out of memory: no goroutine stack address space left"
+        ));
     }
     let hi = base + window;
     // The window's page tables exist from now on: the fault path never
     // allocates one.
     if paging::ensure_tables(base, hi).is_err() {
-        crate::panic::fatal(format_args!("out of memory: cannot create a goroutine stack window"));
+        crate::panic::fatal(format_args!(
+            "out of memory: cannot create a goroutine stack window"
+        ));
     }
     let pa = match frame::alloc() {
         Some(f) => f.start_address().as_u64(),
@@ -314,12 +324,16 @@ fn unmap_range(g: &G, from: u64, to: u64) {
         crate::arch::tlb::flush_local(batch_start, va - batch_start);
         let others = ran_on & !me;
         if others != 0 {
-            crate::arch::ipi::run_on_mask(others, &|| crate::arch::tlb::flush_local(batch_start, va - batch_start));
+            crate::arch::ipi::run_on_mask(others, &|| {
+                crate::arch::tlb::flush_local(batch_start, va - batch_start)
+            });
         }
         for &pa in &frames[..n] {
             give_back(pa);
         }
-        STATS.mapped.fetch_sub(n as u64 * PAGE_SIZE, Ordering::Relaxed);
+        STATS
+            .mapped
+            .fetch_sub(n as u64 * PAGE_SIZE, Ordering::Relaxed);
     }
     STATS.segments_unmapped.fetch_add(1, Ordering::Relaxed);
 }

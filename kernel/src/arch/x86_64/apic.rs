@@ -30,6 +30,8 @@ pub mod reg {
     pub const EOI: u32 = 0xb0;
     pub const SVR: u32 = 0xf0;
     pub const ESR: u32 = 0x280;
+    /// Interrupt request register: 8 registers of 32 vectors, 0x10 apart.
+    pub const IRR: u32 = 0x200;
     pub const ICR: u32 = 0x300;
     pub const ICR_HIGH: u32 = 0x310;
     pub const LVT_TIMER: u32 = 0x320;

@@ -71,17 +71,17 @@ fn wait_for(level: u8) -> Result<(), NoPit> {
     let mut port_b = Port::<u8>::new(PORT_B);
     // A PIT that is there toggles OUT within 55 ms; this many polls take
     // far longer on any CPU, so running out means there is no PIT.
-    for _ in 0..50_000_000u64 {
+    for _ in 0..10_000_000u64 {
         // SAFETY: reading port B has no side effect.
         if unsafe { port_b.read() } & OUT2 == level {
             return Ok(());
         }
-        for _ in 0..POLL_SPINS {
-            core::hint::spin_loop();
+        for _ in 0..POLL_PACE {
+            super::tsc::pace();
         }
     }
     Err(NoPit)
 }
 
-/// Pause instructions between two polls of port 0x61.
-const POLL_SPINS: u32 = 16;
+/// Busy-wait steps (`tsc::pace`) between two polls of port 0x61.
+const POLL_PACE: u32 = 4;

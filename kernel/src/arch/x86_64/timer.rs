@@ -98,29 +98,57 @@ fn cpuid_apic_hz() -> Option<(Source, u64)> {
 }
 
 /// The APIC timer's count rate measured against the TSC (whose frequency
-/// is known by now): median of three 10 ms windows. Each end is the
-/// midpoint of two TSC reads around the (slow, under emulation) APIC read.
+/// is known by now): median of three 10 ms windows.
 fn measure_apic_hz() -> u64 {
-    let tsc_hz = time::tsc_hz() as u128;
+    let mut rates = [0u64; 3];
+    apic::write(reg::TIMER_DIVIDE, DIVIDE_BY_1);
+    for r in rates.iter_mut() {
+        *r = if tsc::counts_instructions() { measure_by_interrupt() } else { measure_by_count() };
+    }
+    apic::write(reg::LVT_TIMER, LVT_MASKED | TIMER_VECTOR as u32);
+    apic::write(reg::TIMER_INITIAL, 0);
+    rates.sort_unstable();
+    rates[1]
+}
+
+/// Reads the current count at both ends of 10 ms of TSC time. Each end is
+/// the midpoint of two TSC reads around the (slow, under emulation) APIC
+/// read.
+fn measure_by_count() -> u64 {
     let sample = || {
         let a = tsc::rdtsc_ordered();
         let count = apic::read(reg::TIMER_CURRENT);
         let b = tsc::rdtsc_ordered();
         (a + (b - a) / 2, count)
     };
-    let mut rates = [0u64; 3];
-    apic::write(reg::TIMER_DIVIDE, DIVIDE_BY_1);
-    for r in rates.iter_mut() {
+    apic::write(reg::LVT_TIMER, LVT_MASKED | TIMER_VECTOR as u32);
+    apic::write(reg::TIMER_INITIAL, u32::MAX);
+    let (t0, c0) = sample();
+    tsc::delay_us(10_000);
+    let (t1, c1) = sample();
+    ((c0 - c1) as u128 * time::tsc_hz() as u128 / (t1 - t0).max(1) as u128) as u64
+}
+
+/// Times a one-shot count of 10,000,000 (10 ms at QEMU's 1 GHz) by polling
+/// the timer vector's IRR bit, with interrupts off. Used under QEMU's icount, where TCG aborts on a read of
+/// the current-count register ("Bad icount read"); there the timer fires
+/// exactly on time, so this is exact too. The interrupt left pending is
+/// dropped by the handler as stale (the timer is off).
+fn measure_by_interrupt() -> u64 {
+    const COUNT: u32 = 10_000_000;
+    let irr = reg::IRR + 0x10 * (TIMER_VECTOR as u32 / 32);
+    let bit = 1u32 << (TIMER_VECTOR % 32);
+    ::x86_64::instructions::interrupts::without_interrupts(|| {
+        apic::write(reg::LVT_TIMER, TIMER_VECTOR as u32);
+        let t0 = tsc::rdtsc_ordered();
+        apic::write(reg::TIMER_INITIAL, COUNT);
+        while apic::read(irr) & bit == 0 {
+            tsc::pace();
+        }
+        let t1 = tsc::rdtsc_ordered();
         apic::write(reg::LVT_TIMER, LVT_MASKED | TIMER_VECTOR as u32);
-        apic::write(reg::TIMER_INITIAL, u32::MAX);
-        let (t0, c0) = sample();
-        tsc::delay_us(10_000);
-        let (t1, c1) = sample();
-        *r = ((c0 - c1) as u128 * tsc_hz / (t1 - t0).max(1) as u128) as u64;
-    }
-    apic::write(reg::TIMER_INITIAL, 0);
-    rates.sort_unstable();
-    rates[1]
+        (COUNT as u128 * time::tsc_hz() as u128 / (t1 - t0).max(1) as u128) as u64
+    })
 }
 
 /// Determines the APIC timer frequency and registers the timer vector

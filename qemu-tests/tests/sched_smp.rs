@@ -1,0 +1,225 @@
+//! The scheduler across CPUs: work stealing, no lost wake-ups (park/ready
+//! hand-offs, a goroutine readied from an interrupt handler while every CPU
+//! is halted), and idle CPUs really halting.
+#![no_std]
+#![no_main]
+#![feature(custom_test_frameworks)]
+#![test_runner(gmpos::testing::harness)]
+
+extern crate alloc;
+
+use alloc::sync::Arc;
+use core::ptr::NonNull;
+use core::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
+
+use gmpos::arch::trap::TrapFrame;
+use gmpos::arch::{cpu_index, rdtsc, timer};
+use gmpos::sched::g::{G, WaitReason};
+use gmpos::sched::m::{getg, m};
+use gmpos::sched::p::p;
+use gmpos::sched::proc::{gopark, goready};
+use gmpos::sync::sema::Sema;
+use gmpos::time::{now_ns, ns_to_cycles};
+use gmpos::{WaitGroup, go, gomaxprocs, num_cpu};
+
+gmpos::qemu_test! {
+    config: "
+        smp=1,2,4
+        timeout=120
+    ",
+    cases: [work_stealing, handoffs_100k, ready_from_interrupt_while_all_halted],
+}
+
+const MAX: usize = 64;
+
+fn work_stealing() {
+    let ran_on: Arc<[AtomicU64; MAX]> = Arc::new([const { AtomicU64::new(0) }; MAX]);
+    let steals0: u64 = (0..gomaxprocs())
+        .map(|i| p(i).counters.steals.load(Ordering::Relaxed))
+        .sum();
+    let wg = Arc::new(WaitGroup::new());
+    wg.add(1000);
+    let t0 = now_ns();
+    for _ in 0..1000 {
+        let (w, r) = (wg.clone(), ran_on.clone());
+        go(move || {
+            r[cpu_index()].fetch_add(1, Ordering::Relaxed);
+            // Busy for 1 ms of TSC time, no yields.
+            let until = rdtsc() + ns_to_cycles(1_000_000);
+            while rdtsc() < until {
+                core::hint::spin_loop();
+            }
+            w.done();
+        });
+    }
+    wg.wait();
+    let dt = now_ns() - t0;
+    let steals: u64 = (0..gomaxprocs())
+        .map(|i| p(i).counters.steals.load(Ordering::Relaxed))
+        .sum::<u64>()
+        - steals0;
+    let mut line = alloc::string::String::new();
+    for i in 0..gomaxprocs() {
+        use core::fmt::Write;
+        let _ = write!(line, " P{}={}", i, ran_on[i].load(Ordering::Relaxed));
+    }
+    gmpos::test_note!(
+        "1000 x 1 ms goroutines in {} ms; ran on:{}; steals {}",
+        dt / 1_000_000,
+        line,
+        steals
+    );
+    if gomaxprocs() > 1 {
+        for i in 0..gomaxprocs() {
+            assert!(
+                ran_on[i].load(Ordering::Relaxed) > 0,
+                "P{i} ran none of the goroutines: no stealing"
+            );
+        }
+        assert!(steals > 0, "steal counters did not move");
+    }
+}
+
+fn handoffs_100k() {
+    // Two ping-pong pairs; each round trip is two park/ready hand-offs.
+    const ROUNDS: u64 = 25_000;
+    let cross = Arc::new(AtomicU64::new(0));
+    let wg = Arc::new(WaitGroup::new());
+    let t0 = now_ns();
+    for _ in 0..2 {
+        let ping = Arc::new(Sema::new(0));
+        let pong = Arc::new(Sema::new(0));
+        let last_cpu = Arc::new(AtomicU64::new(0));
+        wg.add(2);
+        {
+            let (w, ping, pong, last, x) = (
+                wg.clone(),
+                ping.clone(),
+                pong.clone(),
+                last_cpu.clone(),
+                cross.clone(),
+            );
+            go(move || {
+                for _ in 0..ROUNDS {
+                    ping.release();
+                    pong.acquire(WaitReason::Park);
+                    if last.swap(cpu_index() as u64, Ordering::Relaxed) != cpu_index() as u64 {
+                        x.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                w.done();
+            });
+        }
+        {
+            let (w, x) = (wg.clone(), cross.clone());
+            go(move || {
+                for _ in 0..ROUNDS {
+                    ping.acquire(WaitReason::Park);
+                    if last_cpu.swap(cpu_index() as u64, Ordering::Relaxed) != cpu_index() as u64 {
+                        x.fetch_add(1, Ordering::Relaxed);
+                    }
+                    pong.release();
+                }
+                w.done();
+            });
+        }
+    }
+    wg.wait();
+    let dt = now_ns() - t0;
+    gmpos::test_note!(
+        "100000 park/ready hand-offs in {} ms ({} ns each); {} crossed CPUs",
+        dt / 1_000_000,
+        dt / 100_000,
+        cross.load(Ordering::Relaxed)
+    );
+}
+
+static PARKED: AtomicPtr<G> = AtomicPtr::new(core::ptr::null_mut());
+static READIED_AT: AtomicU64 = AtomicU64::new(0);
+
+fn tick(_f: &mut TrapFrame) {
+    let g = PARKED.swap(core::ptr::null_mut(), Ordering::AcqRel);
+    if let Some(g) = NonNull::new(g) {
+        READIED_AT.store(now_ns(), Ordering::Relaxed);
+        goready(g);
+    }
+}
+
+fn ready_from_interrupt_while_all_halted() {
+    let n = num_cpu();
+    let halted0: alloc::vec::Vec<u64> = (0..n).map(|i| m(i).halted_cycles_now()).collect();
+    let halts0: alloc::vec::Vec<u64> = (0..n).map(|i| m(i).halts.load(Ordering::Relaxed)).collect();
+    timer::set_tick_handler(tick);
+    let wg = Arc::new(WaitGroup::new());
+    let ran_at = Arc::new(AtomicU64::new(0));
+    wg.add(1);
+    let (w, r) = (wg.clone(), ran_at.clone());
+    let c0 = rdtsc();
+    go(move || {
+        // Arm this CPU's one-shot 200 ms ahead, then park. Every CPU is
+        // idle until the timer interrupt readies us.
+        let deadline = now_ns() + 200_000_000;
+        let me = getg();
+        let unlock = || {
+            PARKED.store(me, Ordering::Release);
+            timer::set_oneshot_ns(deadline);
+            true
+        };
+        gopark(Some(&unlock), WaitReason::Park);
+        r.store(now_ns(), Ordering::Relaxed);
+        w.done();
+    });
+    wg.wait();
+    let c1 = rdtsc();
+    timer::clear_tick_handler();
+    let delay = ran_at
+        .load(Ordering::Relaxed)
+        .saturating_sub(READIED_AT.load(Ordering::Relaxed));
+    let mut line = alloc::string::String::new();
+    for i in 0..n {
+        use core::fmt::Write;
+        let halted = m(i).halted_cycles_now() - halted0[i];
+        let halts = m(i).halts.load(Ordering::Relaxed) - halts0[i];
+        let pct = halted * 100 / (c1 - c0).max(1);
+        let _ = write!(line, " cpu{i}: {pct}% halted ({halts} halts)");
+        if !(halts > 0 || m(i).is_halted()) || pct < 50 {
+            let sc = &gmpos::sched::sched::SCHED;
+            for j in 0..n {
+                gmpos::println!(
+                    "cpu{j}: halted={} halts={} pstatus={:?} runq={} spinning={} grun={} idle_returns={:?}",
+                    m(j).is_halted(),
+                    m(j).halts.load(Ordering::Relaxed),
+                    p(j).status(),
+                    p(j).runq.len(),
+                    m(j).spinning.load(Ordering::Relaxed),
+                    p(j).counters.grun.load(Ordering::Relaxed),
+                    m(j).idle_returns
+                        .iter()
+                        .map(|c| c.load(Ordering::Relaxed))
+                        .collect::<alloc::vec::Vec<_>>()
+                );
+            }
+            gmpos::println!(
+                "nmspinning={} npidle={} pidle={:#x} runqsize={} me=cpu{}",
+                sc.nmspinning.load(Ordering::Relaxed),
+                sc.npidle.load(Ordering::Relaxed),
+                sc.pidle.load(Ordering::Relaxed),
+                sc.runqsize.load(Ordering::Relaxed),
+                cpu_index()
+            );
+        }
+        assert!(
+            halts > 0 || m(i).is_halted(),
+            "cpu {i} never halted while idle"
+        );
+        assert!(
+            pct >= 50,
+            "cpu {i} was halted only {pct}% of an idle 200 ms: it spins"
+        );
+    }
+    gmpos::test_note!(
+        "readied from the timer interrupt, ran {} us later;{}",
+        delay / 1000,
+        line
+    );
+}
