@@ -87,7 +87,7 @@ test: deps runner
 	echo "==> all test groups passed"
 
 # (1) The QEMU suite: qemu-tests/tests/*.rs, each a kernel booted by the runner.
-test-qemu: runner
+test-qemu: deps runner
 	$(CARGO) test
 
 # (2) Host unit tests: the kernel's portable logic and the runner's.

@@ -18,7 +18,7 @@ fi
     cd "$root"
     unset RUSTFLAGS CARGO_ENCODED_RUSTFLAGS CARGO_BUILD_RUSTFLAGS CARGO_BUILD_TARGET \
         CARGO_TARGET_DIR CARGO_BUILD_TARGET_DIR RUSTC_WORKSPACE_WRAPPER
-    cargo build -q -p gmpos-boot --release --target x86_64-unknown-linux-gnu --target-dir target/host
+    "${CARGO:-cargo}" build -q -p gmpos-boot --release --target x86_64-unknown-linux-gnu --target-dir target/host
 ) || {
     echo "gmpos: building the runner (gmpos-boot) failed" >&2
     exit 1

@@ -371,11 +371,8 @@ pub fn run(opts: &Options, spec: TestSpec, kvm: bool) -> i32 {
 
     let mut p = printer.into_inner().unwrap();
     let failures = std::mem::take(&mut p.failures);
-    let mut out = String::new();
-    if let Some(t) = p.terse.as_mut() {
-        out.push_str(&t.break_line());
-    }
-    out.push_str(&libtest::failures(&failures));
+    // As libtest: a pending row of dots is ended by the "\n" these start with.
+    let mut out = libtest::failures(&failures);
     out.push_str(&libtest::summary(
         p.passed,
         p.failed,

@@ -23,6 +23,8 @@ pub mod m;
 #[cfg(target_os = "none")]
 pub mod p;
 #[cfg(target_os = "none")]
+pub mod preempt;
+#[cfg(target_os = "none")]
 pub mod proc;
 #[cfg(target_os = "none")]
 pub mod sched;

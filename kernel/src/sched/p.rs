@@ -8,6 +8,7 @@ use super::g::G;
 use super::gfree::GFreeLocal;
 use super::runq::RunQueue;
 use crate::arch::MAX_CPUS;
+use crate::time::timer::PTimers;
 
 /// P status (Go: `_Pidle`, `_Prunning`, `_Pgcstop`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,6 +39,12 @@ pub struct PCounters {
     /// Times this P's M halted idle, and wake-ups it received.
     pub idle_halts: AtomicU64,
     pub wakeups: AtomicU64,
+    /// Preemptions: asynchronous (injected at the timer interrupt),
+    /// cooperative (a pending request honoured at a safe point), and
+    /// requests refused as unsafe (left pending).
+    pub async_preempts: AtomicU64,
+    pub coop_preempts: AtomicU64,
+    pub preempt_refused: AtomicU64,
 }
 
 pub struct P {
@@ -50,6 +57,12 @@ pub struct P {
     /// Go: `p.gFree` (owner only).
     pub gfree: UnsafeCell<GFreeLocal<G>>,
     pub counters: PCounters,
+    /// `schedtick` when the current time slice began, and when it ends (Go:
+    /// `sysmontick.schedtick`/`schedwhen` + `forcePreemptNS`).
+    pub slice_tick: AtomicU32,
+    pub slice_deadline: AtomicU64,
+    /// Go: `p.timers`.
+    pub timers: PTimers,
 }
 
 // SAFETY: `gfree` is touched only by the M owning the P, with preemption off;
@@ -72,7 +85,13 @@ impl P {
                 global_takes: AtomicU64::new(0),
                 idle_halts: AtomicU64::new(0),
                 wakeups: AtomicU64::new(0),
+                async_preempts: AtomicU64::new(0),
+                coop_preempts: AtomicU64::new(0),
+                preempt_refused: AtomicU64::new(0),
             },
+            slice_tick: AtomicU32::new(0),
+            slice_deadline: AtomicU64::new(u64::MAX),
+            timers: PTimers::new(),
         }
     }
 
@@ -94,7 +113,7 @@ static PS: [P; MAX_CPUS] = {
     let mut ps = [const { P::new(0) }; MAX_CPUS];
     let mut i = 0;
     while i < MAX_CPUS {
-        ps[i] = P::new(i);
+        ps[i].id = i;
         i += 1;
     }
     ps

@@ -28,7 +28,7 @@ const G0_STACK_SIZE: u64 = 64 * 1024;
 static STEAL_ORDER: spin::RwLock<RandomOrder> = spin::RwLock::new(RandomOrder::new());
 
 /// The M's P, if it has one (M i owns P i while i < gomaxprocs).
-fn mp_p(mp: &M) -> Option<&'static P> {
+pub fn mp_p(mp: &M) -> Option<&'static P> {
     (mp.id < gomaxprocs()).then(|| p(mp.id))
 }
 
@@ -45,7 +45,9 @@ impl AcquireM {
 
 impl Drop for AcquireM {
     fn drop(&mut self) {
-        percpu::this().locks.fetch_sub(1, Ordering::Relaxed);
+        if percpu::this().locks.fetch_sub(1, Ordering::Relaxed) == 1 {
+            super::preempt::on_last_lock_released();
+        }
     }
 }
 
@@ -84,6 +86,7 @@ pub fn init(ncpu: usize, main: fn()) -> ! {
         "main",
         false,
     );
+    super::preempt::init(cfg.slice_ns);
     SCHED.mainstarted.store(true, Ordering::Release);
     mstart(0)
 }
@@ -157,9 +160,13 @@ fn execute(mp: &M, gp: NonNull<G>, inherit_time: bool) -> ! {
     );
     g.ran_on.fetch_or(1 << mp.id, Ordering::Relaxed);
     if !inherit_time {
-        pp.schedtick.fetch_add(1, Ordering::Relaxed);
+        // A new time slice (Go: sysmon notices the schedtick change).
+        let tick = pp.schedtick.fetch_add(1, Ordering::Relaxed) + 1;
+        pp.slice_tick.store(tick, Ordering::Relaxed);
+        pp.slice_deadline.store(crate::time::now_ns() + super::preempt::slice_ns(), Ordering::Relaxed);
     }
     pp.counters.grun.fetch_add(1, Ordering::Relaxed);
+    super::preempt::rearm(Some(pp), true);
     // SAFETY: the G's context was saved by mcall or built by newproc; its
     // stack is mapped and no other CPU runs it (we own it).
     unsafe { switch::gogo(g.sched.get(), gp.as_ptr() as usize) }
@@ -282,6 +289,12 @@ fn find_runnable(mp: &M) -> (NonNull<G>, bool) {
             halt_once(mp);
             continue;
         };
+        // Go: checkTimers: run this P's due timers (function timers too: we
+        // are on g0, not in an interrupt handler).
+        let now = crate::time::now_ns();
+        if pp.timers.timer0_when.load(Ordering::Acquire) <= now || pp.timers.due.load(Ordering::Relaxed) {
+            crate::time::timer::run_due(pp, now, true);
+        }
         if let Some(found) = policy::find_runnable_fast(&mut Sources { mp, pp }) {
             return found;
         }
@@ -349,13 +362,19 @@ fn idle(mp: &M, pp: &P) {
             mp.idle_returns[2].fetch_add(1, Ordering::Relaxed);
             break;
         }
-        if SCHED.runqsize.load(Ordering::SeqCst) != 0 || SCHED.gcwaiting.load(Ordering::SeqCst) {
+        if SCHED.runqsize.load(Ordering::SeqCst) != 0
+            || SCHED.gcwaiting.load(Ordering::SeqCst)
+            || pp.timers.due.load(Ordering::Relaxed)
+            || pp.timers.timer0_when.load(Ordering::Acquire) <= crate::time::now_ns()
+        {
             ::x86_64::instructions::interrupts::enable();
             pidleclear(pp);
             mp.idle_returns[1].fetch_add(1, Ordering::Relaxed);
             break;
         }
         pp.counters.idle_halts.fetch_add(1, Ordering::Relaxed);
+        // Tickless: the timer is armed for this P's next timer only.
+        super::preempt::rearm(Some(pp), false);
         // `sti; hlt`: the interrupt shadow of sti makes the pair atomic, so a
         // wake-up IPI sent after our checks is not lost: it ends the hlt.
         mp.halt();
@@ -602,14 +621,8 @@ pub fn gosched() {
 
 /// Go: `gosched_m` -> `goschedImpl` (on g0).
 unsafe extern "C" fn gosched_m(gp: usize) -> ! {
-    let mp = getm();
     // SAFETY: mcall passed the current goroutine, which we own now.
-    let g = unsafe { &*(gp as *const G) };
-    g.casgstatus(Status::Running, Status::Runnable);
-    mp.curg.store(ptr::null_mut(), Ordering::Relaxed);
-    stack::maybe_shrink(g, gobuf_of(g).sp);
-    globrunqput(NonNull::from(g));
-    schedule()
+    requeue_global(unsafe { &*(gp as *const G) })
 }
 
 /// Go: `goyield`: like `gosched`, but the goroutine goes to the tail of this
@@ -741,8 +754,29 @@ pub fn preempt_at_safe_point() {
         Ordering::Relaxed,
     );
     g.preempt.store(false, Ordering::Relaxed);
+    super::preempt::count_cooperative();
     // SAFETY: we are a goroutine at a safe point.
     unsafe { switch::mcall(gosched_m) };
+}
+
+/// The end of `gosched_m`/`gopreempt_m` (on g0): `g` goes to the global
+/// queue and this M schedules.
+pub fn requeue_global(g: &G) -> ! {
+    let mp = getm();
+    g.casgstatus(Status::Running, Status::Runnable);
+    mp.curg.store(ptr::null_mut(), Ordering::Relaxed);
+    stack::maybe_shrink(g, gobuf_of(g).sp);
+    globrunqput(NonNull::from(g));
+    schedule()
+}
+
+/// Adds timer `t` at `when` to this M's P (on g0, e.g. in gopark's unlock
+/// function) and reprograms this CPU's timer if it became the earliest.
+pub fn timer_added_here(t: &crate::time::timer::Timer, when: u64) {
+    let pp = mp_p(getm()).expect("timer added on a CPU without a P");
+    if crate::time::timer::add(pp, t, when) {
+        ::x86_64::instructions::interrupts::without_interrupts(|| super::preempt::rearm(Some(pp), false));
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -798,6 +832,7 @@ pub fn set_gomaxprocs(n: usize) -> usize {
         unsafe { (*pp.gfree.get()).purge(&SCHED) };
         pp.set_status(PStatus::Dead);
         pidleclear(pp);
+        crate::time::timer::move_all(pp, p(0));
     }
     if me >= n {
         // Our own P is going away: move our runnable Gs to the global queue.

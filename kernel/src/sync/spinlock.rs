@@ -18,6 +18,15 @@ fn releasem() {
     percpu::this().locks.fetch_sub(1, Ordering::Relaxed);
 }
 
+/// Go: `releasem` checking `gp.preempt`: after the last runtime lock is
+/// released (and interrupts are back on), honour a pending preemption.
+#[inline]
+fn after_release() {
+    if percpu::this().locks.load(Ordering::Relaxed) == 0 {
+        crate::sched::preempt::on_last_lock_released();
+    }
+}
+
 /// Number of runtime locks held on this CPU (Go: `m.locks`).
 pub fn locks_held() -> u32 {
     percpu::this().locks.load(Ordering::Relaxed)
@@ -93,6 +102,7 @@ impl<T> Drop for SpinGuard<'_, T> {
     fn drop(&mut self) {
         drop(self.guard.take());
         releasem();
+        after_release();
     }
 }
 
@@ -177,6 +187,7 @@ impl<T> Drop for IrqSpinGuard<'_, T> {
         releasem();
         if self.were_enabled {
             ::x86_64::instructions::interrupts::enable();
+            after_release();
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod ioapic;
 pub mod ipi;
 pub mod percpu;
 pub mod pic;
+pub mod preempt;
 pub mod pit;
 pub mod qemu;
 pub mod serial;

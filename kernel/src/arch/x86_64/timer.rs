@@ -132,8 +132,7 @@ fn measure_by_count() -> u64 {
 /// Times a one-shot count of 10,000,000 (10 ms at QEMU's 1 GHz) by polling
 /// the timer vector's IRR bit, with interrupts off. Used under QEMU's icount, where TCG aborts on a read of
 /// the current-count register ("Bad icount read"); there the timer fires
-/// exactly on time, so this is exact too. The interrupt left pending is
-/// dropped by the handler as stale (the timer is off).
+/// exactly on time, so this is exact too.
 fn measure_by_interrupt() -> u64 {
     const COUNT: u32 = 10_000_000;
     let irr = reg::IRR + 0x10 * (TIMER_VECTOR as u32 / 32);
@@ -147,6 +146,11 @@ fn measure_by_interrupt() -> u64 {
         }
         let t1 = tsc::rdtsc_ordered();
         apic::write(reg::LVT_TIMER, LVT_MASKED | TIMER_VECTOR as u32);
+        // Take the pending interrupt now (the handler drops it: the timer
+        // is off), or the next window would find the IRR bit already set.
+        ::x86_64::instructions::interrupts::enable();
+        ::x86_64::instructions::nop();
+        ::x86_64::instructions::interrupts::disable();
         (COUNT as u128 * time::tsc_hz() as u128 / (t1 - t0).max(1) as u128) as u64
     })
 }
@@ -178,6 +182,14 @@ pub fn init_this_cpu() {
 /// the EOI, with interrupts off, on the interrupt stack).
 pub fn set_tick_handler(handler: fn(&mut TrapFrame)) {
     TICK_HANDLER.store(handler as usize, Ordering::Release);
+}
+
+/// The installed tick handler, if any (to restore it after replacing it).
+pub fn tick_handler() -> Option<fn(&mut TrapFrame)> {
+    let h = TICK_HANDLER.load(Ordering::Acquire);
+    // SAFETY: only `set_tick_handler` stores a non-zero value, always a
+    // valid `fn(&mut TrapFrame)`.
+    (h != 0).then(|| unsafe { core::mem::transmute::<usize, fn(&mut TrapFrame)>(h) })
 }
 
 /// Removes the tick handler (timer interrupts are then only counted).

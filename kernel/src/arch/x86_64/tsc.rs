@@ -188,12 +188,14 @@ pub fn delay_us(us: u64) {
 
 static COUNTS_INSTRUCTIONS: spin::Once<bool> = spin::Once::new();
 
-/// Does the TSC count instructions, as under QEMU's `-icount shift=0`? The
-/// same loop, timed four times (after a warm-up), takes exactly the same number of TSC ticks
-/// (and about one per instruction) only then; on hardware, KVM or plain TCG
-/// the counts differ. Decided once, on the bootstrap CPU at boot (while it
-/// is alone and its interrupts are off, so nothing else adds instructions);
-/// later calls return the cached answer.
+/// Does the TSC count instructions, as under QEMU's `-icount shift=0`?
+/// Only QEMU's TCG can do that (CPUID: a hypervisor whose vendor is
+/// "TCGTCGTCGTCG", or none given), and there a loop of n
+/// iterations then takes exactly n times its instruction count in TSC
+/// ticks, the same (nearly) every time; with a real clock (hardware, KVM,
+/// plain TCG) the counts vary and are no exact multiple. Decided once, on the
+/// bootstrap CPU at boot (alone, interrupts off, so nothing else adds
+/// instructions); later calls return the cached answer.
 ///
 /// gmpos needs to know because QEMU's TCG aborts ("Bad icount read") when
 /// an x2APIC timer register, an MSR, is accessed under icount (RDMSR and
@@ -202,21 +204,47 @@ static COUNTS_INSTRUCTIONS: spin::Once<bool> = spin::Once::new();
 /// deterministic.
 pub fn counts_instructions() -> bool {
     *COUNTS_INSTRUCTIONS.call_once(|| {
-        let mut deltas = [0u64; 5];
-        for d in deltas.iter_mut() {
+        let id = CpuId::new();
+        let tcg = id.get_feature_info().is_some_and(|f| f.has_hypervisor())
+            && id.get_hypervisor_info().is_none_or(|h| {
+                matches!(h.identify(), raw_cpuid::Hypervisor::QEMU | raw_cpuid::Hypervisor::Unknown(0, 0, 0))
+            });
+        if !tcg {
+            return false;
+        }
+        fn timed(iterations: u64) -> u64 {
             let t0 = rdtsc();
             let mut x = 0u64;
-            for i in 0..1000u64 {
+            for i in 0..iterations {
                 x = core::hint::black_box(x.wrapping_add(i));
             }
             core::hint::black_box(x);
-            *d = rdtsc().wrapping_sub(t0);
+            rdtsc().wrapping_sub(t0)
         }
-        // The first run differs by an instruction or so (warm-up); the
-        // others must agree exactly.
-        let d = &deltas[1..];
-        d.iter().all(|&x| x == d[0]) && (1000..100_000).contains(&d[0])
+        // Warm up (the first run can differ by an instruction or two).
+        timed(1000);
+        timed(3000);
+        let mut short = [0u64; 5];
+        let mut long = [0u64; 5];
+        for i in 0..5 {
+            short[i] = timed(1000);
+            long[i] = timed(3000);
+        }
+        // QEMU occasionally counts a few instructions more in one run (when
+        // it retranslates a block), so the most common value must win, 3 of
+        // 5 at least: with a real clock no two runs agree to the tick.
+        let (Some(s), Some(l)) = (mode_of_3(&short), mode_of_3(&long)) else {
+            return false;
+        };
+        // 2000 more iterations: a whole number (2..=20) of instructions each.
+        let extra = l.wrapping_sub(s);
+        extra.is_multiple_of(2000) && (2..=20).contains(&(extra / 2000))
     })
+}
+
+/// The value at least 3 of the 5 entries share, if any.
+fn mode_of_3(v: &[u64; 5]) -> Option<u64> {
+    v.iter().copied().find(|&x| v.iter().filter(|&&y| y == x).count() >= 3)
 }
 
 /// The last TSC value published by any CPU in the warp check.

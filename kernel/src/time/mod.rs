@@ -44,3 +44,49 @@ pub fn ns_to_cycles(ns: u64) -> u64 {
 pub fn now_ns() -> u64 {
     cycles_to_ns(crate::arch::rdtsc().wrapping_sub(TSC_AT_BOOT.load(Ordering::Relaxed)))
 }
+
+pub mod sleep;
+pub mod timer;
+
+pub use core::time::Duration;
+pub use sleep::sleep;
+
+/// A point on the monotonic clock (Go: the monotonic part of `time.Time`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Instant(u64);
+
+impl Instant {
+    /// Now.
+    pub fn now() -> Instant {
+        Instant(now_ns())
+    }
+
+    /// Time since this instant.
+    pub fn elapsed(&self) -> Duration {
+        Duration::from_nanos(now_ns().saturating_sub(self.0))
+    }
+
+    /// Time from `earlier` to this instant (zero if `earlier` is later).
+    pub fn duration_since(&self, earlier: Instant) -> Duration {
+        Duration::from_nanos(self.0.saturating_sub(earlier.0))
+    }
+
+    /// Nanoseconds since boot.
+    pub fn as_nanos(&self) -> u64 {
+        self.0
+    }
+}
+
+impl core::ops::Add<Duration> for Instant {
+    type Output = Instant;
+    fn add(self, d: Duration) -> Instant {
+        Instant(self.0.saturating_add(d.as_nanos() as u64))
+    }
+}
+
+impl core::ops::Sub for Instant {
+    type Output = Duration;
+    fn sub(self, other: Instant) -> Duration {
+        self.duration_since(other)
+    }
+}

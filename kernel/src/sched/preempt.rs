@@ -1,0 +1,199 @@
+//! Preemption, the scheduler half: the local APIC timer plays Go's sysmon
+//! (`retake`) and SIGURG (`preemptone`) at once.
+//!
+//! Every CPU's timer is one-shot, programmed for the earlier of its P's next
+//! timer and the end of the running goroutine's time slice (`slice=`,
+//! default 10 ms, Go's `forcePreemptNS`). On the interrupt ([`on_tick`]):
+//! 1. due `Ready` timers of the P ready their goroutines (interrupt-safe
+//!    path); due function timers are left for the scheduler loop;
+//! 2. Go's `retake` for this CPU's own P: if the P's `schedtick` has not
+//!    changed since the slice began (a goroutine inheriting the slice through
+//!    `runnext` does not change it), the running goroutine is preempted:
+//!    asynchronously if the interrupted point is safe ([`is_async_safe_point`],
+//!    Go: `isAsyncSafePoint`), else the request is left pending
+//!    (`g.preempt`, `stackguard0 = STACK_PREEMPT`) and honoured at the next
+//!    cooperative safe point (`stack_check`, or the release of the last
+//!    runtime lock, Go's `releasem`);
+//! 3. the timer is re-armed (tickless: an idle CPU only for its timers).
+//!
+//! Rules (what is never preempted): g0 (the scheduler), interrupt handlers,
+//! code holding a runtime lock or a `preempt_disable` guard (`m.locks > 0`),
+//! the no-preempt text (context switch, trap entry, `async_preempt`), and any
+//! point whose RSP is not on the goroutine's own stack.
+use core::sync::atomic::Ordering;
+
+use super::g::G;
+use super::m::{M, getg, getm};
+use super::p::{P, p};
+use super::proc::{self, AcquireM};
+use super::stack::STACK_PREEMPT;
+use crate::arch::preempt as hw;
+use crate::arch::trap::TrapFrame;
+use crate::arch::{percpu, timer};
+use crate::mem::layout::PAGE_SIZE;
+use crate::time::{self, timer as rtimer};
+
+/// After a refused (unsafe) attempt, check again this much later.
+const RETRY_NS: u64 = 100_000;
+
+/// The time slice in ns (from `slice=`).
+static SLICE_NS: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(10_000_000);
+
+pub fn init(slice_ns: u64) {
+    SLICE_NS.store(slice_ns, Ordering::Relaxed);
+    timer::set_tick_handler(on_tick);
+}
+
+pub fn slice_ns() -> u64 {
+    SLICE_NS.load(Ordering::Relaxed)
+}
+
+/// Preemption-disable guard (Go: `acquirem` for code that must stay on
+/// its CPU): while it lives, the goroutine is neither preempted nor moved.
+/// Counted with the runtime locks.
+pub fn preempt_disable() -> AcquireM {
+    AcquireM::new()
+}
+
+/// Per-CPU: the deadline the timer is armed for (u64::MAX: stopped).
+static ARMED: [core::sync::atomic::AtomicU64; crate::arch::MAX_CPUS] =
+    [const { core::sync::atomic::AtomicU64::new(u64::MAX) }; crate::arch::MAX_CPUS];
+
+/// Programs this CPU's one-shot for the earlier of its P's first timer and
+/// (if a goroutine runs) the slice deadline. Interrupts must be off or the
+/// caller on g0/in the handler.
+pub fn rearm(pp: Option<&P>, running: bool) {
+    let mut deadline = u64::MAX;
+    if let Some(pp) = pp {
+        deadline = pp.timers.timer0_when.load(Ordering::Acquire);
+        if running {
+            deadline = deadline.min(pp.slice_deadline.load(Ordering::Relaxed));
+        }
+    }
+    let armed = &ARMED[percpu::cpu_index()];
+    if armed.load(Ordering::Relaxed) == deadline {
+        return;
+    }
+    armed.store(deadline, Ordering::Relaxed);
+    if deadline == u64::MAX {
+        timer::stop();
+    } else {
+        timer::set_oneshot_ns(deadline);
+    }
+}
+
+/// The one-shot fired: it is no longer armed.
+fn disarmed() {
+    ARMED[percpu::cpu_index()].store(u64::MAX, Ordering::Relaxed);
+}
+
+/// The timer interrupt handler (every CPU), on the interrupt stack with
+/// interrupts off.
+pub fn on_tick(frame: &mut TrapFrame) {
+    disarmed();
+    let mp = getm();
+    let pp = proc::mp_p(mp);
+    let now = time::now_ns();
+    if let Some(pp) = pp {
+        if pp.timers.timer0_when.load(Ordering::Acquire) <= now {
+            rtimer::run_due(pp, now, false);
+        }
+    }
+    let cpu = percpu::this();
+    let g = cpu.g.load(Ordering::Relaxed);
+    let running = g != 0 && g != cpu.g0.load(Ordering::Relaxed);
+    if let (Some(pp), true) = (pp, running) {
+        // SAFETY: the current G is live while it runs on this CPU.
+        let g = unsafe { &*(g as *const G) };
+        retake(pp, mp, g, frame, now);
+    }
+    rearm(pp, running);
+}
+
+/// Go: `retake` for one P: preempt the running goroutine if its P has not
+/// scheduled for a whole slice.
+fn retake(pp: &P, _mp: &M, g: &G, frame: &mut TrapFrame, now: u64) {
+    if now < pp.slice_deadline.load(Ordering::Relaxed) {
+        return;
+    }
+    if pp.schedtick.load(Ordering::Relaxed) != pp.slice_tick.load(Ordering::Relaxed) {
+        return;
+    }
+    if is_async_safe_point(g, frame) {
+        pp.counters.async_preempts.fetch_add(1, Ordering::Relaxed);
+        // The next G starts a new slice in `execute`; until then no check.
+        pp.slice_deadline.store(u64::MAX, Ordering::Relaxed);
+        // SAFETY: checked by is_async_safe_point: goroutine code, its own
+        // stack, interrupts were on.
+        unsafe { hw::inject(frame) };
+    } else {
+        pp.counters.preempt_refused.fetch_add(1, Ordering::Relaxed);
+        g.preempt.store(true, Ordering::Relaxed);
+        g.stackguard0.store(STACK_PREEMPT, Ordering::Relaxed);
+        pp.slice_deadline.store(now + RETRY_NS, Ordering::Relaxed);
+    }
+}
+
+/// Go: `wantAsyncPreempt && isAsyncSafePoint`, decided from state (all code
+/// runs in ring 0).
+pub fn is_async_safe_point(g: &G, frame: &TrapFrame) -> bool {
+    let cpu = percpu::this();
+    let lo = g.stack_window.load(Ordering::Relaxed) + PAGE_SIZE;
+    let hi = g.stack_hi.load(Ordering::Relaxed);
+    cpu.irq_depth.load(Ordering::Relaxed) == 1
+        && cpu.locks.load(Ordering::Relaxed) == 0
+        && hw::interrupts_were_on(frame)
+        && (lo + 16..=hi).contains(&frame.rsp)
+        && !hw::in_nopreempt_text(frame.rip)
+}
+
+/// Called by `async_preempt2` on the goroutine's stack: Go's
+/// `mcall(gopreempt_m)`.
+#[unsafe(link_section = ".text.nopreempt.sched")]
+pub fn async_preempt_park() {
+    // SAFETY: we are the preempted goroutine, at an async safe point.
+    unsafe { crate::arch::switch::mcall(gopreempt_m) };
+}
+
+/// Go: `gopreempt_m` (on g0): the goroutine goes to the global queue.
+#[unsafe(link_section = ".text.nopreempt.sched")]
+unsafe extern "C" fn gopreempt_m(gp: usize) -> ! {
+    // SAFETY: mcall passes the current goroutine.
+    let g = unsafe { &*(gp as *const G) };
+    proc::requeue_global(g)
+}
+
+/// Counts a cooperative preemption honoured at a safe point.
+pub fn count_cooperative() {
+    if let Some(pp) = proc::mp_p(getm()) {
+        pp.counters.coop_preempts.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// `releasem` hook: the last runtime lock was just released; honour a
+/// pending preemption request (only with interrupts on, not in an interrupt
+/// handler, not on g0: `preempt_at_safe_point` checks).
+#[inline]
+pub fn on_last_lock_released() {
+    let g = getg();
+    if g.is_null() {
+        return;
+    }
+    // SAFETY: the current G is live while it runs.
+    if unsafe { &*g }.preempt.load(Ordering::Relaxed) {
+        proc::preempt_at_safe_point();
+    }
+}
+
+/// Counters summed over the Ps in use: (async, cooperative, refused).
+pub fn counters() -> (u64, u64, u64) {
+    let n = super::sched::gomaxprocs();
+    let mut t = (0, 0, 0);
+    for i in 0..n {
+        let c = &p(i).counters;
+        t.0 += c.async_preempts.load(Ordering::Relaxed);
+        t.1 += c.coop_preempts.load(Ordering::Relaxed);
+        t.2 += c.preempt_refused.load(Ordering::Relaxed);
+    }
+    t
+}

@@ -1,0 +1,35 @@
+//! `sleep` (Go: `time.Sleep` -> `timeSleep`): park the goroutine on a timer in
+//! its P's heap; the timer interrupt readies it.
+use core::ptr::NonNull;
+use core::time::Duration;
+
+use super::timer::{Timer, TimerFn};
+use crate::sched::g::WaitReason;
+use crate::sched::m::getg;
+use crate::sched::proc::{gopark, timer_added_here};
+
+/// Pauses the current goroutine for at least `d` (never less). Other
+/// goroutines run meanwhile; an idle CPU sleeps until the timer is due.
+pub fn sleep(d: Duration) {
+    let ns = d.as_nanos().min(u64::MAX as u128 / 2) as u64;
+    if ns == 0 {
+        crate::sched::proc::gosched();
+        return;
+    }
+    let me = NonNull::new(getg()).expect("sleep outside a goroutine");
+    let when = super::now_ns().saturating_add(ns);
+    // The timer lives on our stack: we are parked until it fires.
+    let t = Timer::new(TimerFn::Ready(me));
+    // Go: resetForSleep runs as gopark's unlock function: the timer is added
+    // only once we are off our stack, so it can never ready a running G.
+    let add = || {
+        timer_added_here(&t, when);
+        true
+    };
+    gopark(Some(&add), WaitReason::Sleep);
+}
+
+/// `sleep` for `ms` milliseconds.
+pub fn sleep_ms(ms: u64) {
+    sleep(Duration::from_millis(ms))
+}
