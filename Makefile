@@ -38,7 +38,7 @@ RUN_FLAGS = --smp $(SMP) --mem $(MEM) --accel $(ACCEL) \
 	$(if $(TIMEOUT),--timeout $(TIMEOUT)) \
 	--args $(call shquote,$(ARGS))
 
-.PHONY: all run debug test test-qemu test-host test-host-kernel test-host-runner \
+.PHONY: all run debug bench test test-qemu test-host test-host-kernel test-host-runner \
 	test-loom test-lint \
 	lint-clippy-kernel lint-clippy-host lint-fmt \
 	kernel runner deps fmt clean clean-images help
@@ -65,6 +65,11 @@ run: deps kernel runner
 
 debug: deps kernel runner
 	$(RUNNER) --gdb $(RUN_FLAGS) $(KERNEL_ELF)
+
+# The benchmark kernels in qemu-tests/benches/ (release build): they print
+# `bench=...` lines in the format of shared/BENCH.md.
+bench: deps runner
+	$(CARGO) bench
 
 # --- tests -----------------------------------------------------------------
 # Every group runs even when an earlier one failed; the summary says which

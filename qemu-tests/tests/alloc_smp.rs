@@ -37,7 +37,7 @@ impl Rng {
 static OPS: AtomicU64 = AtomicU64::new(0);
 
 fn heap_share(cpu: usize) {
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ (cpu as u64 + 1) * 0x1234_5678);
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ ((cpu as u64 + 1) * 0x1234_5678));
     let mut live: Vec<Vec<u8>> = Vec::with_capacity(256);
     let tag = cpu as u8 + 1;
     for i in 0..20_000u64 {
@@ -50,19 +50,26 @@ fn heap_share(cpu: usize) {
         let mut v = Vec::with_capacity(size);
         v.resize(size, tag ^ (i as u8));
         live.push(v);
-        if live.len() > 200 || rng.next() % 2 == 0 {
+        if live.len() > 200 || rng.next().is_multiple_of(2) {
             let v = live.swap_remove((rng.next() % live.len() as u64) as usize);
-            assert!(v.iter().all(|&b| b == v[0]), "cpu {cpu}: a heap block was overwritten");
+            assert!(
+                v.iter().all(|&b| b == v[0]),
+                "cpu {cpu}: a heap block was overwritten"
+            );
         }
     }
     for v in live.drain(..) {
-        assert!(v.iter().all(|&b| b == v[0]), "cpu {cpu}: a heap block was overwritten");
+        assert!(
+            v.iter().all(|&b| b == v[0]),
+            "cpu {cpu}: a heap block was overwritten"
+        );
     }
     OPS.fetch_add(20_000, Ordering::Relaxed);
 }
 
 fn heap_from_all_cpus() {
     let n = gmpos::arch::smp::ncpu() as u64;
+    common::wait_for_all_ms();
     OPS.store(0, Ordering::Relaxed);
     let before = heap::stats();
     let t0 = gmpos::time::now_ns();
@@ -70,12 +77,22 @@ fn heap_from_all_cpus() {
     let ms = (gmpos::time::now_ns() - t0) / 1_000_000;
     let after = heap::stats();
     assert_eq!(OPS.load(Ordering::Relaxed), 20_000 * n);
-    assert_eq!(after.in_use, before.in_use, "heap bytes in use did not come back");
+    assert_eq!(
+        after.in_use, before.in_use,
+        "heap bytes in use did not come back ({:?} before, {:?} after)",
+        before, after
+    );
     let allocs = after.allocs - before.allocs;
     let frees = after.frees - before.frees;
     assert_eq!(allocs, frees, "allocs and frees differ");
-    assert!(allocs >= 20_000 * n, "{allocs} allocations counted for {} made", 20_000 * n);
-    gmpos::test_note!("{n} CPUs x 20000 mixed allocations at once: {allocs} allocs, {frees} frees in {ms} ms");
+    assert!(
+        allocs >= 20_000 * n,
+        "{allocs} allocations counted for {} made",
+        20_000 * n
+    );
+    gmpos::test_note!(
+        "{n} CPUs x 20000 mixed allocations at once: {allocs} allocs, {frees} frees in {ms} ms"
+    );
 }
 
 fn frames_share(cpu: usize) {
@@ -94,7 +111,11 @@ fn frames_share(cpu: usize) {
             let pa = f.start_address().as_u64();
             // SAFETY: as above.
             let v = unsafe { (phys_to_virt(pa) as *const u64).read_volatile() };
-            assert_eq!(v, tag | round << 8 | k as u64, "cpu {cpu}: frame {pa:#x} was handed out twice");
+            assert_eq!(
+                v,
+                tag | round << 8 | k as u64,
+                "cpu {cpu}: frame {pa:#x} was handed out twice"
+            );
         }
         for f in held.drain(..) {
             // SAFETY: allocated above, never mapped anywhere.
@@ -106,6 +127,7 @@ fn frames_share(cpu: usize) {
 
 fn frames_from_all_cpus() {
     let n = gmpos::arch::smp::ncpu() as u64;
+    common::wait_for_all_ms();
     OPS.store(0, Ordering::Relaxed);
     let (total, free0) = frame::stats();
     let t0 = gmpos::time::now_ns();
@@ -113,6 +135,12 @@ fn frames_from_all_cpus() {
     let ms = (gmpos::time::now_ns() - t0) / 1_000_000;
     let (total1, free1) = frame::stats();
     assert_eq!(OPS.load(Ordering::Relaxed), 12_800 * n);
-    assert_eq!((total1, free1), (total, free0), "frame counters did not come back");
-    gmpos::test_note!("{n} CPUs x 12800 frame allocations and frees at once in {ms} ms; {free1} of {total1} free");
+    assert_eq!(
+        (total1, free1),
+        (total, free0),
+        "frame counters did not come back"
+    );
+    gmpos::test_note!(
+        "{n} CPUs x 12800 frame allocations and frees at once in {ms} ms; {free1} of {total1} free"
+    );
 }

@@ -78,7 +78,10 @@ fn periodic_1khz_on_every_cpu() {
         let ms = (t1[cpu].load(Ordering::Relaxed) - t0[cpu].load(Ordering::Relaxed)) as f64 / 1e6;
         gmpos::test_note!("cpu {cpu}: {ticks} ticks at 1 kHz in {ms:.3} ms of TSC time");
         if icount {
-            assert!((180..=220).contains(&ticks), "cpu {cpu}: {ticks} ticks in {ms:.3} ms (expected 200 +- 20)");
+            assert!(
+                (180..=220).contains(&ticks),
+                "cpu {cpu}: {ticks} ticks in {ms:.3} ms (expected 200 +- 20)"
+            );
         } else {
             assert!(ticks > 0, "cpu {cpu}: no timer interrupt in {ms:.3} ms");
         }
@@ -88,7 +91,9 @@ fn periodic_1khz_on_every_cpu() {
 fn oneshot_never_early() {
     let n = smp::ncpu();
     let icount = common::icount();
-    let delays_ns = [20_000u64, 100_000, 500_000, 1_000_000, 3_000_000, 10_000_000, 25_000_000];
+    let delays_ns = [
+        20_000u64, 100_000, 500_000, 1_000_000, 3_000_000, 10_000_000, 25_000_000,
+    ];
     let mut worst = 0u64;
     let mut sum = 0u64;
     let mut count = 0u64;
@@ -108,19 +113,29 @@ fn oneshot_never_early() {
                 });
                 let give_up = now_ns() + d + 1_000_000_000;
                 while (0..n).any(|c| FIRED_AT[c].load(Ordering::Relaxed) == 0) {
-                    assert!(now_ns() < give_up, "round {round}: a {d} ns one-shot never fired");
+                    assert!(
+                        now_ns() < give_up,
+                        "round {round}: a {d} ns one-shot never fired"
+                    );
                     core::hint::spin_loop();
                 }
                 for cpu in 0..n {
                     let fired = FIRED_AT[cpu].load(Ordering::Relaxed);
                     let dl = deadline[cpu].load(Ordering::Relaxed);
-                    assert!(fired >= dl, "cpu {cpu}: a {d} ns one-shot fired {} ns early", dl - fired);
+                    assert!(
+                        fired >= dl,
+                        "cpu {cpu}: a {d} ns one-shot fired {} ns early",
+                        dl - fired
+                    );
                     let err = fired - dl;
                     worst = worst.max(err);
                     sum += err;
                     count += 1;
                     if icount {
-                        assert!(err <= 100_000, "cpu {cpu}: a {d} ns one-shot fired {err} ns late (max 100 us)");
+                        assert!(
+                            err <= 100_000,
+                            "cpu {cpu}: a {d} ns one-shot fired {err} ns late (max 100 us)"
+                        );
                     }
                 }
             }

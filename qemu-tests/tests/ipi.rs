@@ -77,6 +77,10 @@ fn ping_pong_10k_with_every_cpu() {
     gmpos::test_note!(
         "IPI round trip: mean {} ns over {trips} round trips ({})",
         total_ns / trips,
-        if common::icount() { "icount: 1 ns per instruction" } else { "TCG: host time" }
+        if common::icount() {
+            "icount: 1 ns per instruction"
+        } else {
+            "TCG: host time"
+        }
     );
 }

@@ -158,10 +158,26 @@ fn ready_from_interrupt_while_all_halted() {
         let halted = m(i).halted_cycles_now() - halted0[i];
         let halts = m(i).halts.load(Ordering::Relaxed) - halts0[i];
         let pct = halted * 100 / (c1 - c0).max(1);
-        let _ = write!(line, " cpu{i}: {pct}% halted ({halts} halts, {} idle-path returns)",
-            m(i).idle_returns.iter().map(|c| c.load(Ordering::Relaxed)).sum::<u64>());
-        assert!(halts > 0 || m(i).is_halted(), "cpu {i} never halted while idle");
-        assert!(pct >= 50, "cpu {i} was halted only {pct}% of an idle 200 ms: it spins");
+        let _ = write!(
+            line,
+            " cpu{i}: {pct}% halted ({halts} halts, {} idle-path returns)",
+            m(i).idle_returns
+                .iter()
+                .map(|c| c.load(Ordering::Relaxed))
+                .sum::<u64>()
+        );
+        assert!(
+            halts > 0 || m(i).is_halted(),
+            "cpu {i} never halted while idle"
+        );
+        assert!(
+            pct >= 50,
+            "cpu {i} was halted only {pct}% of an idle 200 ms: it spins"
+        );
     }
-    gmpos::test_note!("readied from the timer interrupt {} us after its deadline;{}", late / 1000, line);
+    gmpos::test_note!(
+        "readied from the timer interrupt {} us after its deadline;{}",
+        late / 1000,
+        line
+    );
 }

@@ -32,12 +32,26 @@ fn all_cpus_online() {
     let n = smp::ncpu();
     let expected = common::qemu_smp().expect("no fw_cfg") as usize;
     assert_eq!(n, expected, "{n} CPUs online, QEMU has -smp {expected}");
-    assert_eq!(smp::ncpu_found(), expected, "the MADT lists {} CPUs", smp::ncpu_found());
-    assert_eq!(smp::online_mask(), u64::MAX >> (64 - n), "online mask {:#x}", smp::online_mask());
+    assert_eq!(
+        smp::ncpu_found(),
+        expected,
+        "the MADT lists {} CPUs",
+        smp::ncpu_found()
+    );
+    assert_eq!(
+        smp::online_mask(),
+        u64::MAX >> (64 - n),
+        "online mask {:#x}",
+        smp::online_mask()
+    );
     for i in 0..n {
         assert_eq!(percpu::cpu(i).index as usize, i);
         for j in 0..i {
-            assert_ne!(smp::apic_id(i), smp::apic_id(j), "cpus {j} and {i} share an APIC id");
+            assert_ne!(
+                smp::apic_id(i),
+                smp::apic_id(j),
+                "cpus {j} and {i} share an APIC id"
+            );
         }
     }
     // Each CPU, asked directly, knows who it is.
@@ -49,18 +63,38 @@ fn all_cpus_online() {
         });
         let v = seen.load(Ordering::Relaxed);
         assert_eq!((v >> 32) as usize, i, "run_on({i}) ran on cpu {}", v >> 32);
-        assert_eq!(v as u32, smp::apic_id(i), "cpu {i}: local APIC id differs from its per-CPU record");
+        assert_eq!(
+            v as u32,
+            smp::apic_id(i),
+            "cpu {i}: local APIC id differs from its per-CPU record"
+        );
     }
     let (warps, max) = tsc::warp_result();
-    assert_eq!(warps, 0, "TSC warps between CPUs: {warps}, up to {max} cycles");
-    gmpos::test_note!("{n} CPUs online, APIC ids {:?}", (0..n).map(smp::apic_id).collect::<Vec<_>>());
+    assert_eq!(
+        warps, 0,
+        "TSC warps between CPUs: {warps}, up to {max} cycles"
+    );
+    gmpos::test_note!(
+        "{n} CPUs online, APIC ids {:?}",
+        (0..n).map(smp::apic_id).collect::<Vec<_>>()
+    );
 }
 
 fn apic_mode_matches_cpu() {
     let f = cpuinfo::features();
     // x2APIC whenever offered, except under icount (see tsc::counts_instructions).
-    assert_eq!(apic::is_x2apic(), f.x2apic && !common::icount(), "x2APIC offered: {}", f.x2apic);
-    assert_eq!(apic::errors(), 0, "local APIC errors: {:#x}", apic::errors());
+    assert_eq!(
+        apic::is_x2apic(),
+        f.x2apic && !common::icount(),
+        "x2APIC offered: {}",
+        f.x2apic
+    );
+    assert_eq!(
+        apic::errors(),
+        0,
+        "local APIC errors: {:#x}",
+        apic::errors()
+    );
     let t = tsc::frequency();
     let a = gmpos::arch::timer::frequency();
     gmpos::test_note!(
@@ -70,7 +104,11 @@ fn apic_mode_matches_cpu() {
         t.source.describe(),
         a.hz / 1000,
         a.source.describe(),
-        if gmpos::arch::timer::uses_tsc_deadline() { "yes" } else { "no" }
+        if gmpos::arch::timer::uses_tsc_deadline() {
+            "yes"
+        } else {
+            "no"
+        }
     );
     assert!(t.hz > 100_000_000, "TSC at {} Hz", t.hz);
     assert!(a.hz > 1_000_000, "APIC timer at {} Hz", a.hz);
@@ -85,7 +123,12 @@ fn cross_calls_reach_every_cpu() {
         });
     }
     for (i, h) in hits.iter().enumerate().take(n) {
-        assert_eq!(h.load(Ordering::Relaxed), 100, "cpu {i} ran the function {} times", h.load(Ordering::Relaxed));
+        assert_eq!(
+            h.load(Ordering::Relaxed),
+            100,
+            "cpu {i} ran the function {} times",
+            h.load(Ordering::Relaxed)
+        );
     }
     let others = AtomicUsize::new(0);
     ipi::run_on_others(&|| {
@@ -107,7 +150,10 @@ fn wakeup_ipis() {
                 core::hint::spin_loop();
             }
         }
-        assert!(ipi::wakeups(cpu) > before, "cpu {cpu} received no wake-up IPI");
+        assert!(
+            ipi::wakeups(cpu) > before,
+            "cpu {cpu} received no wake-up IPI"
+        );
     }
 }
 
@@ -129,22 +175,34 @@ fn ioapic_routes_com1_to_each_cpu() {
     trap::register(COM1_VECTOR, on_com1);
     let route = ioapic::isa_route(4);
     gmpos::test_note!("COM1 IRQ 4 -> GSI {} ({:?})", route.gsi, route);
-    for cpu in 0..smp::ncpu() {
-        let before = COM1_IRQS[cpu].load(Ordering::Relaxed);
+    for (cpu, irqs) in COM1_IRQS.iter().enumerate().take(smp::ncpu()) {
+        let before = irqs.load(Ordering::Relaxed);
         ioapic::route_isa(4, COM1_VECTOR, cpu).expect("route IRQ 4");
         // THR-empty interrupt: the UART raises IRQ 4 at once (its transmit
         // register is empty) when the interrupt is enabled.
         // SAFETY: COM1's IER; the handler turns it off again.
-        unsafe { core::arch::asm!("out dx, al", in("dx") 0x3f9u16, in("al") 2u8, options(nostack)) };
+        unsafe {
+            core::arch::asm!("out dx, al", in("dx") 0x3f9u16, in("al") 2u8, options(nostack))
+        };
+        // The interrupt must land on `cpu` (the handler counts per CPU).
         let t = gmpos::time::now_ns() + 500_000_000;
-        while COM1_IRQS[cpu].load(Ordering::Relaxed) == before && gmpos::time::now_ns() < t {
+        while irqs.load(Ordering::Relaxed) == before && gmpos::time::now_ns() < t {
             core::hint::spin_loop();
         }
         ioapic::mask_isa(4).unwrap();
         // SAFETY: as above.
-        unsafe { core::arch::asm!("out dx, al", in("dx") 0x3f9u16, in("al") 0u8, options(nostack)) };
-        assert!(COM1_IRQS[cpu].load(Ordering::Relaxed) > before, "IRQ 4 routed to cpu {cpu} never arrived there");
+        unsafe {
+            core::arch::asm!("out dx, al", in("dx") 0x3f9u16, in("al") 0u8, options(nostack))
+        };
+        assert!(
+            irqs.load(Ordering::Relaxed) > before,
+            "IRQ 4 routed to cpu {cpu} never arrived there"
+        );
     }
     let total: usize = COM1_IRQS.iter().map(|c| c.load(Ordering::Relaxed)).sum();
-    gmpos::test_note!("{} COM1 interrupts, one or more on each of {} CPUs", total, smp::ncpu());
+    gmpos::test_note!(
+        "{} COM1 interrupts, one or more on each of {} CPUs",
+        total,
+        smp::ncpu()
+    );
 }

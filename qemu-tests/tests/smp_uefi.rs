@@ -21,7 +21,12 @@ gmpos::qemu_test! {
 
 fn all_cpus_online_under_uefi() {
     let expected = common::qemu_smp().expect("no fw_cfg") as usize;
-    assert_eq!(smp::ncpu(), expected, "{} of {expected} CPUs online", smp::ncpu());
+    assert_eq!(
+        smp::ncpu(),
+        expected,
+        "{} of {expected} CPUs online",
+        smp::ncpu()
+    );
     assert_eq!(smp::ncpu_found(), expected);
     let hits = core::sync::atomic::AtomicUsize::new(0);
     ipi::run_on_all(&|| {

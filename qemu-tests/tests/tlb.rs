@@ -19,7 +19,7 @@ gmpos::qemu_test! {
         smp=1,2,4
         timeout=120
     ",
-    cases: [unmapped_page_faults_on_every_cpu, two_cpus_shoot_down_at_once, all_cpus_shoot_down_at_once],
+    cases: [shootdown_latency, unmapped_page_faults_on_every_cpu, two_cpus_shoot_down_at_once, all_cpus_shoot_down_at_once],
 }
 
 /// Test pages, in the unused hole between the bootloader's dynamic
@@ -38,7 +38,30 @@ fn map_and_read_everywhere(va: u64, value: u64) {
             ok.fetch_add(1, Ordering::Relaxed);
         }
     });
-    assert_eq!(ok.load(Ordering::Relaxed), smp::ncpu(), "not every CPU read the new page");
+    assert_eq!(
+        ok.load(Ordering::Relaxed),
+        smp::ncpu(),
+        "not every CPU read the new page"
+    );
+}
+
+fn shootdown_latency() {
+    let _pin = gmpos::sched::proc::AcquireM::new();
+    let t0 = gmpos::time::now_ns();
+    for _ in 0..200 {
+        ipi::run_on_all(&|| {});
+    }
+    let t1 = gmpos::time::now_ns();
+    for i in 0..200 {
+        tlb::shootdown(TEST_VA + (i % 16) * PAGE_SIZE, PAGE_SIZE);
+    }
+    let t2 = gmpos::time::now_ns();
+    gmpos::test_note!(
+        "{} CPUs: empty cross-call to all {} ns, one-page shootdown {} ns (means of 200)",
+        smp::ncpu(),
+        (t1 - t0) / 200,
+        (t2 - t1) / 200
+    );
 }
 
 fn unmapped_page_faults_on_every_cpu() {
@@ -74,7 +97,11 @@ fn unmapped_page_faults_on_every_cpu() {
                 readers.fetch_add(1, Ordering::Relaxed);
             }
         });
-        assert_eq!(readers.load(Ordering::Relaxed), 0, "round {round}: a CPU read the page after the shootdown");
+        assert_eq!(
+            readers.load(Ordering::Relaxed),
+            0,
+            "round {round}: a CPU read the page after the shootdown"
+        );
     }
 }
 
@@ -113,7 +140,10 @@ fn two_cpus_shoot_down_at_once() {
     let flushes0: u64 = (0..n).map(tlb::flushes).sum();
     let ns = shoot((1 << me) | (1 << other));
     let flushes: u64 = (0..n).map(tlb::flushes).sum::<u64>() - flushes0;
-    assert!(flushes >= 2000 * n as u64, "{flushes} flushes for 2000 shootdowns on {n} CPUs");
+    assert!(
+        flushes >= 2000 * n as u64,
+        "{flushes} flushes for 2000 shootdowns on {n} CPUs"
+    );
     gmpos::test_note!(
         "cpus {me} and {other}: 2 x 1000 concurrent shootdowns in {} ms ({} ns each), {flushes} TLB flushes",
         ns / 1_000_000,
@@ -124,5 +154,8 @@ fn two_cpus_shoot_down_at_once() {
 fn all_cpus_shoot_down_at_once() {
     let n = smp::ncpu();
     let ns = shoot(smp::online_mask());
-    gmpos::test_note!("{n} CPUs x 1000 concurrent shootdowns in {} ms", ns / 1_000_000);
+    gmpos::test_note!(
+        "{n} CPUs x 1000 concurrent shootdowns in {} ms",
+        ns / 1_000_000
+    );
 }

@@ -64,3 +64,49 @@ pub fn dump_all(all: bool) {
         gp = g.allnext.load(Ordering::Acquire);
     }
 }
+
+/// One line per P and the global state (Go: `schedtrace`), for the NMI dump
+/// the runner requests on a timeout.
+pub fn print_sched_state() {
+    use super::p::p;
+    let now = crate::time::now_ns();
+    emergency(format_args!(
+        "SCHED {}ms: gomaxprocs={} idleprocs={} spinningthreads={} runqueue={} goroutines={} waiting={}\n",
+        now / 1_000_000,
+        super::sched::gomaxprocs(),
+        SCHED.npidle.load(Ordering::Relaxed),
+        SCHED.nmspinning.load(Ordering::Relaxed),
+        SCHED.runqsize.load(Ordering::Relaxed),
+        SCHED.ngoroutine.load(Ordering::Relaxed),
+        SCHED.nwaiting.load(Ordering::Relaxed),
+    ));
+    for i in 0..super::sched::gomaxprocs() {
+        let pp = p(i);
+        let dl = pp.slice_deadline.load(Ordering::Relaxed);
+        emergency(format_args!(
+            "  P{}: {:?} runq={} schedtick={} slice_tick={} slice_left={}us timer0={}us grun={} async={} coop={} refused={}\n",
+            i,
+            pp.status(),
+            pp.runq.len(),
+            pp.schedtick.load(Ordering::Relaxed),
+            pp.slice_tick.load(Ordering::Relaxed),
+            if dl == u64::MAX {
+                -1
+            } else {
+                (dl as i64 - now as i64) / 1000
+            },
+            {
+                let t = pp.timers.timer0_when.load(Ordering::Relaxed);
+                if t == u64::MAX {
+                    -1
+                } else {
+                    (t as i64 - now as i64) / 1000
+                }
+            },
+            pp.counters.grun.load(Ordering::Relaxed),
+            pp.counters.async_preempts.load(Ordering::Relaxed),
+            pp.counters.coop_preempts.load(Ordering::Relaxed),
+            pp.counters.preempt_refused.load(Ordering::Relaxed),
+        ));
+    }
+}

@@ -61,6 +61,10 @@ pub struct P {
     /// `sysmontick.schedtick`/`schedwhen` + `forcePreemptNS`).
     pub slice_tick: AtomicU32,
     pub slice_deadline: AtomicU64,
+    /// The last G was preempted for an expired slice: the next
+    /// findRunnable looks at the global queue first and does not let
+    /// `runnext` inherit the slice.
+    pub slice_expired: core::sync::atomic::AtomicBool,
     /// Go: `p.timers`.
     pub timers: PTimers,
 }
@@ -91,6 +95,7 @@ impl P {
             },
             slice_tick: AtomicU32::new(0),
             slice_deadline: AtomicU64::new(u64::MAX),
+            slice_expired: core::sync::atomic::AtomicBool::new(false),
             timers: PTimers::new(),
         }
     }

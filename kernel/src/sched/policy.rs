@@ -173,6 +173,13 @@ pub trait FindSources {
     fn stop_stealing(&self) -> bool {
         false
     }
+
+    /// Takes (and clears) the P's "slice expired" flag: the previous G was
+    /// preempted because its time slice, possibly inherited through
+    /// `runnext`, ran out. Default: never.
+    fn take_slice_expired(&mut self) -> bool {
+        false
+    }
 }
 
 /// Go: `findRunnable` up to (not including) giving up the P. Returns the G
@@ -188,13 +195,19 @@ pub trait FindSources {
 /// 4. `netpoll`;
 /// 5. if [`may_spin`]: become spinning and steal ([`steal_work`]).
 pub fn find_runnable_fast<S: FindSources + ?Sized>(s: &mut S) -> Option<(S::G, bool)> {
-    if check_global_first(s.schedtick(), s.global_len_hint())
+    // After a preemption for an expired slice, the global queue goes first
+    // and nobody inherits the slice: otherwise goroutines respawning each
+    // other through `runnext` keep `schedtick` still and the 61-tick rule
+    // never fires (Go's runnext starvation case, which Go leaves to sysmon).
+    let expired = s.take_slice_expired();
+    if (expired || check_global_first(s.schedtick(), s.global_len_hint()))
+        && s.global_len_hint() != 0
         && let Some(g) = s.global_get_one()
     {
         return Some((g, false));
     }
-    if let Some(found) = s.local_get() {
-        return Some(found);
+    if let Some((g, inherit)) = s.local_get() {
+        return Some((g, inherit && !expired));
     }
     if s.global_len_hint() != 0
         && let Some(g) = s.global_get_batch()
@@ -280,6 +293,7 @@ mod tests {
         rand: CheapRand,
         calls: Vec<Call>,
         stop_after: Option<usize>,
+        slice_expired: bool,
     }
 
     impl World {
@@ -305,6 +319,7 @@ mod tests {
                 rand: CheapRand::new(42),
                 calls: Vec::new(),
                 stop_after: None,
+                slice_expired: false,
             }
         }
 
@@ -378,6 +393,9 @@ mod tests {
         fn steal_from(&mut self, victim: usize, steal_runnext: bool) -> Option<NonNull<Item>> {
             self.calls.push(Call::Steal(victim, steal_runnext));
             self.ps[self.me].steal(&self.ps[victim], steal_runnext)
+        }
+        fn take_slice_expired(&mut self) -> bool {
+            core::mem::take(&mut self.slice_expired)
         }
         fn stop_stealing(&self) -> bool {
             self.stop_after.is_some_and(|n| {
@@ -600,6 +618,32 @@ mod tests {
             .filter(|c| matches!(c, Call::Steal(..)))
             .count();
         assert_eq!(steals, STEAL_TRIES as usize * 3);
+    }
+
+    #[test]
+    fn expired_slice_lets_the_global_queue_in_and_ends_inheritance() {
+        let mut w = World::new(2);
+        w.schedtick = 5; // not a multiple of 61
+        w.global_push(100);
+        w.local_put(0, 1, true); // runnext
+        w.slice_expired = true;
+        assert_eq!(
+            w.found(),
+            Some((100, false)),
+            "the global G must run first after an expired slice"
+        );
+        w.slice_expired = true;
+        assert_eq!(
+            w.found(),
+            Some((1, false)),
+            "runnext must not inherit an expired slice"
+        );
+        w.local_put(0, 2, true);
+        assert_eq!(
+            w.found(),
+            Some((2, true)),
+            "normal runnext inheritance otherwise"
+        );
     }
 
     #[test]

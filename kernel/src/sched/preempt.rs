@@ -60,9 +60,14 @@ static ARMED: [core::sync::atomic::AtomicU64; crate::arch::MAX_CPUS] =
     [const { core::sync::atomic::AtomicU64::new(u64::MAX) }; crate::arch::MAX_CPUS];
 
 /// Programs this CPU's one-shot for the earlier of its P's first timer and
-/// (if a goroutine runs) the slice deadline. Interrupts must be off or the
-/// caller on g0/in the handler.
+/// (if a goroutine runs) the slice deadline.
 pub fn rearm(pp: Option<&P>, running: bool) {
+    // With interrupts off: the timer interrupt itself re-arms, and must not
+    // run between our cache update and the hardware write.
+    ::x86_64::instructions::interrupts::without_interrupts(|| rearm_locked(pp, running))
+}
+
+fn rearm_locked(pp: Option<&P>, running: bool) {
     let mut deadline = u64::MAX;
     if let Some(pp) = pp {
         deadline = pp.timers.timer0_when.load(Ordering::Acquire);
@@ -116,7 +121,12 @@ fn retake(pp: &P, _mp: &M, g: &G, frame: &mut TrapFrame, now: u64) {
     if now < pp.slice_deadline.load(Ordering::Relaxed) {
         return;
     }
-    if pp.schedtick.load(Ordering::Relaxed) != pp.slice_tick.load(Ordering::Relaxed) {
+    let tick = pp.schedtick.load(Ordering::Relaxed);
+    if tick != pp.slice_tick.load(Ordering::Relaxed) {
+        // Go's sysmon: the P scheduled since we last looked; a new slice
+        // began (record it, so the timer is not re-armed in the past).
+        pp.slice_tick.store(tick, Ordering::Relaxed);
+        pp.slice_deadline.store(now + slice_ns(), Ordering::Relaxed);
         return;
     }
     if is_async_safe_point(g, frame) {
@@ -160,6 +170,9 @@ pub fn async_preempt_park() {
 unsafe extern "C" fn gopreempt_m(gp: usize) -> ! {
     // SAFETY: mcall passes the current goroutine.
     let g = unsafe { &*(gp as *const G) };
+    if let Some(pp) = proc::mp_p(getm()) {
+        pp.slice_expired.store(true, Ordering::Relaxed);
+    }
     proc::requeue_global(g)
 }
 
@@ -167,6 +180,7 @@ unsafe extern "C" fn gopreempt_m(gp: usize) -> ! {
 pub fn count_cooperative() {
     if let Some(pp) = proc::mp_p(getm()) {
         pp.counters.coop_preempts.fetch_add(1, Ordering::Relaxed);
+        pp.slice_expired.store(true, Ordering::Relaxed);
     }
 }
 
@@ -196,4 +210,9 @@ pub fn counters() -> (u64, u64, u64) {
         t.2 += c.preempt_refused.load(Ordering::Relaxed);
     }
     t
+}
+
+/// The deadline this CPU's timer is armed for (u64::MAX: stopped).
+pub fn armed() -> u64 {
+    ARMED[percpu::cpu_index()].load(Ordering::Relaxed)
 }

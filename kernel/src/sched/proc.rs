@@ -160,10 +160,20 @@ fn execute(mp: &M, gp: NonNull<G>, inherit_time: bool) -> ! {
     );
     g.ran_on.fetch_or(1 << mp.id, Ordering::Relaxed);
     if !inherit_time {
-        // A new time slice (Go: sysmon notices the schedtick change).
-        let tick = pp.schedtick.fetch_add(1, Ordering::Relaxed) + 1;
+        pp.schedtick.fetch_add(1, Ordering::Relaxed);
+    }
+    // A new time slice starts when schedtick moved (Go: sysmon notices the
+    // change and records schedwhen) or when no slice is running yet. A G
+    // from runnext keeps the slice it inherited.
+    let tick = pp.schedtick.load(Ordering::Relaxed);
+    if tick != pp.slice_tick.load(Ordering::Relaxed)
+        || pp.slice_deadline.load(Ordering::Relaxed) == u64::MAX
+    {
         pp.slice_tick.store(tick, Ordering::Relaxed);
-        pp.slice_deadline.store(crate::time::now_ns() + super::preempt::slice_ns(), Ordering::Relaxed);
+        pp.slice_deadline.store(
+            crate::time::now_ns() + super::preempt::slice_ns(),
+            Ordering::Relaxed,
+        );
     }
     pp.counters.grun.fetch_add(1, Ordering::Relaxed);
     super::preempt::rearm(Some(pp), true);
@@ -274,6 +284,18 @@ impl FindSources for Sources<'_> {
     fn stop_stealing(&self) -> bool {
         SCHED.gcwaiting.load(Ordering::Relaxed)
     }
+
+    fn take_slice_expired(&mut self) -> bool {
+        // Either a preemption said so, or the slice ran out while this CPU
+        // was in the scheduler (the timer interrupt does not preempt g0, so
+        // the scheduler notices it here: Go's sysmon would preempt the next
+        // G right away).
+        let flagged = self.pp.slice_expired.swap(false, Ordering::Relaxed);
+        let ran_out = crate::time::now_ns() >= self.pp.slice_deadline.load(Ordering::Relaxed)
+            && self.pp.schedtick.load(Ordering::Relaxed)
+                == self.pp.slice_tick.load(Ordering::Relaxed);
+        flagged || ran_out
+    }
 }
 
 /// Go: `findRunnable`: finds a G to run, halting the CPU while there is none.
@@ -292,7 +314,9 @@ fn find_runnable(mp: &M) -> (NonNull<G>, bool) {
         // Go: checkTimers: run this P's due timers (function timers too: we
         // are on g0, not in an interrupt handler).
         let now = crate::time::now_ns();
-        if pp.timers.timer0_when.load(Ordering::Acquire) <= now || pp.timers.due.load(Ordering::Relaxed) {
+        if pp.timers.timer0_when.load(Ordering::Acquire) <= now
+            || pp.timers.due.load(Ordering::Relaxed)
+        {
             crate::time::timer::run_due(pp, now, true);
         }
         if let Some(found) = policy::find_runnable_fast(&mut Sources { mp, pp }) {
@@ -749,11 +773,18 @@ pub fn preempt_at_safe_point() {
     }
     // SAFETY: the current goroutine is live.
     let g = unsafe { &*g };
+    // Take the request with interrupts off: a timer interrupt between the
+    // check and the switch could otherwise preempt us asynchronously first,
+    // and we would then yield a second time for nothing.
+    ::x86_64::instructions::interrupts::disable();
+    if !g.preempt.swap(false, Ordering::Relaxed) {
+        ::x86_64::instructions::interrupts::enable();
+        return;
+    }
     g.stackguard0.store(
         g.stack_window.load(Ordering::Relaxed) + crate::mem::layout::PAGE_SIZE,
         Ordering::Relaxed,
     );
-    g.preempt.store(false, Ordering::Relaxed);
     super::preempt::count_cooperative();
     // SAFETY: we are a goroutine at a safe point.
     unsafe { switch::mcall(gosched_m) };
@@ -775,7 +806,9 @@ pub fn requeue_global(g: &G) -> ! {
 pub fn timer_added_here(t: &crate::time::timer::Timer, when: u64) {
     let pp = mp_p(getm()).expect("timer added on a CPU without a P");
     if crate::time::timer::add(pp, t, when) {
-        ::x86_64::instructions::interrupts::without_interrupts(|| super::preempt::rearm(Some(pp), false));
+        ::x86_64::instructions::interrupts::without_interrupts(|| {
+            super::preempt::rearm(Some(pp), false)
+        });
     }
 }
 

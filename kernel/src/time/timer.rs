@@ -182,7 +182,11 @@ impl TimerHeap {
 
     /// The earliest `when`, or u64::MAX.
     pub fn earliest(&self) -> u64 {
-        if self.heap.is_empty() { u64::MAX } else { self.when_at(0) }
+        if self.heap.is_empty() {
+            u64::MAX
+        } else {
+            self.when_at(0)
+        }
     }
 }
 

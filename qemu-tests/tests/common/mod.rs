@@ -31,7 +31,8 @@ fn run_share() {
         core::hint::spin_loop();
     }
     // SAFETY: only `on_all_cpus` stores here, always a valid `fn(usize)`.
-    let f: fn(usize) = unsafe { core::mem::transmute::<usize, fn(usize)>(WORK.load(Ordering::Acquire)) };
+    let f: fn(usize) =
+        unsafe { core::mem::transmute::<usize, fn(usize)>(WORK.load(Ordering::Acquire)) };
     f(me);
     DONE.fetch_or(1 << me, Ordering::AcqRel);
 }
@@ -58,6 +59,17 @@ pub fn on_all_cpus(f: fn(usize)) {
     }
 }
 
+/// Waits until every CPU runs the scheduler (its M allocated its g0): the
+/// APs get there a little after the main goroutine starts, and tests that
+/// count heap allocations must not see theirs.
+pub fn wait_for_all_ms() {
+    for cpu in 0..smp::ncpu() {
+        while percpu::cpu(cpu).g0.load(Ordering::Acquire) == 0 {
+            core::hint::spin_loop();
+        }
+    }
+}
+
 /// Is time deterministic (QEMU's `-icount shift=0`: the TSC counts
 /// instructions)? Timing assertions are made only then.
 pub fn icount() -> bool {
@@ -69,7 +81,9 @@ pub fn icount() -> bool {
 pub fn qemu_smp() -> Option<u16> {
     fn select(key: u16) {
         // SAFETY: fw_cfg's selector port; writing it only selects an item.
-        unsafe { core::arch::asm!("out dx, ax", in("dx") 0x510u16, in("ax") key, options(nostack)) };
+        unsafe {
+            core::arch::asm!("out dx, ax", in("dx") 0x510u16, in("ax") key, options(nostack))
+        };
     }
     fn byte() -> u8 {
         let b: u8;

@@ -84,18 +84,30 @@ pub struct Platform {
 
 impl Platform {
     const fn defaults() -> Self {
-        let mut isa = [IsaRoute { gsi: 0, active_low: false, level_triggered: false }; ISA_IRQS];
+        let mut isa = [IsaRoute {
+            gsi: 0,
+            active_low: false,
+            level_triggered: false,
+        }; ISA_IRQS];
         let mut i = 0;
         while i < ISA_IRQS {
             isa[i].gsi = i as u32;
             i += 1;
         }
         Platform {
-            cpus: [CpuEntry { apic_id: 0, uid: 0, x2apic: false }; MAX_CPUS],
+            cpus: [CpuEntry {
+                apic_id: 0,
+                uid: 0,
+                x2apic: false,
+            }; MAX_CPUS],
             ncpus: 0,
             ncpus_found: 0,
             bsp_was_dropped: false,
-            ioapics: [IoApicEntry { id: 0, addr: 0, gsi_base: 0 }; MAX_IOAPICS],
+            ioapics: [IoApicEntry {
+                id: 0,
+                addr: 0,
+                gsi_base: 0,
+            }; MAX_IOAPICS],
             nioapics: 0,
             isa,
             noverrides: 0,
@@ -120,7 +132,9 @@ static PLATFORM: Once<Platform> = Once::new();
 
 /// The platform description (after [`discover`]).
 pub fn platform() -> &'static Platform {
-    PLATFORM.get().expect("acpi::platform() before acpi::discover()")
+    PLATFORM
+        .get()
+        .expect("acpi::platform() before acpi::discover()")
 }
 
 /// Maps physical memory for the `acpi` crate: everything it reads (RSDP,
@@ -130,12 +144,24 @@ pub fn platform() -> &'static Platform {
 struct PhysMap;
 
 impl AcpiHandler for PhysMap {
-    unsafe fn map_physical_region<T>(&self, physical_address: usize, size: usize) -> PhysicalMapping<Self, T> {
+    unsafe fn map_physical_region<T>(
+        &self,
+        physical_address: usize,
+        size: usize,
+    ) -> PhysicalMapping<Self, T> {
         let va = phys_to_virt(physical_address as u64) as *mut T;
         // SAFETY: all physical memory below 4 GiB (and all RAM) is mapped at
         // PHYS_OFFSET for the kernel's lifetime, so `va` is valid for `size`
         // bytes and never needs unmapping; it is not null (upper half).
-        unsafe { PhysicalMapping::new(physical_address, NonNull::new_unchecked(va), size, size, *self) }
+        unsafe {
+            PhysicalMapping::new(
+                physical_address,
+                NonNull::new_unchecked(va),
+                size,
+                size,
+                *self,
+            )
+        }
     }
 
     fn unmap_physical_region<T>(_region: &PhysicalMapping<Self, T>) {}
@@ -162,10 +188,18 @@ pub fn discover(rsdp: Option<u64>, bsp_apic_id: u32) -> (&'static Platform, Opti
             Err(e) => {
                 err = Some(e);
                 p = Platform::defaults();
-                p.cpus[0] = CpuEntry { apic_id: bsp_apic_id, uid: 0, x2apic: bsp_apic_id > 0xff };
+                p.cpus[0] = CpuEntry {
+                    apic_id: bsp_apic_id,
+                    uid: 0,
+                    x2apic: bsp_apic_id > 0xff,
+                };
                 p.ncpus = 1;
                 p.ncpus_found = 1;
-                p.ioapics[0] = IoApicEntry { id: 0, addr: DEFAULT_IOAPIC_ADDR, gsi_base: 0 };
+                p.ioapics[0] = IoApicEntry {
+                    id: 0,
+                    addr: DEFAULT_IOAPIC_ADDR,
+                    gsi_base: 0,
+                };
                 p.nioapics = 1;
                 // A PC's PIT is wired to IOAPIC input 2.
                 p.isa[0].gsi = 2;
@@ -180,7 +214,8 @@ fn read_madt(rsdp: Option<u64>, bsp_apic_id: u32, p: &mut Platform) -> Result<()
     let rsdp = rsdp.ok_or(DiscoverError::NoRsdp)?;
     // SAFETY: the bootloader found this RSDP (it validates the signature and
     // checksum again); all it points to is readable through PhysMap.
-    let tables = unsafe { AcpiTables::from_rsdp(PhysMap, rsdp as usize) }.map_err(DiscoverError::Acpi)?;
+    let tables =
+        unsafe { AcpiTables::from_rsdp(PhysMap, rsdp as usize) }.map_err(DiscoverError::Acpi)?;
     let madt = tables.find_table::<Madt>().map_err(DiscoverError::Acpi)?;
     let madt = madt.get();
     p.lapic_addr = madt.local_apic_address as u64;
@@ -191,24 +226,44 @@ fn read_madt(rsdp: Option<u64>, bsp_apic_id: u32, p: &mut Platform) -> Result<()
             MadtEntry::LocalApic(e) => {
                 let flags = e.flags;
                 if flags & 1 != 0 {
-                    add_cpu(p, CpuEntry { apic_id: e.apic_id as u32, uid: e.processor_id as u32, x2apic: false });
+                    add_cpu(
+                        p,
+                        CpuEntry {
+                            apic_id: e.apic_id as u32,
+                            uid: e.processor_id as u32,
+                            x2apic: false,
+                        },
+                    );
                     bsp_listed |= e.apic_id as u32 == bsp_apic_id;
                 }
             }
             MadtEntry::LocalX2Apic(e) => {
                 let (flags, id, uid) = (e.flags, e.x2apic_id, e.processor_uid);
                 if flags & 1 != 0 {
-                    add_cpu(p, CpuEntry { apic_id: id, uid, x2apic: true });
+                    add_cpu(
+                        p,
+                        CpuEntry {
+                            apic_id: id,
+                            uid,
+                            x2apic: true,
+                        },
+                    );
                     bsp_listed |= id == bsp_apic_id;
                 }
             }
             MadtEntry::IoApic(e) => {
                 if p.nioapics < MAX_IOAPICS {
-                    p.ioapics[p.nioapics] =
-                        IoApicEntry { id: e.io_apic_id, addr: e.io_apic_address as u64, gsi_base: e.global_system_interrupt_base };
+                    p.ioapics[p.nioapics] = IoApicEntry {
+                        id: e.io_apic_id,
+                        addr: e.io_apic_address as u64,
+                        gsi_base: e.global_system_interrupt_base,
+                    };
                     p.nioapics += 1;
                 } else {
-                    log::warn!("acpi: more than {MAX_IOAPICS} IOAPICs; ignoring IOAPIC {}", e.io_apic_id);
+                    log::warn!(
+                        "acpi: more than {MAX_IOAPICS} IOAPICs; ignoring IOAPIC {}",
+                        e.io_apic_id
+                    );
                 }
             }
             MadtEntry::InterruptSourceOverride(e) => {
@@ -217,8 +272,11 @@ fn read_madt(rsdp: Option<u64>, bsp_apic_id: u32, p: &mut Platform) -> Result<()
                     // MPS INTI flags: polarity in bits 0-1 (3 = active low),
                     // trigger mode in bits 2-3 (3 = level); 0 means "as the
                     // bus says", and ISA is edge-triggered, active high.
-                    p.isa[irq as usize] =
-                        IsaRoute { gsi, active_low: flags & 3 == 3, level_triggered: (flags >> 2) & 3 == 3 };
+                    p.isa[irq as usize] = IsaRoute {
+                        gsi,
+                        active_low: flags & 3 == 3,
+                        level_triggered: (flags >> 2) & 3 == 3,
+                    };
                     p.noverrides += 1;
                 }
             }
@@ -228,11 +286,22 @@ fn read_madt(rsdp: Option<u64>, bsp_apic_id: u32, p: &mut Platform) -> Result<()
     }
     if !bsp_listed {
         log::warn!("acpi: the bootstrap CPU (APIC id {bsp_apic_id}) is not in the MADT; adding it");
-        add_cpu(p, CpuEntry { apic_id: bsp_apic_id, uid: u32::MAX, x2apic: bsp_apic_id > 0xff });
+        add_cpu(
+            p,
+            CpuEntry {
+                apic_id: bsp_apic_id,
+                uid: u32::MAX,
+                x2apic: bsp_apic_id > 0xff,
+            },
+        );
     }
     // Keep the bootstrap CPU when the list was cut at MAX_CPUS.
     if p.ncpus_found > p.ncpus && !p.cpus().iter().any(|c| c.apic_id == bsp_apic_id) {
-        p.cpus[MAX_CPUS - 1] = CpuEntry { apic_id: bsp_apic_id, uid: u32::MAX, x2apic: bsp_apic_id > 0xff };
+        p.cpus[MAX_CPUS - 1] = CpuEntry {
+            apic_id: bsp_apic_id,
+            uid: u32::MAX,
+            x2apic: bsp_apic_id > 0xff,
+        };
         p.bsp_was_dropped = true;
     }
     Ok(())

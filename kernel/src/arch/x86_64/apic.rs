@@ -30,8 +30,6 @@ pub mod reg {
     pub const EOI: u32 = 0xb0;
     pub const SVR: u32 = 0xf0;
     pub const ESR: u32 = 0x280;
-    /// Interrupt request register: 8 registers of 32 vectors, 0x10 apart.
-    pub const IRR: u32 = 0x200;
     pub const ICR: u32 = 0x300;
     pub const ICR_HIGH: u32 = 0x310;
     pub const LVT_TIMER: u32 = 0x320;
@@ -128,7 +126,8 @@ pub fn cpuid_apic_id() -> u32 {
     {
         return level.x2apic_id();
     }
-    id.get_feature_info().map_or(0, |f| f.initial_local_apic_id() as u32)
+    id.get_feature_info()
+        .map_or(0, |f| f.initial_local_apic_id() as u32)
 }
 
 /// Signals end of interrupt to this CPU's local APIC. Every handler of a
@@ -233,7 +232,10 @@ pub fn send_ipi(dest: u32, vector: u8) {
 
 /// Sends a fixed interrupt with `vector` to every CPU except this one.
 pub fn send_ipi_all_but_self(vector: u8) {
-    send(0, icr::FIXED | icr::ASSERT | icr::ALL_BUT_SELF | vector as u32);
+    send(
+        0,
+        icr::FIXED | icr::ASSERT | icr::ALL_BUT_SELF | vector as u32,
+    );
 }
 
 /// Sends an NMI to the CPU with APIC id `dest`.

@@ -184,4 +184,12 @@ pub fn nmi(frame: &mut TrapFrame) {
         cpu.locks.load(Ordering::Relaxed)
     ));
     crate::panic::report_context();
+    if cpu.index == 0
+        && crate::sched::sched::SCHED
+            .mainstarted
+            .load(Ordering::Relaxed)
+    {
+        crate::sched::dump::print_sched_state();
+        crate::sched::dump::dump_all(true);
+    }
 }

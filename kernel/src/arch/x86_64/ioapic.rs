@@ -34,7 +34,11 @@ static LOCK: IrqSpinLock<()> = IrqSpinLock::new(());
 fn reg(base: u64, offset: u64) -> VolatilePtr<'static, u32> {
     // SAFETY: IOAPIC registers are MMIO below 4 GiB, inside the physical
     // mapping; IOREGSEL and IOWIN are 32-bit registers at these offsets.
-    unsafe { VolatilePtr::new(NonNull::new_unchecked((phys_to_virt(base) as u64 + offset) as *mut u32)) }
+    unsafe {
+        VolatilePtr::new(NonNull::new_unchecked(
+            (phys_to_virt(base) as u64 + offset) as *mut u32,
+        ))
+    }
 }
 
 fn read(io: &IoApicEntry, index: u32) -> u32 {
@@ -94,7 +98,9 @@ pub fn route_gsi(gsi: u32, route: IsaRoute, vector: u8, cpu: usize) -> Result<()
     if cpu >= super::smp::ncpu() {
         return Err(RouteError::NoSuchCpu(cpu));
     }
-    let dest = percpu::cpu(cpu).apic_id.load(core::sync::atomic::Ordering::Relaxed);
+    let dest = percpu::cpu(cpu)
+        .apic_id
+        .load(core::sync::atomic::Ordering::Relaxed);
     if dest > 0xff {
         return Err(RouteError::DestinationTooWide(dest));
     }
@@ -126,7 +132,11 @@ fn set_mask(gsi: u32, masked: bool) -> Result<(), RouteError> {
     let (io, pin) = find(gsi).ok_or(RouteError::NoSuchGsi(gsi))?;
     let _g = LOCK.lock();
     let low = read(io, REG_REDTBL + 2 * pin) as u64;
-    let low = if masked { low | RTE_MASKED } else { low & !RTE_MASKED };
+    let low = if masked {
+        low | RTE_MASKED
+    } else {
+        low & !RTE_MASKED
+    };
     write(io, REG_REDTBL + 2 * pin, low as u32);
     Ok(())
 }

@@ -19,69 +19,105 @@ const GATE2: u8 = 0x01;
 const SPEAKER: u8 = 0x02;
 const OUT2: u8 = 0x20;
 
-/// The longest window one countdown can time (16-bit counter).
-pub const MAX_WINDOW_US: u64 = 0xffff * 1_000_000 / PIT_HZ;
+/// The longest square-wave period (16-bit counter).
+pub const MAX_PERIOD_US: u64 = 0xffff * 1_000_000 / PIT_HZ;
 
 /// The PIT's output never changed: there is no PIT (or no port 0x61).
 #[derive(Debug, Clone, Copy)]
 pub struct NoPit;
 
-/// Times a window of `us` microseconds (at most [`MAX_WINDOW_US`]): channel
-/// 2 runs as a square wave (mode 3) whose period is the window, and
-/// `sample` is called at two consecutive rising edges of its output; both
-/// results are returned with the window's exact length in nanoseconds
-/// (whole PIT ticks). Both ends are found the same way (polling port 0x61),
-/// so the polling delay, which is large under TCG (a port read takes
-/// microseconds), cancels out instead of lengthening the window.
-pub fn window<T>(us: u64, mut sample: impl FnMut() -> T) -> Result<(T, T, u64), NoPit> {
-    let ticks = (us * PIT_HZ / 1_000_000).clamp(2, 0xffff);
-    let mut port_b = Port::<u8>::new(PORT_B);
-    let mut cmd = Port::<u8>::new(COMMAND);
-    let mut ch2 = Port::<u8>::new(CHANNEL2);
-    // SAFETY: the PC's fixed PIT and port-B registers; only boot code uses
-    // channel 2 and the speaker stays off.
-    let b = unsafe { port_b.read() };
-    // SAFETY: as above.
-    unsafe {
-        port_b.write((b & !SPEAKER) | GATE2);
-        // Channel 2, lobyte/hibyte, mode 3 (square wave), binary.
-        cmd.write(0b1011_0110);
-        ch2.write(ticks as u8);
-        ch2.write((ticks >> 8) as u8);
-    }
-    let result = (|| {
-        wait_for(0)?;
-        wait_for(OUT2)?;
-        let start = sample();
-        wait_for(0)?;
-        wait_for(OUT2)?;
-        let end = sample();
-        Ok((start, end, ticks * 1_000_000_000 / PIT_HZ))
-    })();
-    // SAFETY: as above: gate off, speaker off.
-    unsafe { port_b.write(b & !(SPEAKER | GATE2)) };
-    result
+/// Channel 2 running as a square wave (mode 3): its output, read from port
+/// 0x61, rises once per period. Stopped (gate off) when dropped.
+pub struct SquareWave {
+    ticks: u64,
+    saved_port_b: u8,
 }
 
-/// Polls channel 2's output until it is at `level`. Between two port reads
-/// the CPU spins a little: port accesses are slow under emulation (and
-/// very slow under QEMU's icount), and polling every microsecond or so is
-/// precise enough for a 10 ms window since both ends are found alike.
-fn wait_for(level: u8) -> Result<(), NoPit> {
-    let mut port_b = Port::<u8>::new(PORT_B);
-    // A PIT that is there toggles OUT within 55 ms; this many polls take
-    // far longer on any CPU, so running out means there is no PIT.
-    for _ in 0..10_000_000u64 {
+impl SquareWave {
+    /// Starts a square wave of period `us` microseconds (at most
+    /// [`MAX_PERIOD_US`]).
+    pub fn start(us: u64) -> SquareWave {
+        // Even, so that both halves are whole ticks (see `phase`).
+        let ticks = (us * PIT_HZ / 1_000_000).clamp(2, 0xfffe) & !1;
+        let mut port_b = Port::<u8>::new(PORT_B);
+        let mut cmd = Port::<u8>::new(COMMAND);
+        let mut ch2 = Port::<u8>::new(CHANNEL2);
+        // SAFETY: the PC's fixed PIT and port-B registers; only boot code
+        // uses channel 2, and the speaker stays off.
+        let saved_port_b = unsafe {
+            let b = port_b.read();
+            port_b.write((b & !SPEAKER) | GATE2);
+            // Channel 2, lobyte/hibyte, mode 3 (square wave), binary.
+            cmd.write(0b1011_0110);
+            ch2.write(ticks as u8);
+            ch2.write((ticks >> 8) as u8);
+            b
+        };
+        SquareWave {
+            ticks,
+            saved_port_b,
+        }
+    }
+
+    /// The period in PIT ticks (of 1/`PIT_HZ` s).
+    pub fn period_ticks(&self) -> u64 {
+        self.ticks
+    }
+
+    /// Ticks since the last rising edge of the output (0..period), read
+    /// with the read-back command, which latches the output level and the
+    /// count together. In mode 3 the count runs down by 2 per tick from the
+    /// period, twice per period, with the output high during the first run.
+    pub fn phase(&self) -> u64 {
+        let mut cmd = Port::<u8>::new(COMMAND);
+        let mut ch2 = Port::<u8>::new(CHANNEL2);
+        // SAFETY: read-back of channel 2 (count and status latched), then
+        // status, count low and high bytes: reading only consumes latches.
+        let (status, lo, hi) = unsafe {
+            cmd.write(0b1100_1000);
+            (ch2.read(), ch2.read(), ch2.read())
+        };
+        let count = (u16::from_le_bytes([lo, hi]) as u64).min(self.ticks);
+        let half = (self.ticks - count) / 2;
+        if status & 0x80 != 0 {
+            half
+        } else {
+            self.ticks / 2 + half
+        }
+    }
+
+    /// Is the output high now?
+    pub fn high(&self) -> bool {
         // SAFETY: reading port B has no side effect.
-        if unsafe { port_b.read() } & OUT2 == level {
-            return Ok(());
-        }
-        for _ in 0..POLL_PACE {
-            super::tsc::pace();
-        }
+        unsafe { Port::<u8>::new(PORT_B).read() & OUT2 != 0 }
     }
-    Err(NoPit)
+
+    /// Waits until the output is `high`. `tight` polls as fast as the port
+    /// allows (to time an edge); otherwise the CPU spins a little between
+    /// polls (port accesses are slow under emulation, very slow under
+    /// QEMU's icount).
+    pub fn wait(&self, high: bool, tight: bool) -> Result<(), NoPit> {
+        // A PIT that is there toggles within 55 ms; this many polls take far
+        // longer on any CPU, so running out means there is no PIT.
+        for _ in 0..20_000_000u64 {
+            if self.high() == high {
+                return Ok(());
+            }
+            if tight {
+                core::hint::spin_loop();
+            } else {
+                for _ in 0..4 {
+                    super::tsc::pace();
+                }
+            }
+        }
+        Err(NoPit)
+    }
 }
 
-/// Busy-wait steps (`tsc::pace`) between two polls of port 0x61.
-const POLL_PACE: u32 = 4;
+impl Drop for SquareWave {
+    fn drop(&mut self) {
+        // SAFETY: as in `start`: gate off, speaker off.
+        unsafe { Port::<u8>::new(PORT_B).write(self.saved_port_b & !(SPEAKER | GATE2)) };
+    }
+}

@@ -18,6 +18,18 @@
 //!
 //! Vectors: 0x30.. ISA IRQs (`ioapic`), 0xef timer, 0xf0 wake-up,
 //! 0xf1 cross-call, 0xfe APIC error, 0xff spurious.
+//!
+//! Under QEMU 10 (TCG):
+//! - with `-icount shift=0` (the virtual CPUs run round-robin on one host
+//!   thread, time counts instructions) AP start-up works at -smp 2 and 4,
+//!   with QEMU's default CPU model and with `-cpu max` (the
+//!   `smp_icount` test). The one limit found: TCG aborts with "Bad icount
+//!   read" when an x2APIC timer register (an MSR) is accessed under icount,
+//!   because RDMSR/WRMSR are not treated as I/O there; gmpos detects icount
+//!   (`tsc::counts_instructions`) and keeps to xAPIC MMIO then.
+//! - every `pause` leaves the translated code (and, multi-threaded, retakes
+//!   QEMU's global lock), so waits that pause on every poll are slow when
+//!   several CPUs spin; see `ipi::POLLS_PER_PAUSE` and `tsc::pace`.
 use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use ::x86_64::registers::control::{Cr0, Cr4, Efer};
@@ -34,6 +46,8 @@ pub const AP_STACK_SIZE: u64 = 64 * 1024;
 pub const AP_TIMEOUT_MS: u64 = 1000;
 /// Where the trampoline goes if that memory is usable (the usual place).
 const TRAMPOLINE_BASE: u64 = 0x8000;
+/// CR4 bit of 5-level paging.
+const CR4_LA57: u64 = 1 << 12;
 /// TSC agreement check: samples per CPU.
 const WARP_CHECK_ITERATIONS: u32 = 2000;
 
@@ -87,7 +101,11 @@ pub fn init(rsdp: Option<u64>) {
             platform.ncpus_found,
             percpu::MAX_CPUS,
             percpu::MAX_CPUS,
-            if platform.bsp_was_dropped { " (the bootstrap CPU replaces the last one listed)" } else { "" }
+            if platform.bsp_was_dropped {
+                " (the bootstrap CPU replaces the last one listed)"
+            } else {
+                ""
+            }
         );
     }
 
@@ -111,7 +129,14 @@ pub fn init(rsdp: Option<u64>) {
 
     // The other CPUs.
     BSP_CR0.store(Cr0::read_raw(), Ordering::Relaxed);
-    BSP_CR4.store(Cr4::read_raw(), Ordering::Relaxed);
+    // CR4.LA57 cannot change in long mode and the trampoline builds 4-level
+    // tables; bootloader 0.11 never enables it.
+    let cr4 = Cr4::read_raw();
+    assert!(
+        cr4 & CR4_LA57 == 0,
+        "5-level paging is not supported by the AP trampoline"
+    );
+    BSP_CR4.store(cr4, Ordering::Relaxed);
     BSP_EFER.store(Efer::read_raw(), Ordering::Relaxed);
     let mut failed = [(0u32, 0u64); 8];
     let mut nfailed = 0;
@@ -168,7 +193,11 @@ pub fn init(rsdp: Option<u64>) {
         } else {
             "xAPIC (MMIO access)"
         },
-        if timer::uses_tsc_deadline() { "yes (one-shot timers use it)" } else { "no (one-shot timers count)" }
+        if timer::uses_tsc_deadline() {
+            "yes (one-shot timers use it)"
+        } else {
+            "no (one-shot timers count)"
+        }
     );
     print_frequency("tsc", tsc_f);
     print_frequency("apic timer", apic_f);
@@ -176,11 +205,18 @@ pub fn init(rsdp: Option<u64>) {
     println!(
         "tsc: invariant TSC advertised: {}{}; {}",
         if tsc::invariant() { "yes" } else { "no" },
-        if tsc::invariant() { "" } else { " (gmpos uses the TSC anyway)" },
+        if tsc::invariant() {
+            ""
+        } else {
+            " (gmpos uses the TSC anyway)"
+        },
         if ncpu() == 1 {
             "one CPU, nothing to compare".into()
         } else if warps == 0 {
-            alloc::format!("the CPUs' TSCs agree (no warp in {} samples per CPU)", WARP_CHECK_ITERATIONS)
+            alloc::format!(
+                "the CPUs' TSCs agree (no warp in {} samples per CPU)",
+                WARP_CHECK_ITERATIONS
+            )
         } else {
             alloc::format!(
                 "WARNING: the CPUs' TSCs disagree ({warps} warps, up to {max_warp} cycles): now_ns() can go back across CPUs"
@@ -188,7 +224,11 @@ pub fn init(rsdp: Option<u64>) {
         }
     );
     for cpu in 0..ncpu() {
-        println!("cpu {cpu}: apic id {}{}", apic_id(cpu), if cpu == 0 { " (bootstrap)" } else { "" });
+        println!(
+            "cpu {cpu}: apic id {}{}",
+            apic_id(cpu),
+            if cpu == 0 { " (bootstrap)" } else { "" }
+        );
     }
     for &(id, stage) in &failed[..nfailed.min(failed.len())] {
         println!(
@@ -196,6 +236,13 @@ pub fn init(rsdp: Option<u64>) {
             STAGE_NAMES[stage as usize % STAGE_NAMES.len()]
         );
     }
+    if nfailed > failed.len() {
+        println!(
+            "smp: ... and {} more CPUs did not report in",
+            nfailed - failed.len()
+        );
+    }
+
     println!("smp: {} of {} CPUs online", ncpu(), ncpu_found());
     ::x86_64::instructions::interrupts::enable();
 }
@@ -205,24 +252,33 @@ fn print_frequency(name: &str, f: tsc::Frequency) {
         Some((src, hz)) => alloc::format!(
             "; ignored {}: {}.{:03} MHz (off by {} ppm)",
             src.describe().trim_start_matches("from "),
-            hz / 1_000_000,
-            hz / 1000 % 1000,
+            mhz(hz).0,
+            mhz(hz).1,
             tsc::ppm(hz, f.measured_hz)
         ),
         None => alloc::string::String::new(),
     };
     let measured = matches!(f.source, tsc::Source::Pit | tsc::Source::Tsc);
     let check = if !measured && f.measured_hz != 0 {
-        alloc::format!(" (the measurement is {} ppm off)", tsc::ppm(f.hz, f.measured_hz))
+        alloc::format!(
+            " (the measurement is {} ppm off)",
+            tsc::ppm(f.hz, f.measured_hz)
+        )
     } else {
         alloc::string::String::new()
     };
     println!(
         "{name}: {}.{:03} MHz, {}{check}{rejected}",
-        f.hz / 1_000_000,
-        f.hz / 1000 % 1000,
+        mhz(f.hz).0,
+        mhz(f.hz).1,
         f.source.describe()
     );
+}
+
+/// `hz` in MHz, rounded to kHz: (whole MHz, thousandths).
+fn mhz(hz: u64) -> (u64, u64) {
+    let khz = (hz + 500) / 1000;
+    (khz / 1000, khz % 1000)
 }
 
 /// The trampoline's base: 0x8000 if usable, else the first usable page
@@ -254,7 +310,11 @@ fn boot_stack_for(index: usize) -> u64 {
     s.top
 }
 
-fn start_aps<'a>(base: u64, aps: impl Iterator<Item = &'a CpuEntry> + Clone, on_fail: &mut dyn FnMut(u32, u64)) {
+fn start_aps<'a>(
+    base: u64,
+    aps: impl Iterator<Item = &'a CpuEntry> + Clone,
+    on_fail: &mut dyn FnMut(u32, u64),
+) {
     // Every AP's stacks for the indices it may get are mapped before the
     // trampoline copies the kernel's level-4 table (see Trampoline::install).
     let n = aps.clone().count().min(percpu::MAX_CPUS - 1);
@@ -267,7 +327,10 @@ fn start_aps<'a>(base: u64, aps: impl Iterator<Item = &'a CpuEntry> + Clone, on_
 
     let addressable = |c: &CpuEntry| apic::is_x2apic() || c.apic_id <= 0xff;
     for c in aps.clone().filter(|c| !addressable(c)) {
-        println!("smp: APIC id {} needs x2APIC, which this CPU lacks: not started", c.apic_id);
+        println!(
+            "smp: APIC id {} needs x2APIC, which this CPU lacks: not started",
+            c.apic_id
+        );
     }
     // MP spec: INIT, then 10 ms before the start-up IPIs (all APs at once).
     for c in aps.clone().filter(|c| addressable(c)) {
@@ -281,7 +344,11 @@ fn start_aps<'a>(base: u64, aps: impl Iterator<Item = &'a CpuEntry> + Clone, on_
         if index >= percpu::MAX_CPUS {
             break;
         }
-        t.prepare(index, boot_stack_for(index), percpu::cpu(index) as *const percpu::PerCpu as u64);
+        t.prepare(
+            index,
+            boot_stack_for(index),
+            percpu::cpu(index) as *const percpu::PerCpu as u64,
+        );
         let start = crate::time::now_ns();
         apic::send_startup(c.apic_id, t.vector());
         tsc::delay_us(200);

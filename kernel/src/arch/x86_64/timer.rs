@@ -71,7 +71,9 @@ fn apic_hz() -> u64 {
 /// The APIC timer frequency (counts per second at divide-by-1) and its
 /// origin (after [`calibrate`]).
 pub fn frequency() -> Frequency {
-    *APIC_HZ.get().expect("timer::frequency() before timer::calibrate()")
+    *APIC_HZ
+        .get()
+        .expect("timer::frequency() before timer::calibrate()")
 }
 
 /// Is one-shot mode using the TSC deadline?
@@ -98,28 +100,36 @@ fn cpuid_apic_hz() -> Option<(Source, u64)> {
 }
 
 /// The APIC timer's count rate measured against the TSC (whose frequency
-/// is known by now): median of three 10 ms windows.
+/// is known by now): median of five 10 ms windows.
 fn measure_apic_hz() -> u64 {
-    let mut rates = [0u64; 3];
+    let mut rates = [0u64; 5];
     apic::write(reg::TIMER_DIVIDE, DIVIDE_BY_1);
     for r in rates.iter_mut() {
-        *r = if tsc::counts_instructions() { measure_by_interrupt() } else { measure_by_count() };
+        *r = measure_by_count();
     }
     apic::write(reg::LVT_TIMER, LVT_MASKED | TIMER_VECTOR as u32);
     apic::write(reg::TIMER_INITIAL, 0);
     rates.sort_unstable();
-    rates[1]
+    rates[2]
 }
 
 /// Reads the current count at both ends of 10 ms of TSC time. Each end is
-/// the midpoint of two TSC reads around the (slow, under emulation) APIC
-/// read.
+/// the midpoint of two TSC reads around the APIC read (slow under
+/// emulation), the tightest of a few tries (the host may deschedule the
+/// virtual CPU in between). (Under QEMU's icount this read must be MMIO:
+/// see `tsc::counts_instructions`.)
 fn measure_by_count() -> u64 {
     let sample = || {
-        let a = tsc::rdtsc_ordered();
-        let count = apic::read(reg::TIMER_CURRENT);
-        let b = tsc::rdtsc_ordered();
-        (a + (b - a) / 2, count)
+        let mut best = (u64::MAX, 0u64, 0u32);
+        for _ in 0..8 {
+            let a = tsc::rdtsc_ordered();
+            let count = apic::read(reg::TIMER_CURRENT);
+            let b = tsc::rdtsc_ordered();
+            if b - a < best.0 {
+                best = (b - a, a + (b - a) / 2, count);
+            }
+        }
+        (best.1, best.2)
     };
     apic::write(reg::LVT_TIMER, LVT_MASKED | TIMER_VECTOR as u32);
     apic::write(reg::TIMER_INITIAL, u32::MAX);
@@ -127,32 +137,6 @@ fn measure_by_count() -> u64 {
     tsc::delay_us(10_000);
     let (t1, c1) = sample();
     ((c0 - c1) as u128 * time::tsc_hz() as u128 / (t1 - t0).max(1) as u128) as u64
-}
-
-/// Times a one-shot count of 10,000,000 (10 ms at QEMU's 1 GHz) by polling
-/// the timer vector's IRR bit, with interrupts off. Used under QEMU's icount, where TCG aborts on a read of
-/// the current-count register ("Bad icount read"); there the timer fires
-/// exactly on time, so this is exact too.
-fn measure_by_interrupt() -> u64 {
-    const COUNT: u32 = 10_000_000;
-    let irr = reg::IRR + 0x10 * (TIMER_VECTOR as u32 / 32);
-    let bit = 1u32 << (TIMER_VECTOR % 32);
-    ::x86_64::instructions::interrupts::without_interrupts(|| {
-        apic::write(reg::LVT_TIMER, TIMER_VECTOR as u32);
-        let t0 = tsc::rdtsc_ordered();
-        apic::write(reg::TIMER_INITIAL, COUNT);
-        while apic::read(irr) & bit == 0 {
-            tsc::pace();
-        }
-        let t1 = tsc::rdtsc_ordered();
-        apic::write(reg::LVT_TIMER, LVT_MASKED | TIMER_VECTOR as u32);
-        // Take the pending interrupt now (the handler drops it: the timer
-        // is off), or the next window would find the IRR bit already set.
-        ::x86_64::instructions::interrupts::enable();
-        ::x86_64::instructions::nop();
-        ::x86_64::instructions::interrupts::disable();
-        (COUNT as u128 * time::tsc_hz() as u128 / (t1 - t0).max(1) as u128) as u64
-    })
 }
 
 /// Determines the APIC timer frequency and registers the timer vector
@@ -175,7 +159,9 @@ pub fn init_this_cpu() {
     apic::write(reg::TIMER_DIVIDE, DIVIDE_BY_1);
     apic::write(reg::LVT_TIMER, LVT_MASKED | TIMER_VECTOR as u32);
     apic::write(reg::TIMER_INITIAL, 0);
-    TIMERS[percpu::cpu_index()].mode.store(MODE_OFF, Ordering::Relaxed);
+    TIMERS[percpu::cpu_index()]
+        .mode
+        .store(MODE_OFF, Ordering::Relaxed);
 }
 
 /// Installs the function every timer interrupt on every CPU calls (after
@@ -239,7 +225,9 @@ pub fn set_oneshot_ns(deadline_ns: u64) {
 pub fn stop() {
     ::x86_64::instructions::interrupts::without_interrupts(|| {
         disarm();
-        TIMERS[percpu::cpu_index()].mode.store(MODE_OFF, Ordering::Relaxed);
+        TIMERS[percpu::cpu_index()]
+            .mode
+            .store(MODE_OFF, Ordering::Relaxed);
     });
 }
 

@@ -39,7 +39,9 @@ pub fn flush_local(start: u64, len: u64) {
             ::x86_64::instructions::tlb::flush(::x86_64::VirtAddr::new(first + i * PAGE_SIZE));
         }
     }
-    FLUSHES[super::percpu::cpu_index()].0.fetch_add(1, Ordering::Relaxed);
+    FLUSHES[super::percpu::cpu_index()]
+        .0
+        .fetch_add(1, Ordering::Relaxed);
 }
 
 /// Flushes this CPU's whole TLB, global entries included.
@@ -87,7 +89,9 @@ pub fn unmap_and_free(start: u64, npages: u64) -> u64 {
         }
         shootdown(batch_start, page - batch_start);
         for &pa in &frames[..n] {
-            let f = ::x86_64::structures::paging::PhysFrame::containing_address(::x86_64::PhysAddr::new(pa));
+            let f = ::x86_64::structures::paging::PhysFrame::containing_address(
+                ::x86_64::PhysAddr::new(pa),
+            );
             // SAFETY: the frame was mapped only at the page just unmapped,
             // and every CPU flushed that page from its TLB.
             unsafe { frame::free(f) };

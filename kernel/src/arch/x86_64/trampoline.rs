@@ -214,11 +214,17 @@ impl Trampoline {
     /// # Safety
     /// As above: the pages are reserved for the trampoline while APs start.
     pub unsafe fn install(base: u64) -> Trampoline {
-        assert!(base.is_multiple_of(4096) && base + PAGES * 4096 <= 0x10_0000, "trampoline base {base:#x}");
+        assert!(
+            base.is_multiple_of(4096) && base + PAGES * 4096 <= 0x10_0000,
+            "trampoline base {base:#x}"
+        );
         let start = &raw const gmpos_trampoline_start;
         let len = offset_of_sym(&raw const gmpos_trampoline_end) as usize;
         // Room for the 16/32-bit stack at the end of the page.
-        assert!(len <= 3072, "trampoline of {len} bytes does not fit its page");
+        assert!(
+            len <= 3072,
+            "trampoline of {len} bytes does not fit its page"
+        );
         let dst = phys_to_virt(base);
         // SAFETY: the source is the `.trampoline` section (readable, `len`
         // bytes); the destination is the reserved low page (caller), mapped
@@ -261,7 +267,8 @@ impl Trampoline {
             kernel_cr3.0.start_address().as_u64() | kernel_cr3.1 as u64,
             Ordering::Relaxed,
         );
-        p.entry.store(&raw const gmpos_ap_entry64 as u64, Ordering::Relaxed);
+        p.entry
+            .store(&raw const gmpos_ap_entry64 as u64, Ordering::Relaxed);
         t
     }
 

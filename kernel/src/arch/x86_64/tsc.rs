@@ -75,60 +75,205 @@ pub fn ppm(a: u64, b: u64) -> u64 {
 /// is `Pit` when the measurement wins).
 pub fn choose(stated: Option<(Source, u64)>, measured_hz: u64) -> Frequency {
     match stated {
-        Some((src, hz)) if measured_hz == 0 || ppm(hz, measured_hz) <= AGREE_PPM => {
-            Frequency { hz, source: src, measured_hz, rejected: None }
-        }
-        other => Frequency { hz: measured_hz, source: Source::Pit, measured_hz, rejected: other },
+        Some((src, hz)) if measured_hz == 0 || ppm(hz, measured_hz) <= AGREE_PPM => Frequency {
+            hz,
+            source: src,
+            measured_hz,
+            rejected: None,
+        },
+        other => Frequency {
+            hz: measured_hz,
+            source: Source::Pit,
+            measured_hz,
+            rejected: other,
+        },
     }
 }
 
 /// What CPUID says the TSC frequency is, if anything.
 fn cpuid_tsc_hz() -> Option<(Source, u64)> {
     let id = CpuId::new();
-    if let Some(info) = id.get_tsc_info() {
-        if let Some(hz) = info.tsc_frequency() {
-            return Some((Source::Cpuid15, hz));
-        }
+    if let Some(hz) = id.get_tsc_info().and_then(|info| info.tsc_frequency()) {
+        return Some((Source::Cpuid15, hz));
     }
-    if let Some(f) = id.get_processor_frequency_info() {
-        let mhz = f.processor_base_frequency() as u64;
-        if mhz != 0 {
-            return Some((Source::Cpuid16, mhz * 1_000_000));
-        }
+    if let Some(f) = id.get_processor_frequency_info()
+        && f.processor_base_frequency() != 0
+    {
+        return Some((
+            Source::Cpuid16,
+            f.processor_base_frequency() as u64 * 1_000_000,
+        ));
     }
-    if let Some(hv) = id.get_hypervisor_info() {
-        if let Some(khz) = hv.tsc_frequency() {
-            if khz != 0 {
-                return Some((Source::Hypervisor, khz as u64 * 1000));
-            }
-        }
+    if let Some(khz) = id.get_hypervisor_info().and_then(|hv| hv.tsc_frequency())
+        && khz != 0
+    {
+        return Some((Source::Hypervisor, khz as u64 * 1000));
     }
     None
 }
 
-/// Median of five 10 ms PIT windows of the TSC (0 when there is no PIT):
-/// under emulation a window can be stretched or shrunk when the host
-/// deschedules the virtual CPU at one of its ends.
+/// The TSC measured against the PIT (0 when there is no PIT): median of
+/// five 10 ms periods of a PIT square wave, each timed from one rising edge
+/// of its output to the next.
+///
+/// Polling the output is slow under emulation (microseconds per port read
+/// under TCG, and every read leaves the translated code under icount), so
+/// a first period is timed with relaxed polling to get an estimate; then
+/// each edge is approached by TSC time and polled tightly only from shortly
+/// before it. Both ends of a period are found the same way, so the polling
+/// delay cancels out. Under icount the result is exact (1 GHz). Under TCG
+/// the host may deschedule the virtual CPU at any point: a period that does
+/// not look like one (against the estimate) is thrown away and the estimate
+/// taken again, and the median absorbs smaller disturbances.
 fn measure_tsc_hz() -> u64 {
-    let mut rates = [0u64; 5];
-    for r in rates.iter_mut() {
-        match pit::window(10_000, rdtsc) {
-            Ok((t0, t1, ns)) => *r = ((t1 - t0) as u128 * 1_000_000_000 / ns as u128) as u64,
-            Err(pit::NoPit) => return 0,
+    const PERIOD_US: u64 = 10_000;
+    let w = pit::SquareWave::start(PERIOD_US);
+    let rising_edge = |tight: bool| -> Result<u64, pit::NoPit> {
+        w.wait(false, tight)?;
+        w.wait(true, tight)?;
+        Ok(rdtsc_ordered())
+    };
+    let run = || -> Result<u64, pit::NoPit> {
+        // A coarse estimate of the period, from two consecutive edges.
+        let coarse = || -> Result<(u64, u64), pit::NoPit> {
+            let first = rising_edge(false)?;
+            let second = rising_edge(false)?;
+            Ok((second - first, second))
+        };
+        let (mut estimate, mut edge) = coarse()?;
+        let mut rates = [0u64; 5];
+        let mut n = 0;
+        let mut prev: Option<u64> = None;
+        for _ in 0..40 {
+            if n == rates.len() {
+                break;
+            }
+            // Shortly before the next edge (1/32 of a period), the output
+            // is low; poll tightly from there.
+            let target = edge + estimate - estimate / 32;
+            while rdtsc() < target {
+                pace();
+            }
+            let late = rdtsc() - target > estimate / 64;
+            if late || w.high() {
+                // Descheduled by the host, or the estimate is off (the host
+                // stalled us during it): estimate again.
+                (estimate, edge) = coarse()?;
+                prev = None;
+                continue;
+            }
+            w.wait(true, true)?;
+            let now = rdtsc_ordered();
+            // One period since the last edge, or we lost track (a stall
+            // while polling): then start over.
+            if prev.is_some_and(|p| (now - p).abs_diff(estimate) > estimate / 16) {
+                (estimate, edge) = coarse()?;
+                prev = None;
+                continue;
+            }
+            if let Some(p) = prev {
+                rates[n] =
+                    ((now - p) as u128 * pit::PIT_HZ as u128 / w.period_ticks() as u128) as u64;
+                n += 1;
+            }
+            prev = Some(now);
+            edge = now;
+        }
+        let rates = &mut rates[..n];
+        rates.sort_unstable();
+        Ok(rates
+            .get(n / 2)
+            .copied()
+            .unwrap_or(estimate * pit::PIT_HZ / w.period_ticks()))
+    };
+    run().unwrap_or(0)
+}
+
+/// The TSC measured against the PIT's count rather than its edges: robust
+/// where the edge timing is not, when the host stalls the virtual CPU for
+/// longer than a period (seen under TCG with a loaded host). Samples of
+/// (TSC, position in a 55 ms PIT period) are taken about every 5 ms; each
+/// pair gives a rate (the PIT position wraps, so a stall of a whole period
+/// makes a pair wrong, and such pairs fall outside 1% of the median pair),
+/// and the agreeing pairs together give the rate over their whole span
+/// (the PIT tick, 838 ns, limits that to tens of ppm).
+fn measure_tsc_hz_by_count() -> u64 {
+    const SAMPLES: usize = 12;
+    let w = pit::SquareWave::start(pit::MAX_PERIOD_US);
+    let period = w.period_ticks();
+    // The tightest of a few (TSC, phase) readings.
+    let sample = || {
+        let mut best = (u64::MAX, 0, 0);
+        for _ in 0..4 {
+            let a = rdtsc_ordered();
+            let phase = w.phase();
+            let b = rdtsc_ordered();
+            if b - a < best.0 {
+                best = (b - a, a + (b - a) / 2, phase);
+            }
+        }
+        (best.1, best.2)
+    };
+    let mut samples = [(0u64, 0u64); SAMPLES];
+    samples[0] = sample();
+    for i in 1..SAMPLES {
+        // About a tenth of the period after the previous sample.
+        let mut spins = 0u64;
+        loop {
+            let s = sample();
+            if (s.1 + period - samples[i - 1].1) % period >= period / 10 {
+                samples[i] = s;
+                break;
+            }
+            spins += 1;
+            if spins > 10_000_000 {
+                return 0; // The PIT does not count: no PIT.
+            }
+            pace();
         }
     }
+    let mut pairs = [(0u64, 0u64, 0u64); SAMPLES - 1];
+    for i in 1..SAMPLES {
+        let (t0, p0) = samples[i - 1];
+        let (t1, p1) = samples[i];
+        let ticks = (p1 + period - p0) % period;
+        let cycles = t1 - t0;
+        pairs[i - 1] = (cycles * PIT_HZ_TICK_SCALE / ticks.max(1), cycles, ticks);
+    }
+    let mut rates = pairs.map(|p| p.0);
     rates.sort_unstable();
-    rates[2]
+    let median = rates[rates.len() / 2];
+    let (cycles, ticks) = pairs
+        .iter()
+        .filter(|p| ppm(p.0, median) <= 10_000)
+        .fold((0u64, 0u64), |(c, t), p| (c + p.1, t + p.2));
+    (cycles as u128 * pit::PIT_HZ as u128 / ticks.max(1) as u128) as u64
 }
+
+/// Fixed-point scale of the per-pair rates in `measure_tsc_hz_by_count`.
+const PIT_HZ_TICK_SCALE: u64 = 1 << 16;
 
 /// Determines the TSC frequency and sets the clock's (`time::set_tsc_hz`).
 /// Bootstrap CPU, once, before the APs start.
 pub fn init() -> Frequency {
     *TSC_HZ_SOURCE.call_once(|| {
-        let f = choose(cpuid_tsc_hz(), measure_tsc_hz());
+        // The edge timing is exact under icount and precise otherwise, but
+        // a host that stalls the virtual CPU for whole periods can fool
+        // it; the count-based measurement cannot be fooled that way, so it
+        // decides between the two.
+        let (edges, counts) = (measure_tsc_hz(), measure_tsc_hz_by_count());
+        let measured = if ppm(edges, counts) <= 5_000 {
+            edges
+        } else {
+            counts
+        };
+        let f = choose(cpuid_tsc_hz(), measured);
         let f = if f.hz == 0 {
             // No PIT and no CPUID: a guess that keeps the clock running.
-            Frequency { hz: 1_000_000_000, ..f }
+            Frequency {
+                hz: 1_000_000_000,
+                ..f
+            }
         } else {
             f
         };
@@ -140,7 +285,9 @@ pub fn init() -> Frequency {
 
 /// The TSC frequency and its origin (after [`init`]).
 pub fn frequency() -> Frequency {
-    *TSC_HZ_SOURCE.get().expect("tsc::frequency() before tsc::init()")
+    *TSC_HZ_SOURCE
+        .get()
+        .expect("tsc::frequency() before tsc::init()")
 }
 
 /// Does the CPU advertise an invariant TSC (constant rate in all states)?
@@ -197,17 +344,22 @@ static COUNTS_INSTRUCTIONS: spin::Once<bool> = spin::Once::new();
 /// bootstrap CPU at boot (alone, interrupts off, so nothing else adds
 /// instructions); later calls return the cached answer.
 ///
-/// gmpos needs to know because QEMU's TCG aborts ("Bad icount read") when
-/// an x2APIC timer register, an MSR, is accessed under icount (RDMSR and
-/// WRMSR are not treated as I/O there), so under icount the local APIC is
-/// driven through xAPIC MMIO instead. Tests use it to know when timing is
-/// deterministic.
+/// gmpos needs to know because QEMU 10's TCG aborts ("Bad icount read")
+/// when an x2APIC timer register, an MSR that reads the virtual clock, is
+/// accessed under icount (its RDMSR/WRMSR are not treated as I/O, unlike
+/// port and MMIO accesses), so under icount the local APIC is driven
+/// through xAPIC MMIO instead. Tests use it to know when timing is
+/// deterministic. QEMU sometimes counts a few extra instructions in one run
+/// (seen: 18018 instead of 18009), hence the vote below.
 pub fn counts_instructions() -> bool {
     *COUNTS_INSTRUCTIONS.call_once(|| {
         let id = CpuId::new();
         let tcg = id.get_feature_info().is_some_and(|f| f.has_hypervisor())
             && id.get_hypervisor_info().is_none_or(|h| {
-                matches!(h.identify(), raw_cpuid::Hypervisor::QEMU | raw_cpuid::Hypervisor::Unknown(0, 0, 0))
+                matches!(
+                    h.identify(),
+                    raw_cpuid::Hypervisor::QEMU | raw_cpuid::Hypervisor::Unknown(0, 0, 0)
+                )
             });
         if !tcg {
             return false;
@@ -244,7 +396,9 @@ pub fn counts_instructions() -> bool {
 
 /// The value at least 3 of the 5 entries share, if any.
 fn mode_of_3(v: &[u64; 5]) -> Option<u64> {
-    v.iter().copied().find(|&x| v.iter().filter(|&&y| y == x).count() >= 3)
+    v.iter()
+        .copied()
+        .find(|&x| v.iter().filter(|&&y| y == x).count() >= 3)
 }
 
 /// The last TSC value published by any CPU in the warp check.
@@ -270,5 +424,8 @@ pub fn warp_check(iterations: u32) {
 
 /// (warps seen, largest warp in cycles) from [`warp_check`].
 pub fn warp_result() -> (u64, u64) {
-    (WARPS.load(Ordering::Relaxed), MAX_WARP.load(Ordering::Relaxed))
+    (
+        WARPS.load(Ordering::Relaxed),
+        MAX_WARP.load(Ordering::Relaxed),
+    )
 }
