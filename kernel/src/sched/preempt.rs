@@ -33,6 +33,15 @@ use crate::arch::{percpu, timer};
 use crate::mem::layout::PAGE_SIZE;
 use crate::time::{self, timer as rtimer};
 
+/// Timers due this close after the ones firing now are waited for in the
+/// same interrupt (tickless idle with many sleepers set at nearly the same
+/// time takes one interrupt, not one each).
+const TIMER_COALESCE_NS: u64 = 20_000;
+
+/// When timers woke goroutines, the running goroutine's slice is cut to this
+/// (from its start): woken sleepers wait at most about this long.
+const URGENT_SLICE_NS: u64 = 500_000;
+
 /// After a refused (unsafe) attempt, check again this much later.
 const RETRY_NS: u64 = 100_000;
 
@@ -99,9 +108,32 @@ pub fn on_tick(frame: &mut TrapFrame) {
     let mp = getm();
     let pp = proc::mp_p(mp);
     let now = time::now_ns();
+    let mut readied = 0;
     if let Some(pp) = pp {
-        if pp.timers.timer0_when.load(Ordering::Acquire) <= now {
-            rtimer::run_due(pp, now, false);
+        // Timers due within TIMER_COALESCE_NS of each other are run by one
+        // interrupt: wait (never fire early) rather than take another.
+        // Only an idle CPU waits (it has nothing else to do), and only for a
+        // bounded time.
+        let idle = pp.status() == super::p::PStatus::Idle;
+        let start = now;
+        let mut now = now;
+        loop {
+            if pp.timers.timer0_when.load(Ordering::Acquire) <= now {
+                readied += rtimer::run_due(pp, now, false);
+            }
+            let next = pp.timers.timer0_when.load(Ordering::Acquire);
+            if !idle
+                || next == u64::MAX
+                || next <= now
+                || next - now > TIMER_COALESCE_NS
+                || next - start > 2 * TIMER_COALESCE_NS
+            {
+                break;
+            }
+            while time::now_ns() < next {
+                core::hint::spin_loop();
+            }
+            now = time::now_ns();
         }
     }
     let cpu = percpu::this();
@@ -110,6 +142,20 @@ pub fn on_tick(frame: &mut TrapFrame) {
     if let (Some(pp), true) = (pp, running) {
         // SAFETY: the current G is live while it runs on this CPU.
         let g = unsafe { &*(g as *const G) };
+        if readied != 0 {
+            // Timers woke goroutines: ask for a reschedule soon (Go leaves
+            // them to the running goroutine's slice). The running goroutine
+            // keeps at least URGENT_SLICE_NS of its slice, so a storm of
+            // timers cannot preempt it at every tick.
+            let dl = pp.slice_deadline.load(Ordering::Relaxed);
+            if dl != u64::MAX {
+                let start = dl.saturating_sub(slice_ns());
+                let urgent = (start + URGENT_SLICE_NS).max(now);
+                if urgent < dl {
+                    pp.slice_deadline.store(urgent, Ordering::Relaxed);
+                }
+            }
+        }
         retake(pp, mp, g, frame, now);
     }
     rearm(pp, running);

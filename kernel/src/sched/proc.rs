@@ -38,14 +38,14 @@ pub struct AcquireM(());
 
 impl AcquireM {
     pub fn new() -> AcquireM {
-        percpu::this().locks.fetch_add(1, Ordering::Relaxed);
+        percpu::locks_inc();
         AcquireM(())
     }
 }
 
 impl Drop for AcquireM {
     fn drop(&mut self) {
-        if percpu::this().locks.fetch_sub(1, Ordering::Relaxed) == 1 {
+        if percpu::locks_dec() == 0 {
             super::preempt::on_last_lock_released();
         }
     }
@@ -197,10 +197,13 @@ impl FindSources for Sources<'_> {
     }
 
     fn global_len_hint(&self) -> usize {
-        SCHED.runqsize.load(Ordering::Acquire)
+        SCHED.runqsize.load(Ordering::Acquire) + SCHED.nurgent.load(Ordering::Acquire)
     }
 
     fn global_get_one(&mut self) -> Option<NonNull<G>> {
+        if let Some(g) = super::sched::urgentget() {
+            return Some(g);
+        }
         let mut q = SCHED.runq.lock();
         let g = q.pop_front();
         SCHED.runqsize.store(q.len(), Ordering::Release);
@@ -218,6 +221,9 @@ impl FindSources for Sources<'_> {
     }
 
     fn global_get_batch(&mut self) -> Option<NonNull<G>> {
+        if let Some(g) = super::sched::urgentget() {
+            return Some(g);
+        }
         let mut q = SCHED.runq.lock();
         let before = q.len();
         let g = policy::globrunqget(
@@ -294,7 +300,7 @@ impl FindSources for Sources<'_> {
         let ran_out = crate::time::now_ns() >= self.pp.slice_deadline.load(Ordering::Relaxed)
             && self.pp.schedtick.load(Ordering::Relaxed)
                 == self.pp.slice_tick.load(Ordering::Relaxed);
-        flagged || ran_out
+        flagged || ran_out || SCHED.nurgent.load(Ordering::Relaxed) != 0
     }
 }
 
@@ -319,6 +325,16 @@ fn find_runnable(mp: &M) -> (NonNull<G>, bool) {
         {
             crate::time::timer::run_due(pp, now, true);
         }
+        // Go's stealWork runs other Ps' due timers too: a timer must not be
+        // late because its own CPU is busy with interrupts off, not being
+        // run (an emulator's round robin) or asleep. Only goroutine-readying
+        // timers (interrupt-safe anyway) are run for another P.
+        for i in 0..gomaxprocs() {
+            let other = p(i);
+            if i != pp.id && other.timers.timer0_when.load(Ordering::Acquire) <= now {
+                crate::time::timer::run_due(other, now, false);
+            }
+        }
         if let Some(found) = policy::find_runnable_fast(&mut Sources { mp, pp }) {
             return found;
         }
@@ -333,7 +349,7 @@ fn find_runnable(mp: &M) -> (NonNull<G>, bool) {
 
 /// Any goroutine visible anywhere (global queue or any P's ring)?
 fn any_work() -> bool {
-    if SCHED.runqsize.load(Ordering::SeqCst) != 0 {
+    if SCHED.runqsize.load(Ordering::SeqCst) != 0 || SCHED.nurgent.load(Ordering::SeqCst) != 0 {
         return true;
     }
     (0..gomaxprocs()).any(|i| !p(i).runq.is_empty())
@@ -387,6 +403,7 @@ fn idle(mp: &M, pp: &P) {
             break;
         }
         if SCHED.runqsize.load(Ordering::SeqCst) != 0
+            || SCHED.nurgent.load(Ordering::SeqCst) != 0
             || SCHED.gcwaiting.load(Ordering::SeqCst)
             || pp.timers.due.load(Ordering::Relaxed)
             || pp.timers.timer0_when.load(Ordering::Acquire) <= crate::time::now_ns()
@@ -428,6 +445,12 @@ pub fn wakep() {
     if !SCHED.mainstarted.load(Ordering::Relaxed) {
         return;
     }
+    // Dekker with `idle`: our caller published work (a release store of a
+    // ring tail or of `runqsize`), the idler drops `nmspinning` and then
+    // re-checks the queues. Without a full fence here x86 may satisfy the
+    // `nmspinning` load before the work is visible (store-load reordering):
+    // both sides would miss each other and the work would wait.
+    core::sync::atomic::fence(Ordering::SeqCst);
     if SCHED.nmspinning.load(Ordering::SeqCst) != 0
         || SCHED
             .nmspinning
@@ -605,6 +628,7 @@ pub fn go_system<F: FnOnce() + Send + 'static>(f: F) -> u64 {
 }
 
 fn spawn<F: FnOnce() + Send + 'static>(f: F, name: &'static str, system: bool) -> u64 {
+    stack::stack_check();
     if percpu::this().irq_depth.load(Ordering::Relaxed) != 0 {
         // An interrupt may have stopped the owner in the middle of a push
         // into this P's ring (single producer): never spawn from a handler.
@@ -635,6 +659,7 @@ fn check_can_block(what: &str) {
 /// Go: `Gosched`: yields the processor; the goroutine goes to the global
 /// queue and runs again later.
 pub fn gosched() {
+    stack::stack_check();
     check_can_block("gosched");
     if locks_held() != 0 {
         crate::panic::fatal(format_args!("gosched: holding locks"));
@@ -682,6 +707,10 @@ unsafe extern "C" fn goyield_m(gp: usize) -> ! {
 /// before it has fully stopped.
 pub fn gopark(unlock: Option<&dyn Fn() -> bool>, reason: WaitReason) {
     check_can_block("gopark");
+    // From here to the switch we must stay on this CPU: the unlock function
+    // is handed over through this M. Interrupts off (mcall re-enables them
+    // on g0) rules out a preemption in between (Go: acquirem).
+    ::x86_64::instructions::interrupts::disable();
     let mp = getm();
     // SAFETY: only this M touches waitunlockf; the closure lives on our
     // stack, which stays intact until park_m has run it.
@@ -729,7 +758,11 @@ unsafe extern "C" fn park_m(gp: usize) -> ! {
     }
     if locks_held() != 0 {
         crate::panic::fatal(format_args!(
-            "schedule: holding locks (after gopark unlock)"
+            "schedule: holding locks (after gopark unlock: {} held on cpu {}, goroutine {} parked for {})",
+            locks_held(),
+            percpu::cpu_index(),
+            g.goid(),
+            g.wait_reason().as_str()
         ));
     }
     schedule()
@@ -740,6 +773,17 @@ unsafe extern "C" fn park_m(gp: usize) -> ! {
 /// interrupt handler or a CPU without a P it goes to the global queue (never
 /// into a ring the interrupted code may be pushing into).
 pub fn goready(gp: NonNull<G>) {
+    goready_impl(gp, false)
+}
+
+/// `goready` for a goroutine whose timer fired (a woken sleeper): it goes to
+/// the front of the global queue, which every P checks first while such Gs
+/// wait there.
+pub fn goready_timer(gp: NonNull<G>) {
+    goready_impl(gp, true)
+}
+
+fn goready_impl(gp: NonNull<G>, timer: bool) {
     // SAFETY: the caller found `gp` parked through its wait structure.
     let g = unsafe { gp.as_ref() };
     if !g.system.load(Ordering::Relaxed) {
@@ -751,6 +795,11 @@ pub fn goready(gp: NonNull<G>) {
     {
         let _m = AcquireM::new();
         match mp_p(getm()) {
+            // A woken sleeper goes to the front of the global queue whoever
+            // runs its timer (interrupt or scheduler loop): several timers
+            // firing at once must not push each other, and the backlog,
+            // through one P's runnext and ring.
+            _ if timer => super::sched::urgentput(gp),
             Some(pp) if !in_irq => pp.runq.put(gp, true, globrunqputbatch),
             _ => globrunqput(gp),
         }

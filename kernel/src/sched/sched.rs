@@ -42,6 +42,12 @@ pub struct Sched {
     pub stopwait: AtomicU32,
     /// Set once the main goroutine is running: before that `wakep` is moot.
     pub mainstarted: AtomicBool,
+    /// Goroutines woken by timers (sleepers), FIFO, served before the
+    /// global queue by every P (Go gets a similar effect by readying timer
+    /// goroutines into `runnext` from `checkTimers`). Interrupt-safe.
+    pub urgentq: IrqSpinLock<GQueue<G>>,
+    /// Lock-free mirror of `urgentq.len()`.
+    pub nurgent: AtomicUsize,
 }
 
 pub static SCHED: Sched = Sched {
@@ -62,6 +68,8 @@ pub static SCHED: Sched = Sched {
     gcwaiting: AtomicBool::new(false),
     stopwait: AtomicU32::new(0),
     mainstarted: AtomicBool::new(false),
+    urgentq: IrqSpinLock::new(GQueue::new()),
+    nurgent: AtomicUsize::new(0),
 };
 
 impl GFreeGlobalLock<G> for Sched {
@@ -84,6 +92,25 @@ pub fn globrunqput(gp: NonNull<G>) {
     // SAFETY: `gp` is owned by the caller and on no other list.
     unsafe { q.push_back(gp) };
     SCHED.runqsize.store(q.len(), Ordering::Release);
+}
+
+/// Queues a goroutine woken by a timer (see `urgentq`).
+pub fn urgentput(gp: NonNull<G>) {
+    let mut q = SCHED.urgentq.lock();
+    // SAFETY: the G was just readied and is on no other list.
+    unsafe { q.push_back(gp) };
+    SCHED.nurgent.store(q.len(), Ordering::SeqCst);
+}
+
+/// Takes the oldest timer-woken goroutine, if any.
+pub fn urgentget() -> Option<NonNull<G>> {
+    if SCHED.nurgent.load(Ordering::Acquire) == 0 {
+        return None;
+    }
+    let mut q = SCHED.urgentq.lock();
+    let g = q.pop_front();
+    SCHED.nurgent.store(q.len(), Ordering::Release);
+    g
 }
 
 /// Go: `globrunqputbatch`: a batch from an overflowing local ring, in one

@@ -41,6 +41,7 @@ impl Sema {
     /// Go: `semacquire`: takes one unit, parking with `reason` until one is
     /// available.
     pub fn acquire(&self, reason: WaitReason) {
+        crate::sched::stack::stack_check();
         if self.try_take() {
             return;
         }

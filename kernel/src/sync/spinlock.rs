@@ -11,11 +11,11 @@ use core::sync::atomic::Ordering;
 use crate::arch::percpu;
 
 fn acquirem() {
-    percpu::this().locks.fetch_add(1, Ordering::Relaxed);
+    percpu::locks_inc();
 }
 
 fn releasem() {
-    percpu::this().locks.fetch_sub(1, Ordering::Relaxed);
+    percpu::locks_dec();
 }
 
 /// Go: `releasem` checking `gp.preempt`: after the last runtime lock is

@@ -46,6 +46,7 @@ impl WaitGroup {
 
     /// Blocks until the counter is zero.
     pub fn wait(&self) {
+        crate::sched::stack::stack_check();
         if self.counter.load(Ordering::Acquire) == 0 {
             return;
         }

@@ -246,6 +246,14 @@ pub fn stop(t: &Timer) -> bool {
     }
 }
 
+/// Go: `t.reset` / `t.modify`: stops `t` if pending and schedules it at
+/// `when` on P `pp` (the caller's P, preemption off). Returns whether it
+/// was pending, and whether it became `pp`'s earliest timer.
+pub fn reset(pp: &P, t: &Timer, when: u64) -> (bool, bool) {
+    let was = stop(t);
+    (was, add(pp, t, when))
+}
+
 /// Pops every timer due at `now` whose action can run right here:
 /// `Ready` ones always, `Call` ones only if `run_calls` (scheduler loop on
 /// g0, not an interrupt handler). Due `Call` timers left behind set `due`.
@@ -289,7 +297,7 @@ pub fn run_due(pp: &P, now: u64, run_calls: bool) -> usize {
         pp.timers.fired.fetch_add(1, Ordering::Relaxed);
         fired += 1;
         match func {
-            TimerFn::Ready(g) => crate::sched::proc::goready(g),
+            TimerFn::Ready(g) => crate::sched::proc::goready_timer(g),
             TimerFn::Call(f, arg) => f(arg, now),
         }
     }

@@ -141,6 +141,32 @@ pub fn current_g() -> usize {
     g
 }
 
+/// Offset of [`PerCpu::locks`].
+pub const PERCPU_LOCKS: usize = offset_of!(PerCpu, locks);
+
+/// `locks += 1` on the CPU this runs on, in one `gs:`-relative instruction.
+/// (Reading `this()` and then incrementing would be two steps: a goroutine
+/// preempted in between would bump the count of the CPU it left.)
+#[inline(always)]
+pub fn locks_inc() {
+    // SAFETY: a single read-modify-write of this CPU's own counter; no other
+    // CPU writes it, and an interrupt cannot split one instruction.
+    unsafe {
+        core::arch::asm!("add dword ptr gs:[{off}], 1", off = const PERCPU_LOCKS, options(nostack));
+    }
+}
+
+/// `locks -= 1` on this CPU in one instruction; returns the new count.
+#[inline(always)]
+pub fn locks_dec() -> u32 {
+    let mut v: u32 = u32::MAX; // -1
+    // SAFETY: as in `locks_inc`; xadd returns the old value.
+    unsafe {
+        core::arch::asm!("xadd dword ptr gs:[{off}], {v:e}", off = const PERCPU_LOCKS, v = inout(reg) v, options(nostack));
+    }
+    v.wrapping_sub(1)
+}
+
 /// CPU `index`'s per-CPU block (for cross-CPU reads: dumps, IPIs).
 pub fn cpu(index: usize) -> &'static PerCpu {
     &CPUS[index]

@@ -1,0 +1,133 @@
+//! Timers and sleep under deterministic virtual time (icount): never early,
+//! accurate, many sleepers, tickless idle.
+#![no_std]
+#![no_main]
+#![feature(custom_test_frameworks)]
+#![test_runner(gmpos::testing::harness)]
+
+extern crate alloc;
+
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU64, Ordering};
+use core::time::Duration;
+
+use gmpos::arch::timer;
+use gmpos::time::{now_ns, sleep};
+use gmpos::{WaitGroup, go, num_cpu};
+
+gmpos::qemu_test! {
+    config: "
+        smp=1,2,4
+        icount=1
+        timeout=300
+    ",
+    cases: [sleep_1ms_200_times, ten_thousand_sleepers, tickless_when_all_asleep],
+}
+
+fn sleep_1ms_200_times() {
+    let mut over: Vec<u64> = Vec::with_capacity(200);
+    for _ in 0..200 {
+        let t0 = now_ns();
+        sleep(Duration::from_millis(1));
+        let slept = now_ns() - t0;
+        assert!(
+            slept >= 1_000_000,
+            "sleep(1ms) woke early: after {slept} ns"
+        );
+        over.push(slept - 1_000_000);
+    }
+    over.sort_unstable();
+    let (median, max) = (over[100], over[199]);
+    gmpos::test_note!(
+        "sleep(1ms) x 200: oversleep median {} us, p90 {} us, max {} us",
+        median / 1000,
+        over[180] / 1000,
+        max / 1000
+    );
+    assert!(median <= 25_000, "median oversleep {median} ns > 25 us");
+}
+
+fn ten_thousand_sleepers() {
+    let wg = Arc::new(WaitGroup::new());
+    let early = Arc::new(AtomicU64::new(0));
+    let worst = Arc::new(AtomicU64::new(0));
+    // Lateness histogram: <100us, <1ms, <5ms, >=5ms.
+    let hist = Arc::new([const { AtomicU64::new(0) }; 4]);
+    let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+    wg.add(10_000);
+    for _ in 0..10_000 {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        let d = rng % 50_000_001; // 0..=50 ms
+        let (w, e, wo, h) = (wg.clone(), early.clone(), worst.clone(), hist.clone());
+        go(move || {
+            let t0 = now_ns();
+            sleep(Duration::from_nanos(d));
+            let slept = now_ns() - t0;
+            if slept < d {
+                e.fetch_add(1, Ordering::Relaxed);
+            }
+            let late = slept.saturating_sub(d);
+            wo.fetch_max(late, Ordering::Relaxed);
+            let bucket = match late {
+                0..100_000 => 0,
+                100_000..1_000_000 => 1,
+                1_000_000..5_000_000 => 2,
+                _ => 3,
+            };
+            h[bucket].fetch_add(1, Ordering::Relaxed);
+            w.done();
+        });
+    }
+    wg.wait();
+    let worst = worst.load(Ordering::Relaxed);
+    let h: Vec<u64> = hist.iter().map(|x| x.load(Ordering::Relaxed)).collect();
+    gmpos::test_note!(
+        "10000 sleepers (0-50 ms) on {} CPUs: latest woke {} us late; late <100us: {}, <1ms: {}, <5ms: {}, >=5ms: {}",
+        num_cpu(),
+        worst / 1000,
+        h[0],
+        h[1],
+        h[2],
+        h[3]
+    );
+    assert_eq!(early.load(Ordering::Relaxed), 0, "some sleepers woke early");
+    assert!(
+        worst <= 5_000_000,
+        "a sleeper woke {} us late (limit 5 ms)",
+        worst / 1000
+    );
+}
+
+fn tickless_when_all_asleep() {
+    let n = num_cpu();
+    let wg = Arc::new(WaitGroup::new());
+    wg.add(n as i64 * 2);
+    for _ in 0..n * 2 {
+        let w = wg.clone();
+        go(move || {
+            sleep(Duration::from_millis(500));
+            w.done();
+        });
+    }
+    // Let every sleeper park, then count timer interrupts over the sleep.
+    sleep(Duration::from_millis(1));
+    let before: Vec<u64> = (0..n).map(timer::ticks).collect();
+    let t0 = now_ns();
+    wg.wait();
+    let dt = now_ns() - t0;
+    let ticks: Vec<u64> = (0..n).map(|i| timer::ticks(i) - before[i]).collect();
+    gmpos::test_note!(
+        "{} ms with every goroutine asleep: timer interrupts per CPU {:?}",
+        dt / 1_000_000,
+        ticks
+    );
+    for (i, &t) in ticks.iter().enumerate() {
+        assert!(
+            t <= 5,
+            "cpu {i} took {t} timer interrupts while everything slept (limit 5)"
+        );
+    }
+}
