@@ -41,7 +41,7 @@ pub fn cmdline_str() -> &'static str {
     CONFIG.get().map_or("", |_| {
         // SAFETY: CMDLINE is written once in `read_cmdline`, before CONFIG is
         // set, and never again.
-        let buf = unsafe { &*(&raw const CMDLINE) };
+        let buf = unsafe { core::slice::from_raw_parts((&raw const CMDLINE).cast::<u8>(), 4096) };
         let n = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
         core::str::from_utf8(&buf[..n]).unwrap_or("")
     })
@@ -49,7 +49,7 @@ pub fn cmdline_str() -> &'static str {
 
 fn read_cmdline() -> &'static str {
     // SAFETY: runs once on the bootstrap CPU before anything reads CMDLINE.
-    let buf = unsafe { &mut *(&raw mut CMDLINE) };
+    let buf = unsafe { core::slice::from_raw_parts_mut((&raw mut CMDLINE).cast::<u8>(), 4096) };
     let n = qemu::fw_cfg_file("opt/gmpos/cmdline", &mut buf[..4095]).unwrap_or(0);
     let n = buf[..n].iter().position(|&b| b == 0).unwrap_or(n);
     match core::str::from_utf8(&buf[..n]) {
@@ -139,8 +139,8 @@ fn banner() {
     println!("cpu: {}", crate::arch::cpuinfo::model(&mut buf));
     println!(
         "memory: {} MiB usable, {} MiB free; heap {} MiB",
-        total * 4096 >> 20,
-        free * 4096 >> 20,
+        (total * 4096) >> 20,
+        (free * 4096) >> 20,
         heap.size >> 20
     );
     println!("cmdline: {}", cmdline_str());

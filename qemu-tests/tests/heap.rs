@@ -46,7 +46,7 @@ fn heap_100k_mixed() {
         checksum = checksum.wrapping_add(v[size - 1] as u64);
         live.push(v);
         // Free a random live block about as often as we allocate.
-        if live.len() > 512 || rng.next() % 2 == 0 {
+        if live.len() > 512 || rng.next().is_multiple_of(2) {
             let idx = (rng.next() % live.len() as u64) as usize;
             let v = live.swap_remove(idx);
             assert!(v.iter().all(|&b| b == v[0]), "heap block corrupted");

@@ -14,7 +14,7 @@ gmpos::qemu_test! {
 }
 
 fn write_to_unmapped_address() {
-    let p = 0xdead_beef_000 as *mut u64;
+    let p = 0x0dea_dbee_f000 as *mut u64;
     // SAFETY: not sound at all: this test exists to fault.
     unsafe { p.write_volatile(7) };
 }

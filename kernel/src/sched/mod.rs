@@ -27,6 +27,7 @@ pub mod preempt;
 #[cfg(target_os = "none")]
 pub mod proc;
 #[cfg(target_os = "none")]
+#[allow(clippy::module_inception)] // Go's `schedt` lives in `sched`
 pub mod sched;
 #[cfg(target_os = "none")]
 pub mod stack;

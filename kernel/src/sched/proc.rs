@@ -909,7 +909,7 @@ pub fn set_gomaxprocs(n: usize) -> usize {
     // procresize.
     for i in n..old {
         let pp = p(i);
-        pp.runq.drain(|g| globrunqput(g));
+        pp.runq.drain(globrunqput);
         // SAFETY: the P is stopped; nobody else touches its free cache.
         unsafe { (*pp.gfree.get()).purge(&SCHED) };
         pp.set_status(PStatus::Dead);
@@ -919,7 +919,7 @@ pub fn set_gomaxprocs(n: usize) -> usize {
     if me >= n {
         // Our own P is going away: move our runnable Gs to the global queue.
         let pp = p(me);
-        pp.runq.drain(|g| globrunqput(g));
+        pp.runq.drain(globrunqput);
     }
     for i in 0..n {
         if p(i).status() != PStatus::Idle {

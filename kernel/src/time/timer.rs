@@ -271,12 +271,10 @@ pub fn run_due(pp: &P, now: u64, run_calls: bool) -> usize {
         let t = unsafe { h.heap[0].as_ref() };
         // SAFETY: the timer is in our heap and we hold its lock.
         let func = unsafe { *t.func.get() };
-        if let TimerFn::Call(..) = func {
-            if !run_calls {
-                pp.timers.due.store(true, Ordering::Relaxed);
-                pp.timers.timer0_when.store(h.earliest(), Ordering::Release);
-                break;
-            }
+        if let (TimerFn::Call(..), false) = (func, run_calls) {
+            pp.timers.due.store(true, Ordering::Relaxed);
+            pp.timers.timer0_when.store(h.earliest(), Ordering::Release);
+            break;
         }
         h.remove(0);
         t.p.store(NO_P, Ordering::Release);

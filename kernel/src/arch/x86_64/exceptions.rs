@@ -5,6 +5,7 @@
 //!   (`probe_read`/`probe_write`), which resumes at its fixup;
 //! - NMI, which prints this CPU's state (the runner's timeout dump) and
 //!   returns.
+//!
 //! A trap arriving on an IST stack that is already in use would have
 //! overwritten the first trap's frame: that is detected with the per-CPU
 //! nesting count and named in the report.

@@ -73,11 +73,14 @@ pub unsafe fn init_cpu(index: usize, early: bool) {
     // SAFETY: CPU `index` is the only one touching its tables now (contract).
     let (gdt, tss) = unsafe { (&mut *t.gdt.get(), &mut *t.tss.get()) };
     if early {
-        for i in 0..IST_COUNT {
-            // SAFETY: only the bootstrap CPU uses EARLY_IST, once.
-            let top = unsafe { (&raw const EARLY_IST[i]).add(1) } as u64;
-            tss.interrupt_stack_table[i] = VirtAddr::new(top);
+        let mut ist = tss.interrupt_stack_table;
+        for (i, slot) in ist.iter_mut().take(IST_COUNT).enumerate() {
+            // SAFETY: only the bootstrap CPU uses EARLY_IST, once; `i` is in
+            // bounds (IST_COUNT stacks), so `i + 1` is at most one past the end.
+            let top = unsafe { (&raw const EARLY_IST).cast::<EarlyStack>().add(i + 1) } as u64;
+            *slot = VirtAddr::new(top);
         }
+        tss.interrupt_stack_table = ist;
     }
     *gdt = GlobalDescriptorTable::new();
     let code = gdt.append(Descriptor::kernel_code_segment());

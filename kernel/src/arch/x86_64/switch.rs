@@ -151,6 +151,9 @@ pub unsafe extern "C" fn systemstack_switch(f: unsafe extern "C" fn(usize), arg:
 /// goroutine's entry function "returns" here (Go: `goexit`), which calls
 /// `exit_fn` (the scheduler's `goexit1`). The leading `nop` makes a return
 /// address of `goexit + 1` still fall inside `goexit`, as in Go.
+///
+/// # Safety
+/// Never called directly: only returned into from a goroutine's first frame.
 #[unsafe(naked)]
 #[unsafe(link_section = ".text.nopreempt.switch")]
 pub unsafe extern "C" fn goexit() -> ! {

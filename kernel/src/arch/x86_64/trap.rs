@@ -179,7 +179,7 @@ pub fn init_idt() {
             reserved: 0,
         };
         // SAFETY: the IDT is written only here, once, before any CPU loads it.
-        unsafe { (*(&raw mut IDT)).0[v] = gate };
+        unsafe { (&raw mut IDT).cast::<Gate>().add(v).write(gate) };
     }
 }
 
