@@ -18,7 +18,7 @@ gmpos::qemu_test! {
         smp=1,2,4
         timeout=120
     ",
-    cases: [spawn_100k_in_batches, free_g_reuse_1m, goroutine_ids_and_api],
+    cases: [spawn_100k_in_batches, free_g_reuse_1m, goroutine_ids_and_api, gomaxprocs_resize],
 }
 
 fn spawn_batches(total: u64, batch: u64) -> u64 {
@@ -93,4 +93,44 @@ fn goroutine_ids_and_api() {
         "go() returned a different id than the goroutine sees"
     );
     assert!(id > 1);
+}
+
+fn gomaxprocs_resize() {
+    let n = gmpos::num_cpu();
+    // Out of range: a clear message, nothing changes.
+    assert_eq!(gmpos::set_gomaxprocs(0), n);
+    assert_eq!(gmpos::set_gomaxprocs(n + 1), n);
+    assert_eq!(gmpos::gomaxprocs(), n);
+    for procs in [1, n, (n / 2).max(1), n] {
+        gmpos::set_gomaxprocs(procs);
+        assert_eq!(gmpos::gomaxprocs(), procs);
+        let ran_on = Arc::new([const { AtomicU64::new(0) }; 64]);
+        let wg = Arc::new(WaitGroup::new());
+        wg.add(200);
+        for _ in 0..200 {
+            let (w, r) = (wg.clone(), ran_on.clone());
+            go(move || {
+                r[gmpos::arch::cpu_index()].fetch_add(1, Ordering::Relaxed);
+                let until = gmpos::arch::rdtsc() + gmpos::time::ns_to_cycles(100_000);
+                while gmpos::arch::rdtsc() < until {
+                    core::hint::spin_loop();
+                }
+                w.done();
+            });
+        }
+        wg.wait();
+        for cpu in procs..n {
+            assert_eq!(
+                ran_on[cpu].load(Ordering::Relaxed),
+                0,
+                "cpu {cpu} ran goroutines with gomaxprocs={procs}"
+            );
+        }
+        gmpos::test_note!(
+            "gomaxprocs={procs}: goroutines ran on {:?}",
+            (0..n)
+                .map(|i| ran_on[i].load(Ordering::Relaxed))
+                .collect::<alloc::vec::Vec<_>>()
+        );
+    }
 }

@@ -32,3 +32,30 @@ pub fn init(boot_info: &'static mut BootInfo, heap_size: usize) {
 pub fn phys_to_virt(pa: u64) -> *mut u8 {
     (layout::PHYS_OFFSET + pa) as *mut u8
 }
+
+/// Prints the memory counters: frames, heap, goroutine stacks.
+pub fn print_stats() {
+    use core::sync::atomic::Ordering;
+    let (total, free) = frame::stats();
+    let h = heap::stats();
+    let s = &crate::sched::stack::STATS;
+    crate::println!(
+        "mem: frames {} free of {} ({} MiB used); heap {} KiB in use of {} MiB ({} allocs, {} frees)",
+        free,
+        total,
+        ((total - free) * 4096) >> 20,
+        h.in_use >> 10,
+        h.size >> 20,
+        h.allocs,
+        h.frees
+    );
+    crate::println!(
+        "mem: goroutine stacks {} KiB mapped (peak {} KiB) in {} windows; segments mapped {} unmapped {}; shrinks {}",
+        s.mapped.load(Ordering::Relaxed) >> 10,
+        s.peak.load(Ordering::Relaxed) >> 10,
+        s.windows.load(Ordering::Relaxed),
+        s.segments_mapped.load(Ordering::Relaxed),
+        s.segments_unmapped.load(Ordering::Relaxed),
+        s.shrinks.load(Ordering::Relaxed)
+    );
+}

@@ -847,6 +847,12 @@ pub fn requeue_global(g: &G) -> ! {
     mp.curg.store(ptr::null_mut(), Ordering::Relaxed);
     stack::maybe_shrink(g, gobuf_of(g).sp);
     globrunqput(NonNull::from(g));
+    if mp_p(mp).is_none() {
+        // This M has no P (after procresize): it will not run the G itself,
+        // so another CPU must be told (Go's goschedImpl needs no wakep: its
+        // M keeps its P).
+        wakep();
+    }
     schedule()
 }
 
