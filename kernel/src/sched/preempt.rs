@@ -85,7 +85,12 @@ fn rearm_locked(pp: Option<&P>, running: bool) {
         }
     }
     let armed = &ARMED[percpu::cpu_index()];
-    if armed.load(Ordering::Relaxed) == deadline {
+    let current = armed.load(Ordering::Relaxed);
+    // Lazy re-arming: if the timer is already armed for an earlier moment,
+    // leave it; when it fires, the tick re-arms for what is then needed.
+    // Reprogramming the APIC on every context switch (each new slice ends
+    // later than the last) would cost more than one spare tick per slice.
+    if current <= deadline {
         return;
     }
     armed.store(deadline, Ordering::Relaxed);
