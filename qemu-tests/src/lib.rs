@@ -3,6 +3,25 @@
 
 extern crate alloc;
 
+/// A small xorshift64 PRNG: deterministic, seeded sequences for tests (sizes,
+/// depths, sleep times).
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed.max(1))
+    }
+
+    /// The next value of the sequence.
+    #[allow(clippy::should_implement_trait)]
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
 pub mod bench {
     //! Benchmark lines in the format of `shared/BENCH.md`:
     //! `bench=<name> procs=<P> n=<count> ns_per_op=<median> min_ns_per_op=<min> reps=<r> [key=value ...]`

@@ -14,6 +14,7 @@ use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering};
 
 use gmpos::mem::{frame, heap, phys_to_virt};
+use qemu_tests::Rng;
 
 gmpos::qemu_test! {
     config: "
@@ -24,20 +25,10 @@ gmpos::qemu_test! {
     cases: [heap_from_all_cpus, frames_from_all_cpus],
 }
 
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
-
 static OPS: AtomicU64 = AtomicU64::new(0);
 
 fn heap_share(cpu: usize) {
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ ((cpu as u64 + 1) * 0x1234_5678));
+    let mut rng = Rng::new(0x9e37_79b9_7f4a_7c15 ^ ((cpu as u64 + 1) * 0x1234_5678));
     let mut live: Vec<Vec<u8>> = Vec::with_capacity(256);
     let tag = cpu as u8 + 1;
     for i in 0..20_000u64 {

@@ -8,6 +8,7 @@ extern crate alloc;
 
 use alloc::vec::Vec;
 use gmpos::mem::heap;
+use qemu_tests::Rng;
 
 gmpos::qemu_test! {
     config: "
@@ -17,20 +18,9 @@ gmpos::qemu_test! {
     cases: [heap_100k_mixed, heap_size_from_cmdline],
 }
 
-/// A small xorshift PRNG: deterministic sizes and free order.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
-
 fn heap_100k_mixed() {
     let before = heap::stats();
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut rng = Rng::new(0x9e37_79b9_7f4a_7c15);
     let mut live: Vec<Vec<u8>> = Vec::with_capacity(1024);
     let mut checksum = 0u64;
     for i in 0..100_000u64 {

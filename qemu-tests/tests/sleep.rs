@@ -54,13 +54,10 @@ fn ten_thousand_sleepers() {
     let worst = Arc::new(AtomicU64::new(0));
     // Lateness histogram: <100us, <1ms, <5ms, >=5ms.
     let hist = Arc::new([const { AtomicU64::new(0) }; 4]);
-    let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+    let mut rng = qemu_tests::Rng::new(0x9e37_79b9_7f4a_7c15);
     wg.add(10_000);
     for _ in 0..10_000 {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        let d = rng % 50_000_001; // 0..=50 ms
+        let d = rng.next() % 50_000_001; // 0..=50 ms
         let (w, e, wo, h) = (wg.clone(), early.clone(), worst.clone(), hist.clone());
         go(move || {
             let t0 = now_ns();

@@ -95,14 +95,11 @@ fn recurse_256k() {
 fn ten_thousand_random_depths() {
     let wg = Arc::new(WaitGroup::new());
     let bad = Arc::new(AtomicU64::new(0));
-    let mut rng = 0x2545_f491_4f6c_dd1du64;
+    let mut rng = qemu_tests::Rng::new(0x2545_f491_4f6c_dd1d);
     wg.add(10_000);
     for i in 0..10_000u64 {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
         // Depth 0..=60 frames of ~1.1 KiB: 0 to ~64 KiB of stack.
-        let depth = (rng % 61) as u32;
+        let depth = (rng.next() % 61) as u32;
         let (w, b) = (wg.clone(), bad.clone());
         go(move || {
             if deep(depth, i) != deep_reference(depth, i) {
