@@ -42,6 +42,9 @@ const TIMER_COALESCE_NS: u64 = 20_000;
 /// (from its start): woken sleepers wait at most about this long.
 const URGENT_SLICE_NS: u64 = 500_000;
 
+/// The longest a CPU running goroutines goes without a timer interrupt.
+const BUSY_TICK_NS: u64 = 1_000_000;
+
 /// After a refused (unsafe) attempt, check again this much later.
 const RETRY_NS: u64 = 100_000;
 
@@ -82,6 +85,11 @@ fn rearm_locked(pp: Option<&P>, running: bool) {
         deadline = pp.timers.timer0_when.load(Ordering::Acquire);
         if running {
             deadline = deadline.min(pp.slice_deadline.load(Ordering::Relaxed));
+            // A busy CPU looks at the world at least every BUSY_TICK_NS:
+            // other Ps' due timers are run by whoever schedules, and a CPU
+            // that never enters the scheduler would otherwise only notice
+            // them at the end of its slice.
+            deadline = deadline.min(time::now_ns() + BUSY_TICK_NS);
         }
     }
     let armed = &ARMED[percpu::cpu_index()];
@@ -139,6 +147,16 @@ pub fn on_tick(frame: &mut TrapFrame) {
                 core::hint::spin_loop();
             }
             now = time::now_ns();
+        }
+    }
+    // Other Ps' due goroutine timers (their CPUs may be stalled or busy with
+    // interrupts off): readying is interrupt-safe.
+    if let Some(me) = pp {
+        for i in 0..super::sched::gomaxprocs() {
+            let other = p(i);
+            if i != me.id && other.timers.timer0_when.load(Ordering::Acquire) <= now {
+                readied += rtimer::run_due(other, now, false);
+            }
         }
     }
     let cpu = percpu::this();
