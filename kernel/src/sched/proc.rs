@@ -629,7 +629,7 @@ pub fn go_system<F: FnOnce() + Send + 'static>(f: F) -> u64 {
 
 fn spawn<F: FnOnce() + Send + 'static>(f: F, name: &'static str, system: bool) -> u64 {
     stack::stack_check();
-    if percpu::this().irq_depth.load(Ordering::Relaxed) != 0 {
+    if percpu::irq_depth() != 0 {
         // An interrupt may have stopped the owner in the middle of a push
         // into this P's ring (single producer): never spawn from a handler.
         crate::panic::fatal(format_args!("go called from an interrupt handler"));
@@ -648,7 +648,7 @@ fn spawn<F: FnOnce() + Send + 'static>(f: F, name: &'static str, system: bool) -
 
 /// Fatal error when a goroutine-only operation runs where it cannot work.
 fn check_can_block(what: &str) {
-    if percpu::this().irq_depth.load(Ordering::Relaxed) != 0 {
+    if percpu::irq_depth() != 0 {
         crate::panic::fatal(format_args!("{what} called from an interrupt handler"));
     }
     if getg().is_null() || super::m::on_g0() {
@@ -791,7 +791,7 @@ fn goready_impl(gp: NonNull<G>, timer: bool) {
     }
     g.set_wait_reason(WaitReason::Zero);
     g.casgstatus(Status::Waiting, Status::Runnable);
-    let in_irq = percpu::this().irq_depth.load(Ordering::Relaxed) != 0;
+    let in_irq = percpu::irq_depth() != 0;
     {
         let _m = AcquireM::new();
         match mp_p(getm()) {
@@ -815,7 +815,7 @@ pub fn preempt_at_safe_point() {
     if g.is_null()
         || super::m::on_g0()
         || locks_held() != 0
-        || percpu::this().irq_depth.load(Ordering::Relaxed) != 0
+        || percpu::irq_depth() != 0
         || !arch::interrupts_enabled()
     {
         return;

@@ -6,7 +6,6 @@
 //! timers), or a handler interrupting the holder on the same CPU would spin
 //! forever.
 use core::ops::{Deref, DerefMut};
-use core::sync::atomic::Ordering;
 
 use crate::arch::percpu;
 
@@ -22,14 +21,14 @@ fn releasem() {
 /// released (and interrupts are back on), honour a pending preemption.
 #[inline]
 fn after_release() {
-    if percpu::this().locks.load(Ordering::Relaxed) == 0 {
+    if percpu::locks() == 0 {
         crate::sched::preempt::on_last_lock_released();
     }
 }
 
 /// Number of runtime locks held on this CPU (Go: `m.locks`).
 pub fn locks_held() -> u32 {
-    percpu::this().locks.load(Ordering::Relaxed)
+    percpu::locks()
 }
 
 /// A spin lock for code that never runs in interrupt handlers.

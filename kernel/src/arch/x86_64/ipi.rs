@@ -153,10 +153,11 @@ pub fn run_on_mask(mask: u64, f: &(dyn Fn() + Sync)) {
     // The caller stays on this CPU until every target is done (the request
     // slot is this CPU's): counted as a held runtime lock, like Go's
     // `acquirem`, so the running goroutine is neither preempted nor moved.
-    let cpu = percpu::this();
-    cpu.locks.fetch_add(1, Ordering::Relaxed);
+    // (One gs-relative instruction each: reading `this()` first would let a
+    // preemption in between count the lock on the CPU we just left.)
+    percpu::locks_inc();
     run_pinned(mask, f);
-    cpu.locks.fetch_sub(1, Ordering::Relaxed);
+    percpu::locks_dec();
 }
 
 fn run_pinned(mask: u64, f: &(dyn Fn() + Sync)) {

@@ -144,6 +144,36 @@ pub fn current_g() -> usize {
 /// Offset of [`PerCpu::locks`].
 pub const PERCPU_LOCKS: usize = offset_of!(PerCpu, locks);
 
+/// This CPU's `locks` count, in one `gs:`-relative load (a goroutine
+/// migrating between reading `this()` and the field would read another
+/// CPU's count).
+#[inline(always)]
+pub fn locks() -> u32 {
+    let v: u32;
+    // SAFETY: a single load of this CPU's own counter.
+    unsafe {
+        core::arch::asm!("mov {v:e}, gs:[{off}]", off = const PERCPU_LOCKS, v = out(reg) v,
+            options(nostack, readonly, preserves_flags));
+    }
+    v
+}
+
+/// Offset of [`PerCpu::irq_depth`].
+pub const PERCPU_IRQ_DEPTH: usize = offset_of!(PerCpu, irq_depth);
+
+/// This CPU's hardware-interrupt nesting depth, in one `gs:`-relative load
+/// (for the same reason as [`locks`]).
+#[inline(always)]
+pub fn irq_depth() -> u32 {
+    let v: u32;
+    // SAFETY: a single load of this CPU's own counter.
+    unsafe {
+        core::arch::asm!("mov {v:e}, gs:[{off}]", off = const PERCPU_IRQ_DEPTH, v = out(reg) v,
+            options(nostack, readonly, preserves_flags));
+    }
+    v
+}
+
 /// `locks += 1` on the CPU this runs on, in one `gs:`-relative instruction.
 /// (Reading `this()` and then incrementing would be two steps: a goroutine
 /// preempted in between would bump the count of the CPU it left.)
