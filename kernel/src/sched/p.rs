@@ -65,6 +65,10 @@ pub struct P {
     /// findRunnable looks at the global queue first and does not let
     /// `runnext` inherit the slice.
     pub slice_expired: core::sync::atomic::AtomicBool,
+    /// The slice was cut short because timers woke goroutines: the
+    /// goroutine preempted for it yields to them but keeps its place (it
+    /// goes behind the woken ones, not to the back of the global queue).
+    pub urgent_cut: core::sync::atomic::AtomicBool,
     /// Go: `p.timers`.
     pub timers: PTimers,
 }
@@ -96,6 +100,7 @@ impl P {
             slice_tick: AtomicU32::new(0),
             slice_deadline: AtomicU64::new(u64::MAX),
             slice_expired: core::sync::atomic::AtomicBool::new(false),
+            urgent_cut: core::sync::atomic::AtomicBool::new(false),
             timers: PTimers::new(),
         }
     }

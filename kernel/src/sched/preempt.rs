@@ -176,6 +176,7 @@ pub fn on_tick(frame: &mut TrapFrame) {
                 let urgent = (start + URGENT_SLICE_NS).max(now);
                 if urgent < dl {
                     pp.slice_deadline.store(urgent, Ordering::Relaxed);
+                    pp.urgent_cut.store(true, Ordering::Relaxed);
                 }
             }
         }
@@ -242,7 +243,7 @@ unsafe extern "C" fn gopreempt_m(gp: usize) -> ! {
     if let Some(pp) = proc::mp_p(getm()) {
         pp.slice_expired.store(true, Ordering::Relaxed);
     }
-    proc::requeue_global(g)
+    proc::requeue_preempted(g)
 }
 
 /// Counts a cooperative preemption honoured at a safe point.

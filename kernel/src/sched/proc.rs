@@ -170,6 +170,7 @@ fn execute(mp: &M, gp: NonNull<G>, inherit_time: bool) -> ! {
         || pp.slice_deadline.load(Ordering::Relaxed) == u64::MAX
     {
         pp.slice_tick.store(tick, Ordering::Relaxed);
+        pp.urgent_cut.store(false, Ordering::Relaxed);
         pp.slice_deadline.store(
             crate::time::now_ns() + super::preempt::slice_ns(),
             Ordering::Relaxed,
@@ -836,7 +837,29 @@ pub fn preempt_at_safe_point() {
     );
     super::preempt::count_cooperative();
     // SAFETY: we are a goroutine at a safe point.
-    unsafe { switch::mcall(gosched_m) };
+    unsafe { switch::mcall(gopreempt_coop_m) };
+}
+
+/// `gopreempt_m` for a pending request honoured at a safe point (on g0).
+unsafe extern "C" fn gopreempt_coop_m(gp: usize) -> ! {
+    // SAFETY: mcall passed the current goroutine, which we own now.
+    requeue_preempted(unsafe { &*(gp as *const G) })
+}
+
+/// The end of a preemption (on g0): to the global queue, unless the slice
+/// was only cut to let timer-woken goroutines run: then the goroutine goes
+/// right behind them (`urgentq`), not behind the whole backlog.
+pub fn requeue_preempted(g: &G) -> ! {
+    let urgent = mp_p(getm()).is_some_and(|pp| pp.urgent_cut.swap(false, Ordering::Relaxed));
+    if !urgent {
+        requeue_global(g)
+    }
+    let mp = getm();
+    g.casgstatus(Status::Running, Status::Runnable);
+    mp.curg.store(ptr::null_mut(), Ordering::Relaxed);
+    stack::maybe_shrink(g, gobuf_of(g).sp);
+    super::sched::urgentput(NonNull::from(g));
+    schedule()
 }
 
 /// The end of `gosched_m`/`gopreempt_m` (on g0): `g` goes to the global
