@@ -7,7 +7,7 @@
 //! table is a static array of atomics.
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
-use super::layout::{BOOT_STACK, BOOT_STACK_SIZE, KSTACK_BASE, PAGE_SIZE};
+use super::layout::{BOOT_STACK, KSTACK_BASE, PAGE_SIZE};
 use super::paging::{self, DATA};
 
 const SLOT_SIZE: u64 = 1 << 20;
@@ -85,7 +85,6 @@ pub fn guard_hit(addr: u64) -> Option<GuardHit> {
             cpu: 0,
         });
     }
-    let _ = BOOT_STACK_SIZE;
     if addr < KSTACK_BASE {
         return None;
     }

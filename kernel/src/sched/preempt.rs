@@ -152,12 +152,7 @@ pub fn on_tick(frame: &mut TrapFrame) {
     // Other Ps' due goroutine timers (their CPUs may be stalled or busy with
     // interrupts off): readying is interrupt-safe.
     if let Some(me) = pp {
-        for i in 0..super::sched::gomaxprocs() {
-            let other = p(i);
-            if i != me.id && other.timers.timer0_when.load(Ordering::Acquire) <= now {
-                readied += rtimer::run_due(other, now, false);
-            }
-        }
+        readied += rtimer::run_others_due(me, now);
     }
     let cpu = percpu::this();
     let g = cpu.g.load(Ordering::Relaxed);
@@ -280,9 +275,4 @@ pub fn counters() -> (u64, u64, u64) {
         t.2 += c.preempt_refused.load(Ordering::Relaxed);
     }
     t
-}
-
-/// The deadline this CPU's timer is armed for (u64::MAX: stopped).
-pub fn armed() -> u64 {
-    ARMED[percpu::cpu_index()].load(Ordering::Relaxed)
 }

@@ -326,16 +326,9 @@ fn find_runnable(mp: &M) -> (NonNull<G>, bool) {
         {
             crate::time::timer::run_due(pp, now, true);
         }
-        // Go's stealWork runs other Ps' due timers too: a timer must not be
-        // late because its own CPU is busy with interrupts off, not being
-        // run (an emulator's round robin) or asleep. Only goroutine-readying
-        // timers (interrupt-safe anyway) are run for another P.
-        for i in 0..gomaxprocs() {
-            let other = p(i);
-            if i != pp.id && other.timers.timer0_when.load(Ordering::Acquire) <= now {
-                crate::time::timer::run_due(other, now, false);
-            }
-        }
+        // A timer must not be late because its own CPU is busy, stalled or
+        // asleep.
+        crate::time::timer::run_others_due(pp, now);
         if let Some(found) = policy::find_runnable_fast(&mut Sources { mp, pp }) {
             return found;
         }
@@ -851,25 +844,29 @@ unsafe extern "C" fn gopreempt_coop_m(gp: usize) -> ! {
 /// right behind them (`urgentq`), not behind the whole backlog.
 pub fn requeue_preempted(g: &G) -> ! {
     let urgent = mp_p(getm()).is_some_and(|pp| pp.urgent_cut.swap(false, Ordering::Relaxed));
-    if !urgent {
-        requeue_global(g)
-    }
-    let mp = getm();
-    g.casgstatus(Status::Running, Status::Runnable);
-    mp.curg.store(ptr::null_mut(), Ordering::Relaxed);
-    stack::maybe_shrink(g, gobuf_of(g).sp);
-    super::sched::urgentput(NonNull::from(g));
-    schedule()
+    requeue(
+        g,
+        if urgent {
+            super::sched::urgentput
+        } else {
+            globrunqput
+        },
+    )
 }
 
 /// The end of `gosched_m`/`gopreempt_m` (on g0): `g` goes to the global
 /// queue and this M schedules.
 pub fn requeue_global(g: &G) -> ! {
+    requeue(g, globrunqput)
+}
+
+/// `Running -> Runnable`, off this M, into the queue `put`, then schedule.
+fn requeue(g: &G, put: fn(NonNull<G>)) -> ! {
     let mp = getm();
     g.casgstatus(Status::Running, Status::Runnable);
     mp.curg.store(ptr::null_mut(), Ordering::Relaxed);
     stack::maybe_shrink(g, gobuf_of(g).sp);
-    globrunqput(NonNull::from(g));
+    put(NonNull::from(g));
     if mp_p(mp).is_none() {
         // This M has no P (after procresize): it will not run the G itself,
         // so another CPU must be told (Go's goschedImpl needs no wakep: its

@@ -302,6 +302,21 @@ pub fn run_due(pp: &P, now: u64, run_calls: bool) -> usize {
     fired
 }
 
+/// Runs the due goroutine-readying timers of every P in use except `me`
+/// (their CPUs may be busy, stalled or asleep; readying is interrupt-safe,
+/// so this is fine from the scheduler loop and from the timer interrupt).
+/// Go's `stealWork` does the same. Returns the number fired.
+pub fn run_others_due(me: &P, now: u64) -> usize {
+    let mut fired = 0;
+    for i in 0..crate::sched::sched::gomaxprocs() {
+        let other = p(i);
+        if i != me.id && other.timers.timer0_when.load(Ordering::Acquire) <= now {
+            fired += run_due(other, now, false);
+        }
+    }
+    fired
+}
+
 /// Moves every timer of `from` to `to` (Go: `moveTimers`, procresize).
 pub fn move_all(from: &P, to: &P) {
     let mut moved = Vec::new();

@@ -11,7 +11,7 @@
 //! nesting count and named in the report.
 use core::sync::atomic::Ordering;
 
-use super::gdt::{IST_NAMES, IST_PAGE_FAULT};
+use super::gdt::IST_NAMES;
 use super::percpu;
 use super::trap::TrapFrame;
 use crate::console::emergency;
@@ -115,7 +115,6 @@ fn page_fault(frame: &mut TrapFrame) -> bool {
         report(frame);
         crate::init::fatal_exit();
     }
-    let _ = IST_PAGE_FAULT;
     false
 }
 
