@@ -74,8 +74,8 @@ pub fn print_sched_state() {
         "SCHED {}ms: gomaxprocs={} idleprocs={} spinningthreads={} runqueue={} goroutines={} waiting={}\n",
         now / 1_000_000,
         super::sched::gomaxprocs(),
-        SCHED.npidle.load(Ordering::Relaxed),
-        SCHED.nmspinning.load(Ordering::Relaxed),
+        SCHED.idle.npidle(),
+        SCHED.idle.nmspinning(),
         SCHED.runqsize.load(Ordering::Relaxed),
         SCHED.ngoroutine.load(Ordering::Relaxed),
         SCHED.nwaiting.load(Ordering::Relaxed),
@@ -107,6 +107,31 @@ pub fn print_sched_state() {
             pp.counters.async_preempts.load(Ordering::Relaxed),
             pp.counters.coop_preempts.load(Ordering::Relaxed),
             pp.counters.preempt_refused.load(Ordering::Relaxed),
+        ));
+    }
+    let ncpu = SCHED.ncpu.load(Ordering::Relaxed) as usize;
+    for i in 0..ncpu {
+        let mp = super::m::m(i);
+        let curg = mp.curg.load(Ordering::Relaxed);
+        let armed = super::preempt::armed_deadline(i);
+        emergency(format_args!(
+            "  M{}: {} spinning={} curg={} timer={}us ticks={}\n",
+            i,
+            if mp.is_halted() { "halted" } else { "running" },
+            SCHED.idle.is_spinning(i),
+            if curg.is_null() {
+                0
+            } else {
+                // SAFETY: a racy read of a G that is never freed (Gs are
+                // recycled, not deallocated), for a diagnostic only.
+                unsafe { (*curg).goid() }
+            },
+            if armed == u64::MAX {
+                -1
+            } else {
+                (armed as i64 - now as i64) / 1000
+            },
+            crate::arch::timer::ticks(i),
         ));
     }
 }

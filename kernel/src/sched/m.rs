@@ -2,7 +2,7 @@
 //! and, while `i < gomaxprocs`, owns P i.
 use core::cell::UnsafeCell;
 use core::ptr;
-use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 
 use super::g::G;
 use super::order::CheapRand;
@@ -18,9 +18,6 @@ pub struct M {
     pub g0: AtomicPtr<G>,
     /// The user goroutine running on this M, or null (Go: `m.curg`).
     pub curg: AtomicPtr<G>,
-    /// Go: `m.spinning`: looking for work to steal, with no work of its own.
-    /// Set by this M, or by `wakep` on its behalf while it is idle.
-    pub spinning: AtomicBool,
     /// Go: `m.waitunlockf` (only this M touches it).
     pub waitunlockf: UnsafeCell<Option<UnlockFn>>,
     /// Go: `m.cheaprand`.
@@ -49,7 +46,6 @@ impl M {
             id,
             g0: AtomicPtr::new(ptr::null_mut()),
             curg: AtomicPtr::new(ptr::null_mut()),
-            spinning: AtomicBool::new(false),
             waitunlockf: UnsafeCell::new(None),
             rand: UnsafeCell::new(CheapRand::new(0x9e37_79b9_7f4a_7c15 ^ (id as u64 + 1))),
             halted_cycles: AtomicU64::new(0),

@@ -9,6 +9,7 @@
 //!   [`glist`] (G lists), [`gfree`] (free-G batching), [`policy`]
 //!   (findRunnable's order and rules).
 pub mod gfree;
+pub mod idle;
 pub mod glist;
 pub mod order;
 pub mod policy;

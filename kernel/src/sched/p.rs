@@ -61,6 +61,12 @@ pub struct P {
     /// `sysmontick.schedtick`/`schedwhen` + `forcePreemptNS`).
     pub slice_tick: AtomicU32,
     pub slice_deadline: AtomicU64,
+    /// The run queue's mark when the current slice began
+    /// (`RunQueue::mark`): after an expiry, what was queued before it runs
+    /// before the global queue, what the slice queued after it (see
+    /// `policy::find_runnable_fast`). Written by this P's CPU only.
+    pub slice_mark_tail: AtomicU32,
+    pub slice_mark_next: core::sync::atomic::AtomicUsize,
     /// The last G was preempted for an expired slice: the next
     /// findRunnable looks at the global queue first and does not let
     /// `runnext` inherit the slice.
@@ -99,6 +105,8 @@ impl P {
             },
             slice_tick: AtomicU32::new(0),
             slice_deadline: AtomicU64::new(u64::MAX),
+            slice_mark_tail: AtomicU32::new(0),
+            slice_mark_next: core::sync::atomic::AtomicUsize::new(0),
             slice_expired: core::sync::atomic::AtomicBool::new(false),
             urgent_cut: core::sync::atomic::AtomicBool::new(false),
             timers: PTimers::new(),
@@ -111,6 +119,24 @@ impl P {
             2 => PStatus::Running,
             3 => PStatus::GcStop,
             _ => PStatus::Dead,
+        }
+    }
+
+    /// A new time slice begins at `now` (Go: sysmon records `schedwhen`):
+    /// its deadline, and the run queue's mark.
+    pub fn begin_slice(&self, now: u64, slice_ns: u64) {
+        let mark = self.runq.mark();
+        self.slice_mark_tail.store(mark.tail, Ordering::Relaxed);
+        self.slice_mark_next.store(mark.runnext, Ordering::Relaxed);
+        self.slice_deadline
+            .store(now.saturating_add(slice_ns), Ordering::Relaxed);
+    }
+
+    /// The run queue's mark taken when the current slice began.
+    pub fn slice_mark(&self) -> super::runq::RunqMark {
+        super::runq::RunqMark {
+            tail: self.slice_mark_tail.load(Ordering::Relaxed),
+            runnext: self.slice_mark_next.load(Ordering::Relaxed),
         }
     }
 

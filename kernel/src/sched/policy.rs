@@ -16,6 +16,8 @@ use core::ptr::NonNull;
 use super::glist::{GQueue, Linked};
 use super::order::RandomEnum;
 use super::runq::{RUNQ_SIZE, RunQueue};
+#[cfg(all(test, not(loom)))]
+use super::runq::RunqMark;
 
 /// Go: `pp.schedtick%61 == 0`. Every 61st schedule on a P looks at the
 /// global queue before the local one, so two Gs that keep readying each
@@ -174,6 +176,20 @@ pub trait FindSources {
         false
     }
 
+    /// Goroutines made ready by timers, which run before anything else.
+    /// Default: none.
+    fn urgent_get(&mut self) -> Option<Self::G> {
+        None
+    }
+
+    /// A G that was already in the local run queue when the current time
+    /// slice began (its `runnext`, then the ring's head), none if every
+    /// local G was queued during the slice. Only asked after an expired
+    /// slice. Default: none.
+    fn local_get_waiting(&mut self) -> Option<Self::G> {
+        None
+    }
+
     /// Takes (and clears) the P's "slice expired" flag: the previous G was
     /// preempted because its time slice, possibly inherited through
     /// `runnext`, ran out. Default: never.
@@ -188,23 +204,61 @@ pub trait FindSources {
 /// reason first, Go's `goto top`).
 ///
 /// Order, as in Go:
-/// 1. every [`SCHEDTICK_GLOBAL_CHECK`]th tick with a non-empty global queue:
+/// 1. timer-woken goroutines ([`FindSources::urgent_get`], gmpos's stand-in
+///    for Go's `checkTimers` readying into `runnext`);
+/// 2. every [`SCHEDTICK_GLOBAL_CHECK`]th tick with a non-empty global queue:
 ///    one G from the global queue;
-/// 2. the local run queue (`runnext` first, inheriting the time slice);
-/// 3. a batch from the global queue;
-/// 4. `netpoll`;
-/// 5. if [`may_spin`]: become spinning and steal ([`steal_work`]).
+/// 3. after an expired slice only: what was already waiting in the local
+///    queue when the slice began, else one G from the global queue (below);
+/// 4. the local run queue (`runnext` first, inheriting the time slice unless
+///    it expired);
+/// 5. a batch from the global queue;
+/// 6. `netpoll`;
+/// 7. if [`may_spin`]: become spinning and steal ([`steal_work`]).
+///
+/// # Expired slices: serve what waited, not what the slice produced
+///
+/// Go serves the local queue first except on the 61st tick. With
+/// goroutines that respawn each other through `runnext`, that starves the
+/// global queue: each new G inherits the slice, `schedtick` stands still and
+/// the 61st tick never comes (Go leaves it to other Ps). gmpos ends the
+/// inheritance when the slice expires, but that alone does not help: the
+/// chain's next G is in `runnext` at every expiry. Serving the global queue
+/// first at every expiry (what gmpos once did) starves the local ring
+/// instead: preempted CPU hogs go to the global queue, so it is never empty.
+///
+/// The rule that serves both: **at an expiry, the local Gs that were
+/// already queued when the slice began ([`FindSources::local_get_waiting`])
+/// go first; Gs the slice itself put into the local queue wait behind one
+/// global G.** Then
+/// - a G at position k of the local queue (runnext = 0) when a slice begins
+///   runs within k + 1 expiries of that P: each expiry serves one older G,
+///   and Gs put later queue behind it (a G readied *during* a slice waits
+///   one more slice: k + 2 counted from the slice it was readied in);
+/// - the global queue gets a G at least every other expiry while the local
+///   queue only holds what the last slice produced (a respawn chain: every
+///   G in it is younger than the slice), and at the latest after the older
+///   local Gs, which are finite, have run; the 61st-tick check still
+///   applies on top.
 pub fn find_runnable_fast<S: FindSources + ?Sized>(s: &mut S) -> Option<(S::G, bool)> {
-    // After a preemption for an expired slice, the global queue goes first
-    // and nobody inherits the slice: otherwise goroutines respawning each
-    // other through `runnext` keep `schedtick` still and the 61-tick rule
-    // never fires (Go's runnext starvation case, which Go leaves to sysmon).
+    if let Some(g) = s.urgent_get() {
+        return Some((g, false));
+    }
     let expired = s.take_slice_expired();
-    if (expired || check_global_first(s.schedtick(), s.global_len_hint()))
-        && s.global_len_hint() != 0
+    if check_global_first(s.schedtick(), s.global_len_hint())
         && let Some(g) = s.global_get_one()
     {
         return Some((g, false));
+    }
+    if expired {
+        if let Some(g) = s.local_get_waiting() {
+            return Some((g, false));
+        }
+        if s.global_len_hint() != 0
+            && let Some(g) = s.global_get_one()
+        {
+            return Some((g, false));
+        }
     }
     if let Some((g, inherit)) = s.local_get() {
         return Some((g, inherit && !expired));
@@ -275,6 +329,7 @@ mod tests {
     enum Call {
         GlobalOne,
         Local,
+        LocalWaiting,
         GlobalBatch,
         Netpoll,
         BecomeSpinning,
@@ -294,6 +349,7 @@ mod tests {
         calls: Vec<Call>,
         stop_after: Option<usize>,
         slice_expired: bool,
+        mark: RunqMark,
     }
 
     impl World {
@@ -320,6 +376,7 @@ mod tests {
                 calls: Vec::new(),
                 stop_after: None,
                 slice_expired: false,
+                mark: RunqMark::default(),
             }
         }
 
@@ -337,6 +394,12 @@ mod tests {
         fn local_put(&mut self, p: usize, id: usize, next: bool) {
             let g = self.g(id);
             self.ps[p].put(g, next, |_| panic!("overflow"));
+        }
+
+        /// A time slice begins on P `me` (the kernel's `execute` marks the
+        /// queue then).
+        fn begin_slice(&mut self) {
+            self.mark = self.ps[self.me].mark();
         }
 
         fn found(&mut self) -> Option<(usize, bool)> {
@@ -396,6 +459,10 @@ mod tests {
         }
         fn take_slice_expired(&mut self) -> bool {
             core::mem::take(&mut self.slice_expired)
+        }
+        fn local_get_waiting(&mut self) -> Option<NonNull<Item>> {
+            self.calls.push(Call::LocalWaiting);
+            self.ps[self.me].get_older_than(self.mark)
         }
         fn stop_stealing(&self) -> bool {
             self.stop_after.is_some_and(|n| {
@@ -644,6 +711,128 @@ mod tests {
             Some((2, true)),
             "normal runnext inheritance otherwise"
         );
+    }
+
+    #[test]
+    fn expired_slice_serves_what_waited_before_the_global_queue() {
+        let mut w = World::new(1);
+        w.schedtick = 5;
+        w.local_put(0, 1, false);
+        w.local_put(0, 2, false);
+        w.begin_slice();
+        w.local_put(0, 3, false); // put during the slice: younger
+        w.global_push(100);
+        w.global_push(101);
+        // (The marks stay: 1 and 2 are picked at expiries of the slice
+        // that began before 3 was put, as with inherited slices.)
+        w.slice_expired = true;
+        assert_eq!(w.found(), Some((1, false)));
+        w.slice_expired = true;
+        assert_eq!(w.found(), Some((2, false)));
+        w.slice_expired = true;
+        assert_eq!(
+            w.found(),
+            Some((100, false)),
+            "Gs put during the slice wait behind one global G"
+        );
+        w.begin_slice();
+        w.slice_expired = true;
+        assert_eq!(w.found(), Some((3, false)), "then the local queue again");
+    }
+
+    /// What the P runs next, kernel-style: a G not inheriting starts a new
+    /// slice (and marks the queue).
+    fn next(w: &mut World, expired: bool) -> usize {
+        w.slice_expired = expired;
+        let (g, inherit) = w.found().expect("nothing to run");
+        if !inherit {
+            w.begin_slice();
+        }
+        g
+    }
+
+    /// CPU hogs cycle through the global queue (preempted hogs go there);
+    /// the running hog readies short goroutines, or hogs, into the ring. A G
+    /// at position k (runnext = 0) runs within k + 2 expiries, counting the
+    /// slice it was readied in.
+    #[test]
+    fn readied_gs_run_within_their_position_plus_two_slices_behind_hogs() {
+        for readied_are_hogs in [false, true] {
+            let mut w = World::new(1);
+            w.schedtick = 7;
+            for h in 100..110 {
+                w.global_push(h);
+            }
+            // Hog 99 runs (its slice began with an empty local queue).
+            let mut running = 99;
+            w.begin_slice();
+            // The hog readies 1..=5 as `go` does (runnext, the previous
+            // runnext to the ring's tail): positions 5, 1, 2, 3, 4 -> 0..4.
+            for id in 1..=5 {
+                w.local_put(0, id, true);
+            }
+            let position = |id: usize| if id == 5 { 0 } else { id };
+            let mut ran = [None; 6];
+            for expiry in 1..=20 {
+                // The slice of `running` expires: it goes to the global queue.
+                w.global_push(running);
+                running = next(&mut w, true);
+                // Short Gs finish at once; the P schedules again.
+                while (1..=5).contains(&running) && !readied_are_hogs {
+                    ran[running].get_or_insert(expiry);
+                    running = next(&mut w, false);
+                }
+                if (1..=5).contains(&running) {
+                    ran[running].get_or_insert(expiry);
+                }
+            }
+            for id in 1..=5 {
+                let at = ran[id].expect("a readied G never ran");
+                assert!(
+                    at <= position(id) + 2,
+                    "G {id} (position {}, hogs: {readied_are_hogs}) ran at expiry {at}",
+                    position(id)
+                );
+            }
+        }
+    }
+
+    /// Two goroutine chains respawning through runnext (the
+    /// `runnext_respawn_does_not_starve_global` QEMU test): a G waiting in
+    /// the global queue runs within 3 expiries wherever the preemption lands.
+    #[test]
+    fn respawn_chains_do_not_starve_the_global_queue() {
+        // A chain member, when preempted, has (true) or has not (false) yet
+        // spawned its successor.
+        for spawned_before_preemption in [false, true] {
+            let mut w = World::new(1);
+            w.schedtick = 3;
+            let mut fresh = 200..;
+            w.global_push(100); // main, waiting
+            let mut running = fresh.next().unwrap();
+            w.begin_slice();
+            w.local_put(0, fresh.next().unwrap(), false); // the other chain
+            let mut served = None;
+            for expiry in 1..=10 {
+                // Chain members respawn (inheriting the slice) until the
+                // slice expires.
+                for _ in 0..5 {
+                    w.local_put(0, fresh.next().unwrap(), true);
+                    running = next(&mut w, false);
+                }
+                if spawned_before_preemption {
+                    w.local_put(0, fresh.next().unwrap(), true);
+                }
+                w.global_push(running);
+                running = next(&mut w, true);
+                if running == 100 {
+                    served = Some(expiry);
+                    break;
+                }
+            }
+            let at = served.expect("the global G never ran");
+            assert!(at <= 3, "the global G ran only at expiry {at}");
+        }
     }
 
     #[test]

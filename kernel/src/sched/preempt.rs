@@ -24,7 +24,7 @@ use core::sync::atomic::Ordering;
 
 use super::g::G;
 use super::m::{M, getg, getm};
-use super::p::{P, p};
+use super::p::{P, PStatus, p};
 use super::proc::{self, AcquireM};
 use super::stack::STACK_PREEMPT;
 use crate::arch::preempt as hw;
@@ -60,6 +60,15 @@ pub fn slice_ns() -> u64 {
     SLICE_NS.load(Ordering::Relaxed)
 }
 
+/// Changes the time slice at run time (the `slice=` knob; tests and demos
+/// use it) and returns the previous one. Slices already running keep their
+/// deadline. Below the command line's minimum (100 us) the timer would
+/// spend more time interrupting than the goroutines running: clamped.
+pub fn set_slice(d: core::time::Duration) -> core::time::Duration {
+    let ns = (d.as_nanos().min(u64::MAX as u128) as u64).max(crate::cmdline::MIN_SLICE_NS);
+    core::time::Duration::from_nanos(SLICE_NS.swap(ns, Ordering::Relaxed))
+}
+
 /// Preemption-disable guard (Go: `acquirem` for code that must stay on
 /// its CPU): while it lives, the goroutine is neither preempted nor moved.
 /// Counted with the runtime locks.
@@ -71,25 +80,47 @@ pub fn preempt_disable() -> AcquireM {
 static ARMED: [core::sync::atomic::AtomicU64; crate::arch::MAX_CPUS] =
     [const { core::sync::atomic::AtomicU64::new(u64::MAX) }; crate::arch::MAX_CPUS];
 
-/// Programs this CPU's one-shot for the earlier of its P's first timer and
-/// (if a goroutine runs) the slice deadline.
-pub fn rearm(pp: Option<&P>, running: bool) {
+/// Programs this CPU's one-shot for the earlier of its P's first timer and,
+/// while the P is running, the end of the slice and the busy tick.
+///
+/// The rule (issue 10 A): **a CPU whose P is `Running` always has its timer
+/// armed for at most `BUSY_TICK_NS` ahead**, whatever context asks: the
+/// scheduler on g0 about to `gogo`, a goroutine, or the tick itself having
+/// interrupted g0. It is decided from the P's status, never from "is a
+/// goroutine current right now": a tick landing on g0 between `execute`'s
+/// re-arm and `gogo` would otherwise arm nothing, and the goroutine `gogo`
+/// then starts would never be preempted (the lazy re-arm never looks again).
+/// Only an `Idle` (or stopped) P is tickless: its M halts, and waking it
+/// (`wakep`'s IPI, a due timer) leads through `execute`, which re-arms.
+pub fn rearm(pp: Option<&P>) {
     // With interrupts off: the timer interrupt itself re-arms, and must not
     // run between our cache update and the hardware write.
-    ::x86_64::instructions::interrupts::without_interrupts(|| rearm_locked(pp, running))
+    ::x86_64::instructions::interrupts::without_interrupts(|| rearm_locked(pp))
 }
 
-fn rearm_locked(pp: Option<&P>, running: bool) {
+/// The earliest a re-arm programs the timer, from now. A deadline already
+/// passed whose cause the tick cannot remove (a slice that expired while g0
+/// runs the scheduler, a due function timer only the scheduler loop runs)
+/// would otherwise fire again at once, forever: an interrupt storm that
+/// starves the very code that would clear it.
+const MIN_REARM_NS: u64 = 10_000;
+
+fn rearm_locked(pp: Option<&P>) {
     let mut deadline = u64::MAX;
     if let Some(pp) = pp {
         deadline = pp.timers.timer0_when.load(Ordering::Acquire);
-        if running {
+        if pp.status() == PStatus::Running {
             deadline = deadline.min(pp.slice_deadline.load(Ordering::Relaxed));
             // A busy CPU looks at the world at least every BUSY_TICK_NS:
             // other Ps' due timers are run by whoever schedules, and a CPU
             // that never enters the scheduler would otherwise only notice
-            // them at the end of its slice.
-            deadline = deadline.min(time::now_ns() + BUSY_TICK_NS);
+            // them at the end of its slice. It also bounds the damage of a
+            // slice deadline of u64::MAX (between an injection and the next
+            // `execute`).
+            deadline = deadline.min(time::now_ns().saturating_add(BUSY_TICK_NS));
+        }
+        if deadline != u64::MAX {
+            deadline = deadline.max(time::now_ns().saturating_add(MIN_REARM_NS));
         }
     }
     let armed = &ARMED[percpu::cpu_index()];
@@ -107,6 +138,11 @@ fn rearm_locked(pp: Option<&P>, running: bool) {
     } else {
         timer::set_oneshot_ns(deadline);
     }
+}
+
+/// The deadline CPU `cpu`'s timer is armed for (u64::MAX: none), for dumps.
+pub fn armed_deadline(cpu: usize) -> u64 {
+    ARMED[cpu].load(Ordering::Relaxed)
 }
 
 /// The one-shot fired: it is no longer armed.
@@ -127,7 +163,7 @@ pub fn on_tick(frame: &mut TrapFrame) {
         // interrupt: wait (never fire early) rather than take another.
         // Only an idle CPU waits (it has nothing else to do), and only for a
         // bounded time.
-        let idle = pp.status() == super::p::PStatus::Idle;
+        let idle = pp.status() == PStatus::Idle;
         let start = now;
         let mut now = now;
         loop {
@@ -177,7 +213,7 @@ pub fn on_tick(frame: &mut TrapFrame) {
         }
         retake(pp, mp, g, frame, now);
     }
-    rearm(pp, running);
+    rearm(pp);
 }
 
 /// Go: `retake` for one P: preempt the running goroutine if its P has not
@@ -191,7 +227,7 @@ fn retake(pp: &P, _mp: &M, g: &G, frame: &mut TrapFrame, now: u64) {
         // Go's sysmon: the P scheduled since we last looked; a new slice
         // began (record it, so the timer is not re-armed in the past).
         pp.slice_tick.store(tick, Ordering::Relaxed);
-        pp.slice_deadline.store(now + slice_ns(), Ordering::Relaxed);
+        pp.begin_slice(now, slice_ns());
         return;
     }
     if is_async_safe_point(g, frame) {

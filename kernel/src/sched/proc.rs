@@ -7,9 +7,10 @@
 //! back to its M (setting it spinning) and sends a wake-up IPI.
 use alloc::boxed::Box;
 use core::ptr::{self, NonNull};
-use core::sync::atomic::{AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicU64, Ordering};
 
 use super::g::{G, Status, WaitReason};
+use super::idle;
 use super::m::{M, UnlockFn, getg, getm, m};
 use super::order::{RandomEnum, RandomOrder};
 use super::p::{P, PStatus, p};
@@ -138,7 +139,7 @@ pub fn schedule() -> ! {
     let (gp, inherit_time) = find_runnable(mp);
     // Go: a spinning M that found work stops spinning, and wakes another
     // spinner if it was the last one (there may be more work).
-    if mp.spinning.load(Ordering::Relaxed) {
+    if SCHED.idle.is_spinning(mp.id) {
         resetspinning(mp);
     }
     execute(mp, gp, inherit_time)
@@ -171,13 +172,10 @@ fn execute(mp: &M, gp: NonNull<G>, inherit_time: bool) -> ! {
     {
         pp.slice_tick.store(tick, Ordering::Relaxed);
         pp.urgent_cut.store(false, Ordering::Relaxed);
-        pp.slice_deadline.store(
-            crate::time::now_ns() + super::preempt::slice_ns(),
-            Ordering::Relaxed,
-        );
+        pp.begin_slice(crate::time::now_ns(), super::preempt::slice_ns());
     }
     pp.counters.grun.fetch_add(1, Ordering::Relaxed);
-    super::preempt::rearm(Some(pp), true);
+    super::preempt::rearm(Some(pp));
     // SAFETY: the G's context was saved by mcall or built by newproc; its
     // stack is mapped and no other CPU runs it (we own it).
     unsafe { switch::gogo(g.sched.get(), gp.as_ptr() as usize) }
@@ -198,13 +196,21 @@ impl FindSources for Sources<'_> {
     }
 
     fn global_len_hint(&self) -> usize {
-        SCHED.runqsize.load(Ordering::Acquire) + SCHED.nurgent.load(Ordering::Acquire)
+        SCHED.runqsize.load(Ordering::Acquire)
+    }
+
+    fn urgent_get(&mut self) -> Option<NonNull<G>> {
+        if SCHED.nurgent.load(Ordering::Acquire) == 0 {
+            return None;
+        }
+        super::sched::urgentget()
+    }
+
+    fn local_get_waiting(&mut self) -> Option<NonNull<G>> {
+        self.pp.runq.get_older_than(self.pp.slice_mark())
     }
 
     fn global_get_one(&mut self) -> Option<NonNull<G>> {
-        if let Some(g) = super::sched::urgentget() {
-            return Some(g);
-        }
         let mut q = SCHED.runq.lock();
         let g = q.pop_front();
         SCHED.runqsize.store(q.len(), Ordering::Release);
@@ -222,9 +228,6 @@ impl FindSources for Sources<'_> {
     }
 
     fn global_get_batch(&mut self) -> Option<NonNull<G>> {
-        if let Some(g) = super::sched::urgentget() {
-            return Some(g);
-        }
         let mut q = SCHED.runq.lock();
         let before = q.len();
         let g = policy::globrunqget(
@@ -243,16 +246,15 @@ impl FindSources for Sources<'_> {
 
     fn spin_state(&self) -> SpinState {
         SpinState {
-            spinning: self.mp.spinning.load(Ordering::Relaxed),
-            nmspinning: SCHED.nmspinning.load(Ordering::Relaxed),
+            spinning: SCHED.idle.is_spinning(self.mp.id),
+            nmspinning: SCHED.idle.nmspinning(),
             gomaxprocs: gomaxprocs() as u32,
-            npidle: SCHED.npidle.load(Ordering::Relaxed),
+            npidle: SCHED.idle.npidle(),
         }
     }
 
     fn become_spinning(&mut self) {
-        self.mp.spinning.store(true, Ordering::Relaxed);
-        SCHED.nmspinning.fetch_add(1, Ordering::SeqCst);
+        SCHED.idle.become_spinning(self.mp.id);
     }
 
     fn current_p(&self) -> usize {
@@ -301,7 +303,7 @@ impl FindSources for Sources<'_> {
         let ran_out = crate::time::now_ns() >= self.pp.slice_deadline.load(Ordering::Relaxed)
             && self.pp.schedtick.load(Ordering::Relaxed)
                 == self.pp.slice_tick.load(Ordering::Relaxed);
-        flagged || ran_out || SCHED.nurgent.load(Ordering::Relaxed) != 0
+        flagged || ran_out
     }
 }
 
@@ -341,79 +343,87 @@ fn find_runnable(mp: &M) -> (NonNull<G>, bool) {
     }
 }
 
-/// Any goroutine visible anywhere (global queue or any P's ring)?
-fn any_work() -> bool {
-    if SCHED.runqsize.load(Ordering::SeqCst) != 0 || SCHED.nurgent.load(Ordering::SeqCst) != 0 {
-        return true;
-    }
-    (0..gomaxprocs()).any(|i| !p(i).runq.is_empty())
+/// The kernel's side of the idle protocol (`idle.rs`): interrupts, `hlt`,
+/// wake-up IPIs and the real queues.
+struct Cpu<'a> {
+    mp: &'a M,
 }
 
-/// Go: `pidleput`: marks P `i` idle.
-fn pidleput(pp: &P) {
-    pp.set_status(PStatus::Idle);
-    SCHED.npidle.fetch_add(1, Ordering::SeqCst);
-    SCHED.pidle.fetch_or(1 << pp.id, Ordering::SeqCst);
-}
+/// Test hook (issue 10 D's regression test): nanoseconds `wakep` stalls
+/// between taking an idle P and waking its M. 0 in normal runs.
+pub static WAKEP_WINDOW_DELAY_NS: AtomicU64 = AtomicU64::new(0);
 
-/// Takes P `i` out of the idle set if it is still there. True if we did (the
-/// caller now accounts for it); false if someone else did first.
-fn pidleclear(pp: &P) -> bool {
-    let bit = 1u64 << pp.id;
-    let prev = SCHED.pidle.fetch_and(!bit, Ordering::SeqCst);
-    if prev & bit != 0 {
-        SCHED.npidle.fetch_sub(1, Ordering::SeqCst);
-        true
-    } else {
-        false
-    }
-}
-
-/// The idle path: P to the idle set, drop spinning (Go's careful dance: after
-/// `nmspinning--`, re-check every queue, or work published by someone who saw
-/// us spinning would be stranded), then check-then-halt with interrupts off.
-/// Returns when the P is busy again (work found or handed over by `wakep`).
-fn idle(mp: &M, pp: &P) {
-    pidleput(pp);
-    if mp.spinning.swap(false, Ordering::Relaxed) {
-        SCHED.nmspinning.fetch_sub(1, Ordering::SeqCst);
-        if any_work() {
-            mp.idle_returns[0].fetch_add(1, Ordering::Relaxed);
-            if pidleclear(pp) {
-                mp.spinning.store(true, Ordering::Relaxed);
-                SCHED.nmspinning.fetch_add(1, Ordering::SeqCst);
-            }
-            pp.set_status(PStatus::Running);
-            return;
+impl idle::Machine for Cpu<'_> {
+    fn any_work(&self) -> bool {
+        if SCHED.runqsize.load(Ordering::SeqCst) != 0 || SCHED.nurgent.load(Ordering::SeqCst) != 0 {
+            return true;
         }
+        (0..gomaxprocs()).any(|i| !p(i).runq.is_empty())
     }
-    loop {
-        ::x86_64::instructions::interrupts::disable();
-        if SCHED.pidle.load(Ordering::SeqCst) & (1 << pp.id) == 0 {
-            // `wakep` handed the P back (and made us spinning).
-            ::x86_64::instructions::interrupts::enable();
-            pp.counters.wakeups.fetch_add(1, Ordering::Relaxed);
-            mp.idle_returns[2].fetch_add(1, Ordering::Relaxed);
-            break;
-        }
-        if SCHED.runqsize.load(Ordering::SeqCst) != 0
+
+    fn work_before_halt(&self, m: usize) -> bool {
+        let pp = p(m);
+        SCHED.runqsize.load(Ordering::SeqCst) != 0
             || SCHED.nurgent.load(Ordering::SeqCst) != 0
             || SCHED.gcwaiting.load(Ordering::SeqCst)
             || pp.timers.due.load(Ordering::Relaxed)
             || pp.timers.timer0_when.load(Ordering::Acquire) <= crate::time::now_ns()
-        {
-            ::x86_64::instructions::interrupts::enable();
-            pidleclear(pp);
-            mp.idle_returns[1].fetch_add(1, Ordering::Relaxed);
-            break;
-        }
-        pp.counters.idle_halts.fetch_add(1, Ordering::Relaxed);
-        // Tickless: the timer is armed for this P's next timer only.
-        super::preempt::rearm(Some(pp), false);
-        // `sti; hlt`: the interrupt shadow of sti makes the pair atomic, so a
-        // wake-up IPI sent after our checks is not lost: it ends the hlt.
-        mp.halt();
     }
+
+    fn interrupts_off(&self) {
+        ::x86_64::instructions::interrupts::disable();
+    }
+
+    fn interrupts_on(&self) {
+        ::x86_64::instructions::interrupts::enable();
+    }
+
+    fn halt(&self, m: usize) {
+        let pp = p(m);
+        pp.counters.idle_halts.fetch_add(1, Ordering::Relaxed);
+        // Tickless: an idle P's timer is armed for its next timer only.
+        super::preempt::rearm(Some(pp));
+        self.mp.halt();
+    }
+
+    fn wake(&self, m: usize) {
+        super::m::m(m).wakeups.fetch_add(1, Ordering::Relaxed);
+        crate::arch::ipi::send_wakeup(m);
+    }
+
+    fn this_m(&self) -> usize {
+        percpu::cpu_index()
+    }
+
+    fn pinned(&self, f: &mut dyn FnMut()) {
+        let _m = AcquireM::new();
+        f()
+    }
+
+    fn wakep_window(&self) {
+        let ns = WAKEP_WINDOW_DELAY_NS.load(Ordering::Relaxed);
+        if ns != 0 {
+            let until = crate::time::now_ns() + ns;
+            while crate::time::now_ns() < until {
+                core::hint::spin_loop();
+            }
+        }
+    }
+}
+
+/// The idle path (Go: `pidleput` + `stopm`): the P goes idle and the CPU
+/// halts until the P is busy again (see `idle.rs` for the protocol).
+fn idle(mp: &M, pp: &P) {
+    pp.set_status(PStatus::Idle);
+    let how = SCHED.idle.idle(mp.id, &Cpu { mp });
+    match how {
+        idle::Woken::Recheck => mp.idle_returns[0].fetch_add(1, Ordering::Relaxed),
+        idle::Woken::Work => mp.idle_returns[1].fetch_add(1, Ordering::Relaxed),
+        idle::Woken::Handed => {
+            pp.counters.wakeups.fetch_add(1, Ordering::Relaxed);
+            mp.idle_returns[2].fetch_add(1, Ordering::Relaxed)
+        }
+    };
     pp.set_status(PStatus::Running);
 }
 
@@ -423,57 +433,22 @@ fn halt_once(mp: &M) {
     mp.halt();
 }
 
-/// Go: `resetspinning`.
+/// Go: `resetspinning`: a spinning M found work; if it was the last spinning
+/// M and Ps are idle, wake another to look for more.
 fn resetspinning(mp: &M) {
-    mp.spinning.store(false, Ordering::Relaxed);
-    let n = SCHED.nmspinning.fetch_sub(1, Ordering::SeqCst) - 1;
-    if n == 0 && SCHED.npidle.load(Ordering::SeqCst) > 0 {
+    SCHED.idle.stop_spinning(mp.id);
+    if SCHED.idle.should_wake_after_spin() {
         wakep();
     }
 }
 
 /// Go: `wakep`: if there is an idle P and no spinning M, wake one idle CPU to
-/// look for work. Callers publish the work first (run queue, global queue):
-/// the SeqCst operations here pair with those of `idle`.
+/// look for work. Callers publish the work first (see `idle.rs`).
 pub fn wakep() {
     if !SCHED.mainstarted.load(Ordering::Relaxed) {
         return;
     }
-    // Dekker with `idle`: our caller published work (a release store of a
-    // ring tail or of `runqsize`), the idler drops `nmspinning` and then
-    // re-checks the queues. Without a full fence here x86 may satisfy the
-    // `nmspinning` load before the work is visible (store-load reordering):
-    // both sides would miss each other and the work would wait.
-    core::sync::atomic::fence(Ordering::SeqCst);
-    if SCHED.nmspinning.load(Ordering::SeqCst) != 0
-        || SCHED
-            .nmspinning
-            .compare_exchange(0, 1, Ordering::SeqCst, Ordering::SeqCst)
-            .is_err()
-    {
-        return;
-    }
-    // Go: pidleget: take an idle P (start from a rotating position so
-    // wake-ups spread over the CPUs).
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    let idle = SCHED.pidle.load(Ordering::SeqCst);
-    if idle != 0 {
-        let start = NEXT.fetch_add(1, Ordering::Relaxed) % 64;
-        let rotated = idle.rotate_right(start as u32);
-        let i = (rotated.trailing_zeros() as usize + start) % 64;
-        let pp = p(i);
-        if pidleclear(pp) {
-            // Go: startm(pp, spinning=true): the woken M starts spinning,
-            // already counted in nmspinning by us.
-            m(i).spinning.store(true, Ordering::Relaxed);
-            m(i).wakeups.fetch_add(1, Ordering::Relaxed);
-            if i != percpu::cpu_index() {
-                crate::arch::ipi::send_wakeup(i);
-            }
-            return;
-        }
-    }
-    SCHED.nmspinning.fetch_sub(1, Ordering::SeqCst);
+    SCHED.idle.wakep(&Cpu { mp: getm() });
 }
 
 // ---------------------------------------------------------------------------
@@ -882,7 +857,7 @@ pub fn timer_added_here(t: &crate::time::timer::Timer, when: u64) {
     let pp = mp_p(getm()).expect("timer added on a CPU without a P");
     if crate::time::timer::add(pp, t, when) {
         ::x86_64::instructions::interrupts::without_interrupts(|| {
-            super::preempt::rearm(Some(pp), false)
+            super::preempt::rearm(Some(pp))
         });
     }
 }
@@ -893,9 +868,7 @@ pub fn timer_added_here(t: &crate::time::timer::Timer, when: u64) {
 /// Go: `gcstopm`: this M's P stops for a stop-the-world; wait until it ends.
 fn gcstopm(mp: &M) {
     if let Some(pp) = mp_p(mp) {
-        if mp.spinning.swap(false, Ordering::Relaxed) {
-            SCHED.nmspinning.fetch_sub(1, Ordering::SeqCst);
-        }
+        SCHED.idle.stop_spinning(mp.id);
         pp.set_status(PStatus::GcStop);
         SCHED.stopwait.fetch_sub(1, Ordering::SeqCst);
     }
@@ -939,7 +912,7 @@ pub fn set_gomaxprocs(n: usize) -> usize {
         // SAFETY: the P is stopped; nobody else touches its free cache.
         unsafe { (*pp.gfree.get()).purge(&SCHED) };
         pp.set_status(PStatus::Dead);
-        pidleclear(pp);
+        SCHED.idle.remove(i);
         crate::time::timer::move_all(pp, p(0));
     }
     if me >= n {

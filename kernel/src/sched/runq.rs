@@ -70,6 +70,15 @@ const SIZE: u32 = RUNQ_SIZE as u32;
 /// full: half the ring plus the G being put (Go: `runqputslow`'s `batch`).
 pub const RUNQ_OVERFLOW_BATCH: usize = RUNQ_SIZE / 2 + 1;
 
+/// A snapshot of a run queue's ring tail and `runnext` ([`RunQueue::mark`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RunqMark {
+    /// The ring's `tail` then: Gs at indices below it were already queued.
+    pub tail: u32,
+    /// The address of `runnext` then (0: none).
+    pub runnext: usize,
+}
+
 /// A P's local run queue (Go: the `runq*` and `runnext` fields of `p`).
 pub struct RunQueue<T> {
     /// Next slot to consume. Written by consumers with CAS.
@@ -271,6 +280,56 @@ impl<T> RunQueue<T> {
             {
                 // We owned [h, t) at the CAS, and only we write slots.
                 return Some((NonNull::new(p).expect("runqget: inconsistent runq"), false));
+            }
+        }
+    }
+
+    /// **Owner only.** What is queued right now, as a mark to compare later
+    /// Gs against: a G put after the mark is "younger" than it. The
+    /// scheduler marks the queue when a time slice begins (see
+    /// `policy::find_runnable_fast`: an expired slice serves what was
+    /// already waiting when it began before what it produced itself).
+    pub fn mark(&self) -> RunqMark {
+        RunqMark {
+            tail: self.tail.load(Ordering::Relaxed),
+            runnext: self.runnext.load(Ordering::Relaxed) as usize,
+        }
+    }
+
+    /// **Owner only.** Takes a G that was already queued at `mark`: the
+    /// `runnext` of the mark if it is still there, else the ring's head if it
+    /// was put before the mark. `None` if every queued G is younger.
+    ///
+    /// `runnext` is recognised by address: a G that ran, parked and was put
+    /// into `runnext` again since the mark passes for old. That only moves
+    /// it ahead of one global G; nothing is lost.
+    pub fn get_older_than(&self, mark: RunqMark) -> Option<NonNull<T>> {
+        let next = self.runnext.load(Ordering::Acquire);
+        if !next.is_null()
+            && next as usize == mark.runnext
+            && self
+                .runnext
+                .compare_exchange(next, ptr::null_mut(), Ordering::AcqRel, Ordering::Relaxed)
+                .is_ok()
+        {
+            return NonNull::new(next);
+        }
+        loop {
+            let h = self.head.load(Ordering::Acquire);
+            let t = self.tail.load(Ordering::Relaxed);
+            // Indices are free-running: "h before mark.tail" is a signed
+            // distance (the ring never holds more than 2^31 Gs).
+            if t == h || (mark.tail.wrapping_sub(h) as i32) <= 0 {
+                return None;
+            }
+            let p = self.slot(h).load(Ordering::Relaxed);
+            if self
+                .head
+                .compare_exchange(h, h.wrapping_add(1), Ordering::Release, Ordering::Relaxed)
+                .is_ok()
+            {
+                // As in `get`: we owned [h, t) at the CAS.
+                return Some(NonNull::new(p).expect("runq: inconsistent runq"));
             }
         }
     }

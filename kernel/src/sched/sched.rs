@@ -14,11 +14,9 @@ pub struct Sched {
     /// Lock-free mirror of `runq.len()` (Go reads `sched.runqsize` racily
     /// to skip taking the lock).
     pub runqsize: AtomicUsize,
-    /// Idle Ps, one bit per P (Go: `sched.pidle`), and their count.
-    pub pidle: AtomicU64,
-    pub npidle: AtomicU32,
-    /// Go: `sched.nmspinning`.
-    pub nmspinning: AtomicU32,
+    /// Idle Ps and spinning Ms (Go: `sched.pidle`, `npidle`, `nmspinning`,
+    /// `needspinning`, `m.spinning`): the protocol of `idle.rs`.
+    pub idle: super::idle::Idle<{ crate::arch::MAX_CPUS }>,
     /// Go: `sched.gFree`.
     pub gfree: SpinLock<GFreeGlobal<G>>,
     pub gfree_n: AtomicUsize,
@@ -53,9 +51,7 @@ pub struct Sched {
 pub static SCHED: Sched = Sched {
     runq: IrqSpinLock::new(GQueue::new()),
     runqsize: AtomicUsize::new(0),
-    pidle: AtomicU64::new(0),
-    npidle: AtomicU32::new(0),
-    nmspinning: AtomicU32::new(0),
+    idle: super::idle::Idle::new(),
     gfree: SpinLock::new(GFreeGlobal::new()),
     gfree_n: AtomicUsize::new(0),
     goidgen: AtomicU64::new(0),

@@ -1,0 +1,121 @@
+//! Many CPU-bound goroutines on every CPU: each CPU whose P is running keeps
+//! taking timer interrupts (its preemption timer is never lost, whatever the
+//! tick interrupted), the hogs keep being preempted, and `main` keeps
+//! running. Issue 10 A: a tick landing on g0 between `execute`'s re-arm and
+//! `gogo` used to leave the CPU with no timer armed for good.
+#![no_std]
+#![no_main]
+#![feature(custom_test_frameworks)]
+#![test_runner(gmpos::testing::harness)]
+
+extern crate alloc;
+
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use core::time::Duration;
+
+use gmpos::arch::{smp, timer};
+use gmpos::sched::preempt::{counters, set_slice};
+use gmpos::time::now_ns;
+use gmpos::{WaitGroup, go};
+
+mod common;
+
+gmpos::qemu_test! {
+    config: "
+        smp=4
+        icount=0,1
+        timeout=240
+    ",
+    cases: [hogs_at_100us_slice, hogs_at_default_slice],
+}
+
+/// A tight loop with no calls: only asynchronous preemption stops it.
+fn hog(stop: &AtomicBool, work: &AtomicU64) {
+    let mut x = 0u64;
+    while !stop.load(Ordering::Relaxed) {
+        x = x.wrapping_add(1);
+        if x & 0xfff == 0 {
+            work.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Busy `main` for `ns` (it is preempted like the hogs).
+fn busy(ns: u64) {
+    let t0 = now_ns();
+    while now_ns() - t0 < ns {
+        core::hint::spin_loop();
+    }
+}
+
+fn run(slice: Duration, rounds: usize, round_ns: u64) {
+    let old = set_slice(slice);
+    let ncpu = smp::ncpu();
+    let hogs = 2 * ncpu;
+    let stop = Arc::new(AtomicBool::new(false));
+    let work = Arc::new(AtomicU64::new(0));
+    let wg = Arc::new(WaitGroup::new());
+    for _ in 0..hogs {
+        let (s, w, wg) = (stop.clone(), work.clone(), wg.clone());
+        wg.add(1);
+        go(move || {
+            hog(&s, &w);
+            wg.done();
+        });
+    }
+    // Let the hogs spread over every CPU (idle CPUs rightly take no ticks).
+    busy(round_ns);
+    let (a0, c0, _) = counters();
+    let mut last: Vec<u64> = (0..ncpu).map(timer::ticks).collect();
+    let mut min_ticks = u64::MAX;
+    // Under icount every CPU runs in lock step, so a CPU must tick in every
+    // round. Under plain TCG a vCPU thread may be descheduled by the host
+    // for a while: there a round lasts at least 100 ms (a lost timer is lost
+    // for good, which no host stall imitates for that long).
+    let round_ns = if common::icount() { round_ns } else { round_ns.max(100_000_000) };
+    let rounds = if common::icount() { rounds } else { rounds.min(20) };
+    for round in 0..rounds {
+        busy(round_ns);
+        for (cpu, prev) in last.iter_mut().enumerate() {
+            let now = timer::ticks(cpu);
+            min_ticks = min_ticks.min(now - *prev);
+            if now == *prev {
+                // Say where the silent CPU is before failing.
+                for c in 0..ncpu {
+                    gmpos::arch::apic::send_nmi(smp::apic_id(c));
+                }
+                busy(1_000_000);
+                gmpos::sched::dump::print_sched_state();
+            }
+            assert!(
+                now > *prev,
+                "round {round}: CPU {cpu} took no timer interrupt for {} us while its P ran hogs (slice {} us)",
+                round_ns / 1000,
+                slice.as_micros()
+            );
+            *prev = now;
+        }
+    }
+    let (a1, c1, _) = counters();
+    stop.store(true, Ordering::Relaxed);
+    wg.wait();
+    set_slice(old);
+    gmpos::test_note!(
+        "{hogs} hogs, slice {} us: {rounds} rounds of {} ms, fewest ticks per CPU per round {min_ticks}, {} async + {} cooperative preemptions",
+        slice.as_micros(),
+        round_ns / 1_000_000,
+        a1 - a0,
+        c1 - c0
+    );
+    assert!(a1 > a0, "the hogs were never preempted asynchronously");
+}
+
+fn hogs_at_100us_slice() {
+    run(Duration::from_micros(100), 200, 5_000_000);
+}
+
+fn hogs_at_default_slice() {
+    run(Duration::from_millis(10), 30, 25_000_000);
+}
