@@ -244,7 +244,13 @@ impl<const N: usize> Idle<N> {
         // (5): state first, then the hint.
         self.state[m].store(IDLE, Ordering::SeqCst);
         self.pidle.fetch_or(bit, Ordering::SeqCst);
-        if self.stop_spinning(m) {
+        let was_spinning = self.stop_spinning(m);
+        // (2) and (6) are Dekker's pattern against (1): our stores (idle
+        // bit, nmspinning) before our loads (the queues, needspinning). The
+        // RMWs above are full barriers on x86 already; the fence says so to
+        // every memory model (loom checks SeqCst only through fences).
+        fence(Ordering::SeqCst);
+        if was_spinning {
             // (2): the delicate dance.
             if machine.any_work() {
                 return self.take_back(m, true);
@@ -313,5 +319,195 @@ impl<const N: usize> Idle<N> {
 impl<const N: usize> Default for Idle<N> {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+/// loom models of the protocol above: the real `wakep` and `idle` code on
+/// loom's atomics, with `halt` as `thread::park` (a pending `unpark`, like a
+/// pending IPI after `cli`, makes it return at once) and a lost wake-up
+/// showing up as loom's deadlock report.
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use super::*;
+    use loom::sync::Arc;
+    use loom::sync::atomic::AtomicUsize;
+    use loom::thread;
+
+    const N: usize = 2;
+
+    /// Two CPUs: a global queue of `work` items, parkable threads.
+    struct World {
+        idle: Idle<N>,
+        work: AtomicUsize,
+        stop: AtomicBool,
+        threads: loom::sync::Mutex<[Option<thread::Thread>; N]>,
+    }
+
+    /// The machine as seen from CPU `me`.
+    struct Cpu<'a> {
+        w: &'a World,
+        me: usize,
+    }
+
+    impl Machine for Cpu<'_> {
+        fn any_work(&self) -> bool {
+            self.w.work.load(Ordering::SeqCst) != 0
+        }
+        fn work_before_halt(&self, _m: usize) -> bool {
+            self.w.work.load(Ordering::SeqCst) != 0 || self.w.stop.load(Ordering::SeqCst)
+        }
+        fn interrupts_off(&self) {}
+        fn interrupts_on(&self) {}
+        fn halt(&self, _m: usize) {
+            thread::park();
+        }
+        fn wake(&self, m: usize) {
+            if let Some(t) = &self.w.threads.lock().unwrap()[m] {
+                t.unpark();
+            }
+        }
+        fn this_m(&self) -> usize {
+            self.me
+        }
+        fn pinned(&self, f: &mut dyn FnMut()) {
+            f()
+        }
+    }
+
+    /// Starts M 1 running `f` and returns once it can be woken (a CPU's
+    /// IPI always reaches it; a thread must be known before it is unparked).
+    fn spawn_m1(w: &Arc<World>, f: impl FnOnce(&World) + Send + 'static) -> thread::JoinHandle<()> {
+        let w1 = w.clone();
+        let ready = Arc::new(AtomicBool::new(false));
+        let r1 = ready.clone();
+        let h = thread::spawn(move || {
+            w1.threads.lock().unwrap()[1] = Some(thread::current());
+            r1.store(true, Ordering::SeqCst);
+            f(&w1)
+        });
+        while !ready.load(Ordering::SeqCst) {
+            thread::yield_now();
+        }
+        h
+    }
+
+    fn world() -> Arc<World> {
+        Arc::new(World {
+            idle: Idle::new(),
+            work: AtomicUsize::new(0),
+            stop: AtomicBool::new(false),
+            threads: loom::sync::Mutex::new([None, None]),
+        })
+    }
+
+    fn take_work(w: &World) -> bool {
+        let mut n = w.work.load(Ordering::SeqCst);
+        while n != 0 {
+            match w.work.compare_exchange(n, n - 1, Ordering::SeqCst, Ordering::SeqCst) {
+                Ok(_) => return true,
+                Err(v) => n = v,
+            }
+        }
+        false
+    }
+
+    /// M 1's scheduler loop, as `findRunnable` drives it: look for work
+    /// (spinning, as an M allowed to steal), else idle; until it ran one
+    /// item or was told to stop.
+    fn m1_loop(w: &World) {
+        let cpu = Cpu { w, me: 1 };
+        loop {
+            if !w.idle.is_spinning(1) {
+                w.idle.become_spinning(1);
+            }
+            if take_work(w) {
+                // resetspinning
+                w.idle.stop_spinning(1);
+                return;
+            }
+            if w.stop.load(Ordering::SeqCst) {
+                w.idle.stop_spinning(1);
+                return;
+            }
+            w.idle.idle(1, &cpu);
+        }
+    }
+
+    /// The invariant after everyone is done: no M spins, so nmspinning is 0
+    /// (a leak would silence every later wakep).
+    fn check_quiescent(w: &World) {
+        assert_eq!(w.idle.nmspinning(), 0, "nmspinning leaked");
+        for m in 0..N {
+            assert!(!w.idle.is_spinning(m), "M {m} left spinning");
+        }
+    }
+
+    /// A producer on M 0 publishes one item and calls wakep while M 1 goes
+    /// from spinning to idle: M 1 must run the item (no lost wake-up: a
+    /// parked M 1 with work pending is a loom deadlock) and the spinning
+    /// count must come back to 0 (issue 10 D).
+    #[test]
+    fn loom_wakep_vs_idling_spinner() {
+        loom::model(|| {
+            let w = world();
+            let m1 = spawn_m1(&w, m1_loop);
+            // M 0: publish, then wakep.
+            w.work.fetch_add(1, Ordering::SeqCst);
+            w.idle.wakep(&Cpu { w: &w, me: 0 });
+            m1.join().unwrap();
+            assert_eq!(w.work.load(Ordering::SeqCst), 0, "the item was not run");
+            check_quiescent(&w);
+        });
+    }
+
+    /// Two wake-ups racing with M 1 idling twice: the hint mask, the
+    /// hand-off states and the counters stay consistent.
+    #[test]
+    fn loom_two_wakeps_two_items() {
+        loom::model(|| {
+            let w = world();
+            let m1 = spawn_m1(&w, |w1| {
+                m1_loop(w1);
+                m1_loop(w1);
+            });
+            for _ in 0..2 {
+                w.work.fetch_add(1, Ordering::SeqCst);
+                w.idle.wakep(&Cpu { w: &w, me: 0 });
+            }
+            m1.join().unwrap();
+            assert_eq!(w.work.load(Ordering::SeqCst), 0);
+            check_quiescent(&w);
+            assert_eq!(w.idle.idle_mask(), 0, "a busy P left in the idle mask");
+        });
+    }
+
+    /// Go 1.21's needspinning: a wakep that finds no idle P (M 1 is busy,
+    /// not yet idle) leaves a note, and M 1, about to idle without spinning,
+    /// spins once more instead. Ends with a stop so M 1 is not parked
+    /// forever; the counters must be clean.
+    #[test]
+    fn loom_needspinning_no_leak() {
+        loom::model(|| {
+            let w = world();
+            let m1 = spawn_m1(&w, |w1| {
+                let cpu = Cpu { w: w1, me: 1 };
+                // M 1 goes idle without spinning.
+                while !w1.stop.load(Ordering::SeqCst) {
+                    let how = w1.idle.idle(1, &cpu);
+                    if how != Woken::Work {
+                        // Spinning: look once, then stop spinning.
+                        take_work(w1);
+                        w1.idle.stop_spinning(1);
+                    } else {
+                        take_work(w1);
+                    }
+                }
+            });
+            w.idle.wakep(&Cpu { w: &w, me: 0 });
+            w.stop.store(true, Ordering::SeqCst);
+            Cpu { w: &w, me: 0 }.wake(1);
+            m1.join().unwrap();
+            check_quiescent(&w);
+        });
     }
 }
