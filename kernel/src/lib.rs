@@ -2,8 +2,8 @@
 //!
 //! On `target_os = "none"` this is the whole kernel. On the host only the
 //! hardware-independent parts build (command-line parsing, the run queue, the
-//! scheduler's policies), so that they can be unit-tested and model-checked
-//! with loom: see `make test`.
+//! scheduler's policies, clock-unit conversions), so that they can be
+//! unit-tested and model-checked with loom: see `make test`.
 #![cfg_attr(target_os = "none", no_std)]
 #![allow(clippy::new_without_default)]
 
@@ -13,6 +13,7 @@ extern crate alloc;
 pub mod cmdline;
 pub mod sched;
 pub mod sync;
+pub mod time;
 
 #[cfg(target_os = "none")]
 pub mod arch;
@@ -26,8 +27,6 @@ pub mod mem;
 pub mod panic;
 #[cfg(target_os = "none")]
 pub mod testing;
-#[cfg(target_os = "none")]
-pub mod time;
 
 #[cfg(target_os = "none")]
 pub use bootloader_api;

@@ -1,5 +1,6 @@
 //! Timers and sleep under deterministic virtual time (icount): never early,
-//! accurate, many sleepers, tickless idle.
+//! accurate, many sleepers, tickless idle, `sleep(Duration::MAX)` sleeps
+//! forever without an interrupt storm.
 #![no_std]
 #![no_main]
 #![feature(custom_test_frameworks)]
@@ -9,7 +10,7 @@ extern crate alloc;
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use core::time::Duration;
 
 use gmpos::arch::timer;
@@ -22,7 +23,9 @@ gmpos::qemu_test! {
         icount=1
         timeout=300
     ",
-    cases: [sleep_1ms_200_times, ten_thousand_sleepers, tickless_when_all_asleep],
+    // sleep_forever_beside_200ms leaves its sleeper parked for good: last.
+    cases: [sleep_1ms_200_times, ten_thousand_sleepers, tickless_when_all_asleep,
+            sleep_forever_beside_200ms],
 }
 
 fn sleep_1ms_200_times() {
@@ -125,6 +128,56 @@ fn tickless_when_all_asleep() {
         assert!(
             t <= 5,
             "cpu {i} took {t} timer interrupts while everything slept (limit 5)"
+        );
+    }
+}
+
+/// A far deadline must stay far: `sleep(Duration::MAX)` must neither wake
+/// nor make its CPU take interrupts (with a TSC-deadline timer, a wrapped
+/// deadline lies in the past and re-arms forever). QEMU's TCG has no TSC
+/// deadline, so this exercises the APIC-count path; the conversions are
+/// unit-tested on the host (`time::convert`).
+fn sleep_forever_beside_200ms() {
+    let n = num_cpu();
+    let woke = Arc::new(AtomicBool::new(false));
+    let w = woke.clone();
+    go(move || {
+        sleep(Duration::MAX);
+        w.store(true, Ordering::Relaxed);
+    });
+    // Let the sleeper park (its timer is added), then count interrupts.
+    sleep(Duration::from_millis(1));
+    let before: Vec<u64> = (0..n).map(timer::interrupts).collect();
+    let t0 = now_ns();
+    sleep(Duration::from_millis(200));
+    let slept = now_ns() - t0;
+    let irqs: Vec<u64> = (0..n).map(|i| timer::interrupts(i) - before[i]).collect();
+    gmpos::test_note!(
+        "sleep(200ms) beside sleep(Duration::MAX) on {n} CPUs: slept {} us, timer interrupts per CPU {:?}",
+        slept / 1000,
+        irqs
+    );
+    assert!(
+        !woke.load(Ordering::Relaxed),
+        "sleep(Duration::MAX) returned"
+    );
+    assert!(
+        slept >= 200_000_000,
+        "sleep(200ms) woke early: after {slept} ns"
+    );
+    if gmpos::arch::tsc::counts_instructions() {
+        assert!(
+            slept <= 205_000_000,
+            "sleep(200ms) took {} us (limit 205 ms)",
+            slept / 1000
+        );
+    }
+    // Idle CPUs: none to a few (the 200 ms timer, a stale or early one);
+    // a storm would be thousands.
+    for (i, &t) in irqs.iter().enumerate() {
+        assert!(
+            t <= 10,
+            "cpu {i} took {t} timer interrupts in 200 ms with everything asleep (limit 10)"
         );
     }
 }

@@ -249,12 +249,23 @@ fn retake(pp: &P, _mp: &M, g: &G, frame: &mut TrapFrame, now: u64) {
 /// runs in ring 0).
 pub fn is_async_safe_point(g: &G, frame: &TrapFrame) -> bool {
     let cpu = percpu::this();
+    // The lowest usable address is the window's base plus its guard page,
+    // not the bottom of the mapped part: the injected frames may grow the
+    // stack. That is an ordinary growth fault for the current goroutine:
+    // `inject`'s two writes fault inside this handler (the page-fault
+    // handler has its own IST stack; the goroutine is still this CPU's
+    // current G; `m.locks == 0`, checked here, lets it use the frame
+    // allocator if the per-CPU reserve is empty), and `async_preempt`'s
+    // pushes and calls fault in goroutine context with interrupts off, the
+    // goroutine current until `mcall` moves to g0. Only the guard page is a
+    // hard limit, so the room (Go: `asyncPreemptStack`) is measured from it;
+    // with less, the request stays pending like at any unsafe point.
     let lo = g.stack_window.load(Ordering::Relaxed) + PAGE_SIZE;
     let hi = g.stack_hi.load(Ordering::Relaxed);
     cpu.irq_depth.load(Ordering::Relaxed) == 1
         && cpu.locks.load(Ordering::Relaxed) == 0
         && hw::interrupts_were_on(frame)
-        && (lo + 16..=hi).contains(&frame.rsp)
+        && (lo + hw::ASYNC_PREEMPT_STACK..=hi).contains(&frame.rsp)
         && !hw::in_nopreempt_text(frame.rip)
 }
 

@@ -1,10 +1,16 @@
 //! Time: the TSC is the clock. `now_ns()` is nanoseconds since boot.
+//!
+//! On the host only [`convert`] (the pure unit conversions) and the clock
+//! state build, for the unit tests.
 use core::sync::atomic::{AtomicU64, Ordering};
+
+pub mod convert;
 
 static TSC_HZ: AtomicU64 = AtomicU64::new(0);
 static TSC_AT_BOOT: AtomicU64 = AtomicU64::new(0);
 
 /// Records the TSC value at boot (time zero).
+#[cfg(target_os = "none")]
 pub fn mark_boot() {
     TSC_AT_BOOT.store(crate::arch::rdtsc(), Ordering::Relaxed);
 }
@@ -24,12 +30,14 @@ static NS_PER_CYCLE_FP32: AtomicU64 = AtomicU64::new(0);
 /// Sets the TSC frequency once it is known (CPUID or calibration).
 pub fn set_tsc_hz(hz: u64) {
     TSC_HZ.store(hz, Ordering::Relaxed);
-    let fp = if hz == 0 {
-        0
-    } else {
-        ((1_000_000_000u128 << 32) / hz as u128) as u64
-    };
-    NS_PER_CYCLE_FP32.store(fp, Ordering::Relaxed);
+    NS_PER_CYCLE_FP32.store(convert::ns_per_cycle_fp32(hz), Ordering::Relaxed);
+}
+
+/// The `now_ns` scale factor: ns per TSC cycle, 32.32 fixed point (0 while
+/// the frequency is unknown). TSC deadlines are computed with it (see
+/// `convert::tsc_deadline`).
+pub fn ns_per_cycle_fp32() -> u64 {
+    NS_PER_CYCLE_FP32.load(Ordering::Relaxed)
 }
 
 /// TSC frequency in Hz (0 while unknown).
@@ -37,25 +45,29 @@ pub fn tsc_hz() -> u64 {
     TSC_HZ.load(Ordering::Relaxed)
 }
 
-/// Converts TSC cycles to nanoseconds.
+/// Converts TSC cycles to nanoseconds (rounded down, saturated).
 pub fn cycles_to_ns(cycles: u64) -> u64 {
-    ((cycles as u128 * NS_PER_CYCLE_FP32.load(Ordering::Relaxed) as u128) >> 32) as u64
+    convert::cycles_to_ns(cycles, ns_per_cycle_fp32())
 }
 
-/// Converts nanoseconds to TSC cycles.
+/// Converts nanoseconds to TSC cycles (rounded down, saturated).
 pub fn ns_to_cycles(ns: u64) -> u64 {
-    ((ns as u128 * tsc_hz() as u128) / 1_000_000_000) as u64
+    convert::ns_to_ticks(ns, tsc_hz())
 }
 
 /// Nanoseconds since boot (0 before the TSC frequency is known).
+#[cfg(target_os = "none")]
 pub fn now_ns() -> u64 {
     cycles_to_ns(crate::arch::rdtsc().wrapping_sub(TSC_AT_BOOT.load(Ordering::Relaxed)))
 }
 
+#[cfg(target_os = "none")]
 pub mod sleep;
+#[cfg(target_os = "none")]
 pub mod timer;
 
 pub use core::time::Duration;
+#[cfg(target_os = "none")]
 pub use sleep::sleep;
 
 /// A point on the monotonic clock (Go: the monotonic part of `time.Time`).
@@ -64,11 +76,13 @@ pub struct Instant(u64);
 
 impl Instant {
     /// Now.
+    #[cfg(target_os = "none")]
     pub fn now() -> Instant {
         Instant(now_ns())
     }
 
     /// Time since this instant.
+    #[cfg(target_os = "none")]
     pub fn elapsed(&self) -> Duration {
         Duration::from_nanos(now_ns().saturating_sub(self.0))
     }
@@ -86,8 +100,10 @@ impl Instant {
 
 impl core::ops::Add<Duration> for Instant {
     type Output = Instant;
+    /// Saturates: `Instant::now() + Duration::MAX` is the last instant, not
+    /// a wrapped early one.
     fn add(self, d: Duration) -> Instant {
-        Instant(self.0.saturating_add(d.as_nanos() as u64))
+        Instant(convert::deadline_after(self.0, convert::duration_ns(d)))
     }
 }
 

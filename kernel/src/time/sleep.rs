@@ -3,6 +3,7 @@
 use core::ptr::NonNull;
 use core::time::Duration;
 
+use super::convert;
 use super::timer::{Timer, TimerFn};
 use crate::sched::g::WaitReason;
 use crate::sched::m::getg;
@@ -10,14 +11,17 @@ use crate::sched::proc::{gopark, timer_added_here};
 
 /// Pauses the current goroutine for at least `d` (never less). Other
 /// goroutines run meanwhile; an idle CPU sleeps until the timer is due.
+/// A sleep ending beyond the clock's range (`Duration::MAX`) never ends: its
+/// timer's `when` saturates at `u64::MAX`, which no clock value reaches and
+/// for which no CPU timer is programmed.
 pub fn sleep(d: Duration) {
-    let ns = d.as_nanos().min(u64::MAX as u128 / 2) as u64;
+    let ns = convert::duration_ns(d);
     if ns == 0 {
         crate::sched::proc::gosched();
         return;
     }
     let me = NonNull::new(getg()).expect("sleep outside a goroutine");
-    let when = super::now_ns().saturating_add(ns);
+    let when = convert::deadline_after(super::now_ns(), ns);
     // The timer lives on our stack: we are parked until it fires.
     let t = Timer::new(TimerFn::Ready(me));
     // Go: resetForSleep runs as gopark's unlock function: the timer is added

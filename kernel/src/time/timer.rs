@@ -281,10 +281,10 @@ pub fn run_due(pp: &P, now: u64, run_calls: bool) -> usize {
         let period = t.period.load(Ordering::Relaxed);
         if period != 0 {
             // Go: periodic timers are re-added `period` after their `when`
-            // (skipping missed periods).
-            let mut next = t.when() + period;
+            // (skipping missed periods); saturating, like every deadline.
+            let mut next = t.when().saturating_add(period);
             if next <= now {
-                next = now + period - (now - t.when()) % period;
+                next = now.saturating_add(period - (now - t.when()) % period);
             }
             t.when.store(next, Ordering::Relaxed);
             t.p.store(pp.id as u32, Ordering::Release);

@@ -50,6 +50,31 @@ pub struct AsyncPreemptFrame {
 
 const IF: u64 = 1 << 9;
 
+/// Stack the call chain after the register-save frame may use:
+/// `call async_preempt2` (a return address) and whatever `async_preempt2`
+/// and `async_preempt_park` push before the tail call into `mcall` (which
+/// only reads its return address and then switches to g0). Measured from
+/// the disassembly at opt-level 1 (tests) and 3 (release): 16 bytes, the
+/// return address and one frame-pointer push (both functions pop it and
+/// tail-call); the `preempt_stack_room` test measures the whole injection's
+/// depth. The rest is margin for a build that does not tail-call (a return
+/// address, a saved RBP and some spills per level), as Go adds `8*PtrSize`
+/// to its measured frames.
+const PREEMPT_CALL_CHAIN_STACK: u64 = 128;
+
+/// Go: `asyncPreemptStack`: the bytes an injected call to [`async_preempt`]
+/// needs below the interrupted RSP: the [`AsyncPreemptFrame`] (RIP and
+/// RFLAGS written by [`inject`], then the 15 pushes), up to 15 bytes of
+/// realignment to 16 (rounded to 16: RSP stays 8-aligned), then the call
+/// chain. The preemption check refuses (leaves the request pending) when
+/// the interrupted RSP is not at least this far above the lowest usable
+/// address of the goroutine's stack, so the frames never reach the guard
+/// page (a false "stack overflow").
+pub const ASYNC_PREEMPT_STACK: u64 =
+    core::mem::size_of::<AsyncPreemptFrame>() as u64 + 16 + PREEMPT_CALL_CHAIN_STACK;
+
+const _: () = assert!(ASYNC_PREEMPT_STACK.is_multiple_of(8));
+
 /// Go: `asyncPreempt`. Entered (with interrupts off) as if called from the
 /// interrupted instruction, with the interrupted RFLAGS pushed on top of the
 /// return address.
@@ -115,8 +140,9 @@ extern "C" fn async_preempt2(_frame: *mut AsyncPreemptFrame) {
 ///
 /// # Safety
 /// `frame` must be the return frame of an interrupt taken in goroutine code
-/// (kernel CS, interrupts were on) on a stack with room below its RSP (the
-/// stack grows on demand if not).
+/// (kernel CS, interrupts were on) whose RSP is at least
+/// [`ASYNC_PREEMPT_STACK`] above the goroutine's guard page. The room need
+/// not be mapped: the stack grows on demand (see `is_async_safe_point`).
 pub unsafe fn inject(frame: &mut TrapFrame) {
     let sp = frame.rsp - 16;
     // SAFETY: just below the interrupted RSP on the goroutine's own stack;

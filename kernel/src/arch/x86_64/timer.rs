@@ -1,11 +1,15 @@
 //! The per-CPU timer: the local APIC timer, periodic or one-shot.
 //!
 //! One-shot uses TSC-deadline mode when the CPU has it (the deadline is a
-//! TSC value: no conversion error, no 32-bit range limit), else the APIC's
-//! one-shot count, converted with the calibrated APIC timer frequency and
-//! rounded up. Either way a one-shot never reaches the tick handler early:
-//! if the interrupt comes before the deadline (count clamped to 32 bits,
-//! calibration error), the handler re-arms for the rest and returns.
+//! TSC value: no 32-bit range limit, and computed as the exact inverse of
+//! `now_ns`, so it fires exactly when `now_ns()` reaches the deadline), else
+//! the APIC's one-shot count, converted with the calibrated APIC timer
+//! frequency and rounded up. Either way a one-shot never reaches the tick
+//! handler early: if the interrupt comes before the deadline (count clamped
+//! to 32 bits, calibration error), the handler re-arms for the rest and
+//! returns. Both conversions saturate (`time::convert`): a far deadline
+//! (`sleep(Duration::MAX)`) never wraps into the past, which with a TSC
+//! deadline would make every re-arm fire at once (an interrupt storm).
 //!
 //! Every CPU's timer interrupt goes to the one tick handler the scheduler
 //! installs ([`set_tick_handler`]), after the EOI: the handler may rewrite
@@ -24,7 +28,7 @@ use super::apic::{self, LVT_MASKED, reg};
 use super::percpu::{self, MAX_CPUS};
 use super::trap::{self, TrapFrame};
 use super::tsc::{self, Frequency, Source};
-use crate::time;
+use crate::time::{self, convert};
 
 /// The local APIC timer's vector.
 pub const TIMER_VECTOR: u8 = 0xef;
@@ -49,6 +53,8 @@ struct CpuTimer {
     ticks: AtomicU64,
     /// Early one-shot interrupts that were re-armed.
     rearms: AtomicU64,
+    /// Every timer interrupt taken (delivered, re-armed or stale).
+    interrupts: AtomicU64,
 }
 
 static TIMERS: [CpuTimer; MAX_CPUS] = [const {
@@ -57,6 +63,7 @@ static TIMERS: [CpuTimer; MAX_CPUS] = [const {
         deadline_ns: AtomicU64::new(0),
         ticks: AtomicU64::new(0),
         rearms: AtomicU64::new(0),
+        interrupts: AtomicU64::new(0),
     }
 }; MAX_CPUS];
 
@@ -193,6 +200,12 @@ pub fn rearms(cpu: usize) -> u64 {
     TIMERS[cpu].rearms.load(Ordering::Relaxed)
 }
 
+/// Every timer interrupt CPU `cpu` took: delivered, re-armed early ones and
+/// stale ones (an interrupt storm shows here whatever its cause).
+pub fn interrupts(cpu: usize) -> u64 {
+    TIMERS[cpu].interrupts.load(Ordering::Relaxed)
+}
+
 /// Makes this CPU's timer interrupt `hz` times per second until [`stop`] or
 /// [`set_oneshot_ns`].
 pub fn set_periodic_hz(hz: u32) {
@@ -241,28 +254,21 @@ fn disarm() {
     }
 }
 
-/// TSC cycles for `ns`, rounded up.
-fn ns_to_cycles_ceil(ns: u64) -> u64 {
-    let hz = time::tsc_hz() as u128;
-    ((ns as u128 * hz).div_ceil(1_000_000_000)) as u64
-}
-
 fn arm_oneshot(deadline_ns: u64) {
     if uses_tsc_deadline() {
-        let tsc = time::tsc_at_boot().wrapping_add(ns_to_cycles_ceil(deadline_ns));
+        let tsc =
+            convert::tsc_deadline(time::tsc_at_boot(), deadline_ns, time::ns_per_cycle_fp32());
         apic::write(reg::LVT_TIMER, LVT_TSC_DEADLINE | TIMER_VECTOR as u32);
         // SAFETY: the fence orders the LVT write before the MSR write (the
         // SDM requires the mode to be set first); writing the deadline MSR
         // arms the timer, which is what the caller asks for.
         unsafe {
             core::arch::asm!("mfence", options(nostack, preserves_flags));
-            ::x86_64::registers::model_specific::Msr::new(IA32_TSC_DEADLINE).write(tsc.max(1));
+            ::x86_64::registers::model_specific::Msr::new(IA32_TSC_DEADLINE).write(tsc);
         }
     } else {
-        let now = time::now_ns();
-        let delta = deadline_ns.saturating_sub(now);
-        let count = (delta as u128 * apic_hz() as u128).div_ceil(1_000_000_000);
-        let count = count.clamp(1, u32::MAX as u128) as u32;
+        let delta = deadline_ns.saturating_sub(time::now_ns());
+        let count = convert::apic_count(delta, apic_hz());
         apic::write(reg::LVT_TIMER, TIMER_VECTOR as u32);
         apic::write(reg::TIMER_INITIAL, count);
     }
@@ -270,6 +276,7 @@ fn arm_oneshot(deadline_ns: u64) {
 
 fn on_timer(frame: &mut TrapFrame) {
     let t = &TIMERS[percpu::cpu_index()];
+    t.interrupts.fetch_add(1, Ordering::Relaxed);
     match t.mode.load(Ordering::Relaxed) {
         MODE_PERIODIC => {}
         MODE_ONESHOT => {
