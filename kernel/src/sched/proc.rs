@@ -317,7 +317,9 @@ fn find_runnable(mp: &M) -> (NonNull<G>, bool) {
         let Some(pp) = mp_p(mp) else {
             // A CPU without a P (beyond gomaxprocs) halts, still serving IPIs
             // and TLB shootdowns, until procresize gives it one.
-            halt_once(mp);
+            halt_while(mp, || {
+                mp_p(mp).is_none() && !SCHED.gcwaiting.load(Ordering::SeqCst)
+            });
             continue;
         };
         // Go: checkTimers: run this P's due timers (function timers too: we
@@ -425,12 +427,6 @@ fn idle(mp: &M, pp: &P) {
         }
     };
     pp.set_status(PStatus::Running);
-}
-
-/// Halts once (for Ms without a P).
-fn halt_once(mp: &M) {
-    ::x86_64::instructions::interrupts::disable();
-    mp.halt();
 }
 
 /// Go: `resetspinning`: a spinning M found work; if it was the last spinning
@@ -866,16 +862,45 @@ pub fn timer_added_here(t: &crate::time::timer::Timer, when: u64) {
 // Stop the world and procresize
 
 /// Go: `gcstopm`: this M's P stops for a stop-the-world; wait until it ends.
+///
+/// It waits for *this* stop to end, by its generation (`SCHED.stopgen`), not
+/// for `gcwaiting` to be false: when one stop ends and the next begins at
+/// once, an M that had not yet looked would see `gcwaiting` still (again)
+/// true and keep halting without counting itself stopped for the new stop,
+/// whose caller would then spin forever (issue 10 E). A new generation sends
+/// it back through `find_runnable`, which stops it again, counted.
 fn gcstopm(mp: &M) {
+    let stop_gen = SCHED.stopgen.load(Ordering::SeqCst);
     if let Some(pp) = mp_p(mp) {
         SCHED.idle.stop_spinning(mp.id);
         pp.set_status(PStatus::GcStop);
         SCHED.stopwait.fetch_sub(1, Ordering::SeqCst);
     }
-    while SCHED.gcwaiting.load(Ordering::Acquire) {
-        halt_once(mp);
+    halt_while(mp, || {
+        SCHED.gcwaiting.load(Ordering::SeqCst) && SCHED.stopgen.load(Ordering::SeqCst) == stop_gen
+    });
+}
+
+/// Halts while `cond` holds, checking it with interrupts off right before
+/// each `sti; hlt` (the idle path's check-then-halt rule: a wake-up IPI sent
+/// after the check stays pending and ends the `hlt` at once; checked with
+/// interrupts on, an IPI landing between the check and the halt would be
+/// consumed and lost).
+fn halt_while(mp: &M, cond: impl Fn() -> bool) {
+    loop {
+        ::x86_64::instructions::interrupts::disable();
+        if !cond() {
+            ::x86_64::instructions::interrupts::enable();
+            return;
+        }
+        mp.halt();
     }
 }
+
+/// Go: `worldsema`: one stop-the-world at a time. A sleeping lock: the
+/// second caller parks instead of spinning with preemption off (two
+/// stoppers spinning would each wait for the other's P forever, issue 10 F).
+static WORLDSEMA: crate::sync::sema::Sema = crate::sync::sema::Sema::new(1);
 
 /// Go: `GOMAXPROCS(n)`: stops the world, resizes the set of Ps (Go's
 /// `procresize`: Gs of removed Ps go to the global queue), restarts.
@@ -883,19 +908,34 @@ fn gcstopm(mp: &M) {
 pub fn set_gomaxprocs(n: usize) -> usize {
     check_can_block("set_gomaxprocs");
     let ncpu = SCHED.ncpu.load(Ordering::Relaxed) as usize;
-    let old = gomaxprocs();
     if n == 0 || n > ncpu {
+        let old = gomaxprocs();
         crate::println!("set_gomaxprocs({n}): must be 1..={ncpu}; keeping {old}");
         return old;
     }
-    if n == old {
-        return old;
+    WORLDSEMA.acquire(WaitReason::Park);
+    let old = gomaxprocs();
+    if n != old {
+        stop_the_world_and_resize(n, old);
     }
+    WORLDSEMA.release();
+    if percpu::cpu_index() >= gomaxprocs() {
+        // This CPU has no P any more: move to one that has (gosched puts us
+        // on the global queue; this M then idles without a P).
+        gosched();
+    }
+    old
+}
+
+/// Go: `stopTheWorld` + `procresize` + `startTheWorld` (caller holds
+/// `WORLDSEMA`).
+fn stop_the_world_and_resize(n: usize, old: usize) {
     let _m = AcquireM::new();
     let me = percpu::cpu_index();
     // Stop the world: every other P parks in gcstopm at its next schedule.
     let others = (0..old).filter(|&i| i != me).count() as u32;
     SCHED.stopwait.store(others, Ordering::SeqCst);
+    SCHED.stopgen.fetch_add(1, Ordering::SeqCst);
     SCHED.gcwaiting.store(true, Ordering::SeqCst);
     for i in 0..SCHED.ncpu.load(Ordering::Relaxed) as usize {
         if i != me {
@@ -934,12 +974,6 @@ pub fn set_gomaxprocs(n: usize) -> usize {
         }
     }
     drop(_m);
-    if me >= n {
-        // This CPU has no P any more: move to one that has (gosched puts us
-        // on the global queue; this M then idles without a P).
-        gosched();
-    }
-    old
 }
 
 // ---------------------------------------------------------------------------

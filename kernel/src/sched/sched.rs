@@ -38,6 +38,10 @@ pub struct Sched {
     pub gcwaiting: AtomicBool,
     /// Ps still to stop for the stop-the-world (Go: `sched.stopwait`).
     pub stopwait: AtomicU32,
+    /// Generation of the stop-the-world: incremented as each one begins
+    /// (Ms in `gcstopm` wait for their own stop to end, not for a flag a
+    /// back-to-back stop sets again).
+    pub stopgen: AtomicU64,
     /// Set once the main goroutine is running: before that `wakep` is moot.
     pub mainstarted: AtomicBool,
     /// Goroutines woken by timers (sleepers), FIFO, served before the
@@ -63,6 +67,7 @@ pub static SCHED: Sched = Sched {
     allgs: AtomicPtr::new(core::ptr::null_mut()),
     gcwaiting: AtomicBool::new(false),
     stopwait: AtomicU32::new(0),
+    stopgen: AtomicU64::new(0),
     mainstarted: AtomicBool::new(false),
     urgentq: IrqSpinLock::new(GQueue::new()),
     nurgent: AtomicUsize::new(0),
