@@ -51,10 +51,10 @@ help:
 deps:
 	@./scripts/install-deps.sh
 
-kernel:
+kernel: deps
 	$(CARGO) build -p gmpos --bin gmpos-kernel $(if $(filter release,$(PROFILE)),--release)
 
-runner:
+runner: deps
 	@if [ ! -x $(RUNNER) ]; then \
 		echo "==> building the runner (first time: ~4 min, bootloader stages)"; \
 	fi
