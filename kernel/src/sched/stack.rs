@@ -36,8 +36,7 @@
 //! Memory per parked goroutine: one 4 KiB stack page, the G, and a share of
 //! a page-table page (one 4 KiB level-1 table covers 2 MiB = four 512 KiB
 //! windows, i.e. 1 KiB each).
-use core::cell::UnsafeCell;
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use super::g::G;
 use crate::arch::{MAX_CPUS, percpu};
@@ -107,20 +106,20 @@ pub fn init(window: u64) {
 const RESERVE_CAP: usize = 128;
 const RESERVE_LOW: usize = 32;
 
+/// One CPU's frame reserve. Atomics (plain moves on x86) only so that other
+/// CPUs may *look* at it ([`in_reserve`]): the owner alone changes it.
 struct Reserve {
-    frames: UnsafeCell<[u64; RESERVE_CAP]>,
-    n: UnsafeCell<usize>,
+    frames: [AtomicU64; RESERVE_CAP],
+    n: AtomicUsize,
 }
 
-// SAFETY: CPU i's reserve is only touched by CPU i: on g0 (refill, free) or
-// in the page-fault handler for the goroutine running there, never both at
-// once (a goroutine's stack cannot fault while that CPU runs g0).
-unsafe impl Sync for Reserve {}
-
+/// CPU i's reserve is only changed by CPU i: on g0 (refill, give back) or in
+/// the page-fault handler for the goroutine running there, never both at
+/// once (a goroutine's stack cannot fault while that CPU runs g0).
 static RESERVES: [Reserve; MAX_CPUS] = [const {
     Reserve {
-        frames: UnsafeCell::new([0; RESERVE_CAP]),
-        n: UnsafeCell::new(0),
+        frames: [const { AtomicU64::new(0) }; RESERVE_CAP],
+        n: AtomicUsize::new(0),
     }
 }; MAX_CPUS];
 
@@ -128,20 +127,38 @@ fn reserve() -> &'static Reserve {
     &RESERVES[percpu::cpu_index()]
 }
 
+impl Reserve {
+    fn push(&self, pa: u64) -> bool {
+        let n = self.n.load(Ordering::Relaxed);
+        if n == RESERVE_CAP {
+            return false;
+        }
+        self.frames[n].store(pa, Ordering::Relaxed);
+        self.n.store(n + 1, Ordering::Relaxed);
+        true
+    }
+
+    fn pop(&self) -> Option<u64> {
+        let n = self.n.load(Ordering::Relaxed);
+        if n == 0 {
+            return None;
+        }
+        self.n.store(n - 1, Ordering::Relaxed);
+        Some(self.frames[n - 1].load(Ordering::Relaxed))
+    }
+}
+
 /// Tops this CPU's reserve up (Go: `stackcacherefill`). Runs on g0 (the
 /// scheduler calls it each round), where no goroutine stack can fault.
 pub fn refill_reserve() {
     let r = reserve();
-    // SAFETY: see `Reserve`: we are on g0 of this CPU.
-    let (frames, n) = unsafe { (&mut *r.frames.get(), &mut *r.n.get()) };
-    if *n >= RESERVE_LOW {
+    if r.n.load(Ordering::Relaxed) >= RESERVE_LOW {
         return;
     }
-    while *n < RESERVE_CAP - RESERVE_LOW {
+    while r.n.load(Ordering::Relaxed) < RESERVE_CAP - RESERVE_LOW {
         match frame::alloc() {
             Some(f) => {
-                frames[*n] = f.start_address().as_u64();
-                *n += 1;
+                r.push(f.start_address().as_u64());
             }
             None => break,
         }
@@ -151,13 +168,8 @@ pub fn refill_reserve() {
 /// A frame for the fault path: from the reserve, else (holding no runtime
 /// lock) from the frame allocator.
 fn fault_frame() -> Result<u64, &'static str> {
-    let r = reserve();
-    // SAFETY: see `Reserve`: we are in the fault handler of the goroutine
-    // running on this CPU, with interrupts off.
-    let (frames, n) = unsafe { (&mut *r.frames.get(), &mut *r.n.get()) };
-    if *n > 0 {
-        *n -= 1;
-        return Ok(frames[*n]);
+    if let Some(pa) = reserve().pop() {
+        return Ok(pa);
     }
     if locks_held() != 0 {
         return Err("stack reserve exhausted");
@@ -167,18 +179,32 @@ fn fault_frame() -> Result<u64, &'static str> {
         .ok_or("out of memory")
 }
 
-/// Returns a frame that no TLB can reach any more (reserve first).
+/// Returns a frame that no TLB can reach any more (reserve first). On g0 of
+/// this CPU.
 fn give_back(pa: u64) {
-    let r = reserve();
-    // SAFETY: callers run on g0 of this CPU.
-    let (frames, n) = unsafe { (&mut *r.frames.get(), &mut *r.n.get()) };
-    if *n < RESERVE_CAP {
-        frames[*n] = pa;
-        *n += 1;
-    } else {
+    if !reserve().push(pa) {
         // SAFETY: unmapped and flushed everywhere by the caller.
         unsafe { frame::free(PhysFrame::containing_address(PhysAddr::new(pa))) };
     }
+}
+
+/// Is the frame at `pa` in some CPU's reserve? (For tests and leak checks:
+/// a snapshot, exact only while the owners leave their reserves alone.)
+pub fn in_reserve(pa: u64) -> bool {
+    RESERVES.iter().any(|r| {
+        let n = r.n.load(Ordering::Relaxed);
+        r.frames[..n].iter().any(|f| f.load(Ordering::Relaxed) == pa)
+    })
+}
+
+/// Frames of unmapped stack waiting for every CPU's TLB flush before reuse.
+pub fn limbo_frames() -> u64 {
+    0
+}
+
+/// Is the frame at `pa` waiting for every CPU's TLB flush before reuse?
+pub fn frame_in_limbo(_pa: u64) -> bool {
+    false
 }
 
 // --- windows ----------------------------------------------------------------
