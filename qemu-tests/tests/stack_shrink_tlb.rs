@@ -252,11 +252,17 @@ fn shrunk_frames_wait_for_every_cpu() {
     }
     if here.is_ok() {
         ok = false;
-        let _ = write!(report, "\n  cpu {me} (the shrinker) still read the unmapped page");
+        let _ = write!(
+            report,
+            "\n  cpu {me} (the shrinker) still read the unmapped page"
+        );
     }
     if still_in_limbo {
         ok = false;
-        let _ = write!(report, "\n  frame {pa:#x} still in limbo after every CPU was let go (5 s)");
+        let _ = write!(
+            report,
+            "\n  frame {pa:#x} still in limbo after every CPU was let go (5 s)"
+        );
     }
     if stale != 0 {
         ok = false;
@@ -280,7 +286,10 @@ fn regrown_page_keeps_its_frame() {
     wait_parked(1);
     let x0 = X[0].load(Ordering::Relaxed);
     assert_eq!(READERS[0].load(Ordering::Relaxed), n);
-    assert!(x0 < g().stack_lo.load(Ordering::Relaxed), "no shrink past the deep page");
+    assert!(
+        x0 < g().stack_lo.load(Ordering::Relaxed),
+        "no shrink past the deep page"
+    );
     // The others still cache the old translation of x0. The goroutine goes
     // deep again, writes MAGIC[1] at the same address and has every CPU
     // read it.
@@ -293,8 +302,7 @@ fn regrown_page_keeps_its_frame() {
     finish();
     assert_eq!(x0, x1, "the second descent took another path");
     assert_eq!(
-        readers,
-        n,
+        readers, n,
         "{} of {n} CPUs read the regrown page's new contents (frames: {pa0:#x} before the shrink, \
          {pa1:#x} after regrowing)",
         readers

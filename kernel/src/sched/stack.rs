@@ -26,9 +26,30 @@
 //! - **Shrink** (Go: `shrinkstack`): when a goroutine is descheduled at a
 //!   safe point using less than a quarter of its mapped stack, the lower half
 //!   is unmapped; a goroutine put on the free list keeps its window and top
-//!   page only (Go's `gfput` keeps the stack). The TLBs of the CPUs the
-//!   goroutine ran on since its last flush are shot down before the frames
-//!   are reused.
+//!   page only (Go's `gfput` keeps the stack).
+//! - **Recycling unmapped frames** (the rule): CPUs other than the ones a
+//!   goroutine ran on touch its stack (cross-call closures, timers on a
+//!   sleeper's stack sifted by other CPUs, a sender writing into a parked
+//!   receiver, dumps), so any CPU may cache a stack page's translation. An
+//!   unmapped frame is therefore reused only after **every online CPU has
+//!   flushed its TLB since the unmap**: it waits in the TLB epoch's limbo
+//!   (`arch::tlb`, [`tlb::Recycle::Lazy`]) until every CPU has passed a flush
+//!   point (scheduler loop, tick, idle), then goes to the reserve of the CPU
+//!   that collects it. A shrink sends no IPI and waits for nothing, so it is
+//!   fine with the wait-queue lock held (`park_m`). Three consequences:
+//!   - the unmapping CPU flushes the range from its own TLB at once (the
+//!     goroutine may run there next without a flush point);
+//!   - a page regrown while its old frame is still in limbo gets that frame
+//!     back (`tlb::regain`): a CPU still caching the old translation then
+//!     reads what the goroutine writes;
+//!   - a goroutine runs only on a CPU whose TLB holds no translation for its
+//!     unmapped pages: before running it, [`flush_point`] flushes the
+//!     goroutine's unmapped range if this CPU neither did the unmap (or ran
+//!     the goroutine since) nor has passed the generation of that unmap.
+//!
+//!   The limbo is bounded ([`tlb::LIMBO_CAP`] frames); with it full a shrink
+//!   with a lock held is skipped (the stack stays mapped and counted).
+//!   [`limbo_frames`] counts the frames waiting there.
 //! - **Overflow**: a fault in the guard page prints
 //!   `goroutine N: stack overflow: limit L bytes (used U)` and the goroutine
 //!   dump, then exits with status 2.
@@ -38,8 +59,10 @@
 //! windows, i.e. 1 KiB each).
 use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
+use core::ptr::NonNull;
+
 use super::g::G;
-use crate::arch::{MAX_CPUS, percpu};
+use crate::arch::{MAX_CPUS, percpu, tlb};
 use crate::mem::frame;
 use crate::mem::layout::{DYNAMIC_START, GSTACK_BASE, PAGE_SIZE, PHYS_OFFSET};
 use crate::mem::paging;
@@ -155,10 +178,18 @@ pub fn refill_reserve() {
     if r.n.load(Ordering::Relaxed) >= RESERVE_LOW {
         return;
     }
+    let mut forced = false;
     while r.n.load(Ordering::Relaxed) < RESERVE_CAP - RESERVE_LOW {
         match frame::alloc() {
             Some(f) => {
                 r.push(f.start_address().as_u64());
+            }
+            // Out of frames while some wait in limbo: force the epoch (we
+            // are on g0 in `schedule`, holding no lock) and take them.
+            None if !forced && tlb::limbo_frames() != 0 && locks_held() == 0 => {
+                forced = true;
+                tlb::force_epoch();
+                tlb::reclaim(&mut give_back);
             }
             None => break,
         }
@@ -193,18 +224,44 @@ fn give_back(pa: u64) {
 pub fn in_reserve(pa: u64) -> bool {
     RESERVES.iter().any(|r| {
         let n = r.n.load(Ordering::Relaxed);
-        r.frames[..n].iter().any(|f| f.load(Ordering::Relaxed) == pa)
+        r.frames[..n]
+            .iter()
+            .any(|f| f.load(Ordering::Relaxed) == pa)
     })
 }
 
-/// Frames of unmapped stack waiting for every CPU's TLB flush before reuse.
+/// Frames of unmapped stack waiting for every CPU's TLB flush before reuse
+/// (in use for memory accounting: free + reserves + limbo + mapped is what
+/// the stacks have).
 pub fn limbo_frames() -> u64 {
-    0
+    tlb::limbo_frames()
 }
 
 /// Is the frame at `pa` waiting for every CPU's TLB flush before reuse?
-pub fn frame_in_limbo(_pa: u64) -> bool {
-    false
+pub fn frame_in_limbo(pa: u64) -> bool {
+    tlb::frame_in_limbo(pa)
+}
+
+/// The scheduler's flush point, on g0 before it runs `gp` (`schedule`): the
+/// TLB epoch's flush point (a new generation when frames wait for one, this
+/// CPU's TLB flushed if the generation moved, frames every CPU has passed
+/// moved into this CPU's reserve), then `gp`'s own unmapped pages: if they
+/// were unmapped by another CPU in a generation this CPU has not passed, and
+/// `gp` has not run here since, their range is flushed here (this CPU may
+/// have cached them, e.g. by reading `gp`'s stack in a cross-call; the
+/// goroutine must not reach them through a stale translation: it would not
+/// fault, and would write into a frame that is about to be recycled).
+pub fn flush_point(gp: NonNull<G>) {
+    tlb::scheduler_flush_point(&mut give_back);
+    // SAFETY: the scheduler found `gp` on a run queue: a live G it owns.
+    let g = unsafe { gp.as_ref() };
+    let tag = g.retired_gen.load(Ordering::Relaxed);
+    let me = 1u64 << percpu::cpu_index();
+    if tag != 0 && g.ran_on.load(Ordering::Relaxed) & me == 0 && !tlb::passed_here(tag) {
+        let lo = g.retired_lo.load(Ordering::Relaxed);
+        let hi = g.retired_hi.load(Ordering::Relaxed);
+        tlb::flush_local(lo, hi - lo);
+    }
 }
 
 // --- windows ----------------------------------------------------------------
@@ -248,11 +305,6 @@ fn set_pte(va: u64, pa: u64) {
     pte.store(pa | PTE_FLAGS, Ordering::Release);
 }
 
-fn clear_pte(va: u64) -> u64 {
-    let pte = paging::pte(va).expect("goroutine stack window without page tables");
-    pte.swap(0, Ordering::AcqRel) & 0x000f_ffff_ffff_f000
-}
-
 /// What the page-fault handler should do about a fault at `addr`.
 pub enum FaultAction {
     /// Not a goroutine stack fault.
@@ -286,6 +338,12 @@ pub fn handle_fault(g: &G, addr: u64) -> FaultAction {
     let new_lo = addr & !(PAGE_SIZE - 1);
     let mut va = new_lo;
     while va < lo {
+        // A page whose old frame is still in limbo gets it back: other CPUs
+        // may still cache that translation (see the module doc).
+        if tlb::regain(va, PTE_FLAGS) {
+            va += PAGE_SIZE;
+            continue;
+        }
         match fault_frame() {
             Ok(pa) => set_pte(va, pa),
             Err(why) => {
@@ -329,39 +387,30 @@ fn overflow(g: &G, addr: u64) {
     super::dump::dump_all(false);
 }
 
-/// Unmaps `[from, to)` of `g`'s stack, flushes the TLBs of the CPUs it ran
-/// on since its last flush, then recycles the frames.
-fn unmap_range(g: &G, from: u64, to: u64) {
-    let mut frames = [0u64; 64];
-    let mut va = from;
-    while va < to {
-        let mut n = 0;
-        let batch_start = va;
-        while va < to && n < frames.len() {
-            let pa = clear_pte(va);
-            if pa != 0 {
-                frames[n] = pa;
-                n += 1;
-            }
-            va += PAGE_SIZE;
-        }
-        let ran_on = g.ran_on.swap(0, Ordering::AcqRel);
-        let me = 1u64 << percpu::cpu_index();
-        crate::arch::tlb::flush_local(batch_start, va - batch_start);
-        let others = ran_on & !me;
-        if others != 0 {
-            crate::arch::ipi::run_on_mask(others, &|| {
-                crate::arch::tlb::flush_local(batch_start, va - batch_start)
-            });
-        }
-        for &pa in &frames[..n] {
-            give_back(pa);
-        }
-        STATS
-            .mapped
-            .fetch_sub(n as u64 * PAGE_SIZE, Ordering::Relaxed);
-    }
+/// Unmaps `[from, to)` of `g`'s stack into the TLB epoch's limbo (see the
+/// module doc: the frames are recycled once every CPU has flushed). Sends no
+/// IPI and waits for nothing unless the limbo is full and no lock is held.
+/// False (nothing unmapped) if the limbo is full and a lock is held.
+fn unmap_range(g: &G, from: u64, to: u64) -> bool {
+    let Ok((n, tag)) = tlb::unmap(from, (to - from) / PAGE_SIZE, tlb::Recycle::Lazy) else {
+        return false;
+    };
+    STATS.mapped.fetch_sub(n * PAGE_SIZE, Ordering::Relaxed);
     STATS.segments_unmapped.fetch_add(1, Ordering::Relaxed);
+    // Remember what `flush_point` must flush on other CPUs: the union of the
+    // ranges unmapped since every CPU last passed a generation.
+    let (mut lo, mut hi) = (from, to);
+    let prev = g.retired_gen.load(Ordering::Relaxed);
+    if prev != 0 && !tlb::passed_everywhere(prev) {
+        lo = lo.min(g.retired_lo.load(Ordering::Relaxed));
+        hi = hi.max(g.retired_hi.load(Ordering::Relaxed));
+    }
+    g.retired_lo.store(lo, Ordering::Relaxed);
+    g.retired_hi.store(hi, Ordering::Relaxed);
+    g.retired_gen.store(tag, Ordering::Relaxed);
+    // `tlb::unmap` flushed this CPU: it is the only one known clean.
+    g.ran_on.store(1 << percpu::cpu_index(), Ordering::Relaxed);
+    true
 }
 
 /// Go: `shrinkstack`: at a safe point (the G is off its stack, on g0), if it
@@ -374,7 +423,10 @@ pub fn maybe_shrink(g: &G, sp: u64) {
         return;
     }
     let new_lo = (lo + mapped / 2).next_multiple_of(PAGE_SIZE);
-    unmap_range(g, lo, new_lo);
+    if !unmap_range(g, lo, new_lo) {
+        // The limbo is full and we hold a lock: shrink another time.
+        return;
+    }
     g.stack_lo.store(new_lo, Ordering::Relaxed);
     STATS.shrinks.fetch_add(1, Ordering::Relaxed);
     trim_segments(g, new_lo);
@@ -386,8 +438,7 @@ pub fn release_to_top(g: &G) {
     let hi = g.stack_hi.load(Ordering::Relaxed);
     let lo = g.stack_lo.load(Ordering::Relaxed);
     let top = hi - PAGE_SIZE;
-    if lo < top {
-        unmap_range(g, lo, top);
+    if lo < top && unmap_range(g, lo, top) {
         g.stack_lo.store(top, Ordering::Relaxed);
         trim_segments(g, top);
     }
