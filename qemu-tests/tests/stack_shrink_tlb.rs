@@ -109,6 +109,9 @@ const MAGIC: [u64; 2] = [0x5eed_0000_dead_0001, 0x5eed_0000_dead_0002];
 static X: [AtomicU64; 2] = [const { AtomicU64::new(0) }; 2];
 static PA: [AtomicU64; 2] = [const { AtomicU64::new(0) }; 2];
 static READERS: [AtomicUsize; 2] = [const { AtomicUsize::new(0) }; 2];
+/// Per round, at the bottom: the goroutine's mapped stack, all stacks'.
+static G_MAPPED: [AtomicU64; 2] = [const { AtomicU64::new(0) }; 2];
+static ALL_MAPPED: [AtomicU64; 2] = [const { AtomicU64::new(0) }; 2];
 static ROUNDS: AtomicUsize = AtomicUsize::new(0);
 static FINISHED: AtomicBool = AtomicBool::new(false);
 static GP: AtomicUsize = AtomicUsize::new(0);
@@ -145,6 +148,12 @@ fn at_bottom(round: usize) -> u64 {
         Ordering::Relaxed,
     );
     READERS[round].store(readers.load(Ordering::Relaxed), Ordering::Relaxed);
+    let me = g();
+    G_MAPPED[round].store(
+        me.stack_hi.load(Ordering::Relaxed) - me.stack_lo.load(Ordering::Relaxed),
+        Ordering::Relaxed,
+    );
+    ALL_MAPPED[round].store(stack::mapped_bytes(), Ordering::Relaxed);
     core::hint::black_box(&mut cell);
     cell
 }
@@ -221,6 +230,15 @@ fn shrunk_frames_wait_for_every_cpu() {
         STATS.shrinks.load(Ordering::Relaxed) > shrinks0 && x < lo,
         "the stack did not shrink past the deep page ({x:#x}, mapped from {lo:#x})"
     );
+    // The shrink is accounted: mapped bytes drop by what was unmapped, and
+    // those frames are counted in limbo.
+    let unmapped =
+        G_MAPPED[0].load(Ordering::Relaxed) - (g().stack_hi.load(Ordering::Relaxed) - lo);
+    assert_eq!(
+        ALL_MAPPED[0].load(Ordering::Relaxed) - stack::mapped_bytes(),
+        unmapped,
+        "stack mapped bytes did not drop by the unmapped size"
+    );
     // The other CPUs have passed no flush point since they read the page.
     let in_limbo = stack::frame_in_limbo(pa);
     let free = frame::is_free(pa);
@@ -230,13 +248,15 @@ fn shrunk_frames_wait_for_every_cpu() {
     let here = probe_read(x);
     drop(held);
 
-    // Let every CPU pass a flush point: the frame leaves limbo.
+    // Let every CPU pass a flush point: the frame becomes recyclable (it
+    // then stays in limbo until a reserve wants it) or leaves limbo.
+    let waiting = || stack::frame_in_limbo(pa) && !stack::frame_recyclable(pa);
     let t0 = now_ns();
-    while stack::frame_in_limbo(pa) && now_ns() - t0 < 5_000_000_000 {
+    while waiting() && now_ns() - t0 < 5_000_000_000 {
         gmpos::sched::proc::goyield();
     }
     let drained_us = (now_ns() - t0) / 1000;
-    let still_in_limbo = stack::frame_in_limbo(pa);
+    let still_in_limbo = waiting();
     let stale = cpus_reading(x);
     finish();
 
@@ -250,6 +270,14 @@ fn shrunk_frames_wait_for_every_cpu() {
              had passed no flush point: in limbo {in_limbo}, free {free}, in a reserve {reserved}"
         );
     }
+    if limbo < unmapped / 4096 {
+        ok = false;
+        let _ = write!(
+            report,
+            "\n  {limbo} frames counted in limbo after unmapping {} KiB",
+            unmapped / 1024
+        );
+    }
     if here.is_ok() {
         ok = false;
         let _ = write!(
@@ -261,7 +289,7 @@ fn shrunk_frames_wait_for_every_cpu() {
         ok = false;
         let _ = write!(
             report,
-            "\n  frame {pa:#x} still in limbo after every CPU was let go (5 s)"
+            "\n  frame {pa:#x} still waiting for a flush 5 s after every CPU was let go"
         );
     }
     if stale != 0 {
@@ -275,7 +303,7 @@ fn shrunk_frames_wait_for_every_cpu() {
     assert!(ok, "stale TLB entries for a shrunk stack:{report}");
     gmpos::test_note!(
         "{n} CPUs: deep page {x:#x} (frame {pa:#x}) in limbo with {limbo} frames until every CPU \
-         flushed; out of limbo {drained_us} us after the CPUs were let go; then unreadable everywhere"
+         flushed; recyclable {drained_us} us after the CPUs were let go; then unreadable everywhere"
     );
 }
 

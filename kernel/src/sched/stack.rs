@@ -178,8 +178,12 @@ pub fn refill_reserve() {
     if r.n.load(Ordering::Relaxed) >= RESERVE_LOW {
         return;
     }
+    // Recyclable limbo frames first (the unmapped stacks' frames come back
+    // to stacks, as Go's stack pool does).
+    let target = RESERVE_CAP - RESERVE_LOW;
+    tlb::reclaim(target - r.n.load(Ordering::Relaxed), &mut give_back);
     let mut forced = false;
-    while r.n.load(Ordering::Relaxed) < RESERVE_CAP - RESERVE_LOW {
+    while r.n.load(Ordering::Relaxed) < target {
         match frame::alloc() {
             Some(f) => {
                 r.push(f.start_address().as_u64());
@@ -189,7 +193,7 @@ pub fn refill_reserve() {
             None if !forced && tlb::limbo_frames() != 0 && locks_held() == 0 => {
                 forced = true;
                 tlb::force_epoch();
-                tlb::reclaim(&mut give_back);
+                tlb::reclaim(target - r.n.load(Ordering::Relaxed), &mut give_back);
             }
             None => break,
         }
@@ -242,6 +246,12 @@ pub fn frame_in_limbo(pa: u64) -> bool {
     tlb::frame_in_limbo(pa)
 }
 
+/// Is the frame at `pa` in limbo with every CPU past its flush (it may be
+/// reused now; it stays there until a reserve wants it)?
+pub fn frame_recyclable(pa: u64) -> bool {
+    tlb::frame_recyclable(pa)
+}
+
 /// The scheduler's flush point, on g0 before it runs `gp` (`schedule`): the
 /// TLB epoch's flush point (a new generation when frames wait for one, this
 /// CPU's TLB flushed if the generation moved, frames every CPU has passed
@@ -252,7 +262,11 @@ pub fn frame_in_limbo(pa: u64) -> bool {
 /// goroutine must not reach them through a stale translation: it would not
 /// fault, and would write into a frame that is about to be recycled).
 pub fn flush_point(gp: NonNull<G>) {
-    tlb::scheduler_flush_point(&mut give_back);
+    // Recycled frames come in batches (the lock and the walk of the CPUs'
+    // flush points are paid once per batch, not per frame).
+    let room = RESERVE_CAP - reserve().n.load(Ordering::Relaxed);
+    let want = if room >= RESERVE_CAP / 4 { room } else { 0 };
+    tlb::scheduler_flush_point(want, &mut give_back);
     // SAFETY: the scheduler found `gp` on a run queue: a live G it owns.
     let g = unsafe { gp.as_ref() };
     let tag = g.retired_gen.load(Ordering::Relaxed);
@@ -337,15 +351,21 @@ pub fn handle_fault(g: &G, addr: u64) -> FaultAction {
     // Map [page(addr), lo) as one new segment.
     let new_lo = addr & !(PAGE_SIZE - 1);
     let mut va = new_lo;
+    let mut run: &[AtomicU64] = &[];
     while va < lo {
+        if run.is_empty() {
+            run = paging::pte_run(va).expect("goroutine stack window without page tables");
+        }
+        let pte = &run[0];
+        run = &run[1..];
         // A page whose old frame is still in limbo gets it back: other CPUs
         // may still cache that translation (see the module doc).
-        if tlb::regain(va, PTE_FLAGS) {
+        if tlb::regain(pte, PTE_FLAGS) {
             va += PAGE_SIZE;
             continue;
         }
         match fault_frame() {
-            Ok(pa) => set_pte(va, pa),
+            Ok(pa) => pte.store(pa | PTE_FLAGS, Ordering::Release),
             Err(why) => {
                 crate::console::emergency(format_args!(
                     "\nfatal error: {why} while growing the stack of goroutine {} (mapped {} bytes, fault at {:#x})\n",
@@ -390,27 +410,34 @@ fn overflow(g: &G, addr: u64) {
 /// Unmaps `[from, to)` of `g`'s stack into the TLB epoch's limbo (see the
 /// module doc: the frames are recycled once every CPU has flushed). Sends no
 /// IPI and waits for nothing unless the limbo is full and no lock is held.
-/// False (nothing unmapped) if the limbo is full and a lock is held.
-fn unmap_range(g: &G, from: u64, to: u64) -> bool {
-    let Ok((n, tag)) = tlb::unmap(from, (to - from) / PAGE_SIZE, tlb::Recycle::Lazy) else {
-        return false;
-    };
-    STATS.mapped.fetch_sub(n * PAGE_SIZE, Ordering::Relaxed);
-    STATS.segments_unmapped.fetch_add(1, Ordering::Relaxed);
-    // Remember what `flush_point` must flush on other CPUs: the union of the
-    // ranges unmapped since every CPU last passed a generation.
-    let (mut lo, mut hi) = (from, to);
-    let prev = g.retired_gen.load(Ordering::Relaxed);
-    if prev != 0 && !tlb::passed_everywhere(prev) {
-        lo = lo.min(g.retired_lo.load(Ordering::Relaxed));
-        hi = hi.max(g.retired_hi.load(Ordering::Relaxed));
+/// Returns the new bottom of the mapped part: `to`, or lower if the limbo
+/// filled up (a lock held) before the end.
+fn unmap_range(g: &G, from: u64, to: u64) -> u64 {
+    let done = tlb::unmap(from, (to - from) / PAGE_SIZE, tlb::Recycle::Lazy);
+    let reached = from + done.pages * PAGE_SIZE;
+    if done.pages == 0 {
+        return from;
     }
-    g.retired_lo.store(lo, Ordering::Relaxed);
-    g.retired_hi.store(hi, Ordering::Relaxed);
-    g.retired_gen.store(tag, Ordering::Relaxed);
-    // `tlb::unmap` flushed this CPU: it is the only one known clean.
-    g.ran_on.store(1 << percpu::cpu_index(), Ordering::Relaxed);
-    true
+    STATS
+        .mapped
+        .fetch_sub(done.frames * PAGE_SIZE, Ordering::Relaxed);
+    STATS.segments_unmapped.fetch_add(1, Ordering::Relaxed);
+    if done.tag != 0 {
+        // What `flush_point` must flush on other CPUs: the union of the
+        // ranges unmapped since every CPU last passed a generation.
+        let (mut lo, mut hi) = (from, reached);
+        let prev = g.retired_gen.load(Ordering::Relaxed);
+        if prev != 0 && !tlb::passed_everywhere(prev) {
+            lo = lo.min(g.retired_lo.load(Ordering::Relaxed));
+            hi = hi.max(g.retired_hi.load(Ordering::Relaxed));
+        }
+        g.retired_lo.store(lo, Ordering::Relaxed);
+        g.retired_hi.store(hi, Ordering::Relaxed);
+        g.retired_gen.store(done.tag, Ordering::Relaxed);
+        // `tlb::unmap` flushed this CPU: the only one known clean now.
+        g.ran_on.store(1 << percpu::cpu_index(), Ordering::Relaxed);
+    }
+    reached
 }
 
 /// Go: `shrinkstack`: at a safe point (the G is off its stack, on g0), if it
@@ -422,8 +449,8 @@ pub fn maybe_shrink(g: &G, sp: u64) {
     if mapped <= PAGE_SIZE || hi - sp >= mapped / 4 {
         return;
     }
-    let new_lo = (lo + mapped / 2).next_multiple_of(PAGE_SIZE);
-    if !unmap_range(g, lo, new_lo) {
+    let new_lo = unmap_range(g, lo, (lo + mapped / 2).next_multiple_of(PAGE_SIZE));
+    if new_lo == lo {
         // The limbo is full and we hold a lock: shrink another time.
         return;
     }
@@ -438,9 +465,10 @@ pub fn release_to_top(g: &G) {
     let hi = g.stack_hi.load(Ordering::Relaxed);
     let lo = g.stack_lo.load(Ordering::Relaxed);
     let top = hi - PAGE_SIZE;
-    if lo < top && unmap_range(g, lo, top) {
-        g.stack_lo.store(top, Ordering::Relaxed);
-        trim_segments(g, top);
+    if lo < top {
+        let new_lo = unmap_range(g, lo, top);
+        g.stack_lo.store(new_lo, Ordering::Relaxed);
+        trim_segments(g, new_lo);
     }
 }
 

@@ -196,39 +196,60 @@ const IDLE: u64 = 1 << 63;
 /// recycling back (only at boot).
 static SEEN: [Counter; MAX_CPUS] = [const { Counter(AtomicU64::new(0)) }; MAX_CPUS];
 
-/// Frames the limbo holds at most.
-pub const LIMBO_CAP: usize = 2048;
+/// Frames the limbo holds at most (8 MiB).
+pub const LIMBO_CAP: usize = 4096;
 
-/// A generation starts at most this often (unless the limbo is half full).
-const EPOCH_NS: u64 = 200_000;
+/// Unmaps (page ranges) the limbo remembers at most. Each generation
+/// needs a newer entry, so a live tag is never this many generations old.
+const LIMBO_ENTRIES: usize = 2048;
+
+/// One lazy unmap covers at most this many pages (longer ranges take
+/// several entries).
+const MAX_RANGE_PAGES: u64 = 256;
+
+/// A generation starts at most this often (unless the limbo is under
+/// pressure): each one costs every CPU a full TLB flush.
+const EPOCH_NS: u64 = 1_000_000;
+
+/// Recyclable frames stay in limbo until a reserve wants them or a page
+/// regains them (like Go's stack pool, they are kept for the next stack
+/// that grows), unless the limbo holds more than this: then generations
+/// start at once and recycled frames beyond what reserves want go to the
+/// frame allocator.
+const LIMBO_PRESSURE: u64 = LIMBO_CAP as u64 / 2;
 
 /// Bits of the tag kept in a lazily unmapped PTE: bits 1..=11 and 52..=62.
 const TAG_BITS: u32 = 22;
-const _: () = assert!(LIMBO_CAP < 1 << (TAG_BITS - 1));
+const TAG_MASK: u64 = (1 << TAG_BITS) - 1;
+const _: () = assert!(LIMBO_ENTRIES < 1 << (TAG_BITS - 1));
 const PTE_ADDR: u64 = 0x000f_ffff_ffff_f000;
 const PTE_PRESENT: u64 = 1;
 const PTE_GLOBAL: u64 = 1 << 8;
 
 /// The not-present PTE a lazy unmap leaves: the frame and the tag.
 fn remembered(pa: u64, tag: u64) -> u64 {
-    let t = tag & ((1 << TAG_BITS) - 1);
+    let t = tag & TAG_MASK;
     pa | ((t & 0x7ff) << 1) | ((t >> 11) << 52)
 }
 
+/// Does `pte` remember a frame unmapped with `tag`?
+fn remembers(pte: u64, tag: u64) -> bool {
+    pte & PTE_PRESENT == 0 && pte != 0 && pte == remembered(pte & PTE_ADDR, tag)
+}
+
+/// One lazy unmap: the frames are in the (not-present) PTEs of the range.
 #[derive(Clone, Copy)]
 struct Entry {
-    /// The unmapped page.
     va: u64,
-    /// What the unmap left in its PTE (`remembered(frame, tag)`).
-    pte: u64,
+    pages: u64,
     /// The generation every CPU must pass.
     tag: u64,
 }
 
-/// The frames waiting for a generation: a FIFO ring, oldest (lowest tag)
+/// The unmaps waiting for a generation: a FIFO ring, oldest (lowest tag)
 /// first.
 struct Limbo {
-    ring: [Entry; LIMBO_CAP],
+    ring: [Entry; LIMBO_ENTRIES],
     head: usize,
     len: usize,
     /// The highest tag in the ring (0: none yet).
@@ -242,18 +263,21 @@ struct Limbo {
 static LIMBO: SpinLock<Limbo> = SpinLock::new(Limbo {
     ring: [Entry {
         va: 0,
-        pte: 0,
+        pages: 0,
         tag: 0,
-    }; LIMBO_CAP],
+    }; LIMBO_ENTRIES],
     head: 0,
     len: 0,
     newest: 0,
     started: 0,
 });
 
-/// Entries in the ring (a lock-free hint for the fast paths).
+/// Lock-free hints for the fast paths (written under the lock): the oldest
+/// entry's tag (u64::MAX: empty), the newest tag.
+static OLDEST: AtomicU64 = AtomicU64::new(u64::MAX);
+static NEWEST: AtomicU64 = AtomicU64::new(0);
 static LIMBO_LEN: AtomicU64 = AtomicU64::new(0);
-/// Frames in limbo (entries whose frame was neither recycled nor regained).
+/// Frames in limbo: unmapped lazily, neither recycled nor regained yet.
 static LIMBO_FRAMES: AtomicU64 = AtomicU64::new(0);
 static EPOCH_FLUSHES: AtomicU64 = AtomicU64::new(0);
 static FORCED: AtomicU64 = AtomicU64::new(0);
@@ -269,17 +293,25 @@ pub enum Recycle {
     Lazy,
 }
 
-/// The limbo is full and the caller holds a lock: nothing was unmapped.
+/// What [`unmap`] did.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub struct LimboFull;
+pub struct Unmapped {
+    /// Frames unmapped.
+    pub frames: u64,
+    /// Pages covered from `start`: all of them, unless the limbo was full
+    /// (and the caller held a lock) before the end (lazy unmaps go from the
+    /// lowest page up).
+    pub pages: u64,
+    /// The generation the frames wait for (lazy; 0 for a shootdown).
+    pub tag: u64,
+}
 
 /// Unmaps the mapped pages among `npages` pages from `start` (pages not
 /// mapped are skipped) and recycles their frames as `how` says; this CPU's
-/// TLB is flushed for the range before returning. Returns the number of
-/// frames unmapped and, for [`Recycle::Lazy`], the generation they wait for
-/// (0 for a shootdown). The page tables must exist and stay (they are walked
-/// without the page-table lock: see `paging::pte`).
-pub fn unmap(start: u64, npages: u64, how: Recycle) -> Result<(u64, u64), LimboFull> {
+/// TLB is flushed for the range before returning. The page tables must
+/// exist and stay (they are walked without the page-table lock: see
+/// `paging::pte`). The one unmap-and-recycle function.
+pub fn unmap(start: u64, npages: u64, how: Recycle) -> Unmapped {
     let first = start & !(PAGE_SIZE - 1);
     let end = first + npages * PAGE_SIZE;
     match how {
@@ -291,52 +323,70 @@ pub fn unmap(start: u64, npages: u64, how: Recycle) -> Result<(u64, u64), LimboF
                 let batch_start = page;
                 let mut frames = [0u64; BATCH];
                 let mut n = 0;
-                while page < end && n < BATCH {
-                    if let Some(pa) = take(page, 0) {
+                let pages = ((end - page) / PAGE_SIZE).min(BATCH as u64);
+                each_pte(page, pages, |va, pte| {
+                    if let Some(pa) = take(va, pte, 0) {
                         frames[n] = pa;
                         n += 1;
                     }
-                    page += PAGE_SIZE;
-                }
+                });
+                page += pages * PAGE_SIZE;
                 shootdown(batch_start, page - batch_start);
                 for &pa in &frames[..n] {
                     free_frame(pa);
                 }
                 freed += n as u64;
             }
-            Ok((freed, 0))
+            Unmapped {
+                frames: freed,
+                pages: npages,
+                tag: 0,
+            }
         }
         Recycle::Lazy => {
-            let mut limbo = limbo_with_room(npages as usize)?;
-            // GEN moves only under this lock, after our PTE stores: the
-            // frames wait for the generation after the current one.
-            let tag = GEN.load(Ordering::Relaxed) + 1;
-            let mut n = 0;
+            let mut done = Unmapped {
+                frames: 0,
+                pages: 0,
+                tag: 0,
+            };
             let mut page = first;
             while page < end {
-                if let Some(pa) = take(page, tag) {
+                let pages = ((end - page) / PAGE_SIZE).min(MAX_RANGE_PAGES);
+                let Ok(mut limbo) = limbo_with_room(pages) else {
+                    break;
+                };
+                // GEN moves only under this lock, after our PTE stores: the
+                // frames wait for the generation after the current one.
+                let tag = GEN.load(Ordering::Relaxed) + 1;
+                let mut n = 0;
+                each_pte(page, pages, |va, pte| {
+                    if take(va, pte, tag).is_some() {
+                        n += 1;
+                    }
+                });
+                if n != 0 {
                     let l = &mut *limbo;
-                    let i = (l.head + l.len) % LIMBO_CAP;
+                    let i = (l.head + l.len) % LIMBO_ENTRIES;
                     l.ring[i] = Entry {
                         va: page,
-                        pte: remembered(pa, tag),
+                        pages,
                         tag,
                     };
                     l.len += 1;
-                    n += 1;
+                    l.newest = tag;
+                    publish_hints(l);
+                    LIMBO_FRAMES.fetch_add(n, Ordering::Relaxed);
+                    done.tag = tag;
                 }
-                page += PAGE_SIZE;
+                drop(limbo);
+                done.frames += n;
+                done.pages += pages;
+                page += pages * PAGE_SIZE;
             }
-            if n != 0 {
-                limbo.newest = tag;
-                LIMBO_LEN.store(limbo.len as u64, Ordering::Relaxed);
-                LIMBO_FRAMES.fetch_add(n, Ordering::Relaxed);
-            }
-            drop(limbo);
             // This CPU at once: the goroutine whose stack this was may run
             // here next, without a flush point in between.
-            flush_local(first, end - first);
-            Ok((n, tag))
+            flush_local(first, done.pages * PAGE_SIZE);
+            done
         }
     }
 }
@@ -345,16 +395,32 @@ pub fn unmap(start: u64, npages: u64, how: Recycle) -> Result<(u64, u64), LimboF
 /// CPU, then frees the frames (never before every CPU acknowledged). Pages
 /// that were not mapped are skipped. Returns the number of frames freed.
 pub fn unmap_and_free(start: u64, npages: u64) -> u64 {
-    match unmap(start, npages, Recycle::Shootdown) {
-        Ok((n, _)) => n,
-        Err(LimboFull) => unreachable!("a shootdown does not use the limbo"),
+    unmap(start, npages, Recycle::Shootdown).frames
+}
+
+/// Calls `f(va, pte)` for each of `pages` pages from `va` whose page
+/// tables exist, with one table walk per 2 MiB.
+fn each_pte(mut va: u64, pages: u64, mut f: impl FnMut(u64, &AtomicU64)) {
+    let end = va + pages * PAGE_SIZE;
+    while va < end {
+        let left = (end - va) / PAGE_SIZE;
+        match paging::pte_run(va) {
+            Some(run) => {
+                let n = (run.len() as u64).min(left);
+                for (i, pte) in run[..n as usize].iter().enumerate() {
+                    f(va + i as u64 * PAGE_SIZE, pte);
+                }
+                va += n * PAGE_SIZE;
+            }
+            // No table: skip to the next 2 MiB.
+            None => va = ((va >> 21) + 1) << 21,
+        }
     }
 }
 
-/// Clears the PTE of `va` if present, leaving `remembered(frame, tag)` in
-/// it (0 for tag 0); returns the frame.
-fn take(va: u64, tag: u64) -> Option<u64> {
-    let pte = paging::pte(va)?;
+/// Clears `pte` (of page `va`) if present, leaving `remembered(frame,
+/// tag)` in it (0 for tag 0); returns the frame.
+fn take(va: u64, pte: &AtomicU64, tag: u64) -> Option<u64> {
     let mut old = pte.load(Ordering::Acquire);
     loop {
         if old & PTE_PRESENT == 0 {
@@ -382,23 +448,22 @@ fn free_frame(pa: u64) {
     unsafe { frame::free(f) };
 }
 
-/// The limbo's lock with room for `n` more entries. A full limbo first
-/// gives back what every CPU has passed; if that is not enough and the
-/// caller holds no lock, the epoch is forced (and what it frees given
-/// back); holding a lock, a full limbo is an error (nothing may wait).
-fn limbo_with_room(n: usize) -> Result<SpinGuard<'static, Limbo>, LimboFull> {
-    if n > LIMBO_CAP {
-        return Err(LimboFull);
-    }
+/// The limbo's lock with room for an entry of `pages` pages. A full limbo
+/// first recycles what every CPU has passed; if that is not enough and the
+/// caller holds no lock, the epoch is forced (and what it frees recycled);
+/// holding a lock, a full limbo is an error (nothing may wait).
+fn limbo_with_room(pages: u64) -> Result<SpinGuard<'static, Limbo>, LimboFull> {
     let mut forced = false;
     // Bounded: other CPUs may refill the limbo as fast as we empty it.
     for _ in 0..8 {
         let limbo = LIMBO.lock();
-        if limbo.len + n <= LIMBO_CAP {
+        if limbo.len < LIMBO_ENTRIES
+            && LIMBO_FRAMES.load(Ordering::Relaxed) + pages <= LIMBO_CAP as u64
+        {
             return Ok(limbo);
         }
         drop(limbo);
-        if reclaim(&mut free_frame) != 0 {
+        if reclaim(0, &mut free_frame) != 0 {
             continue;
         }
         // (Our own hold of LIMBO is released: these are the caller's.)
@@ -411,6 +476,22 @@ fn limbo_with_room(n: usize) -> Result<SpinGuard<'static, Limbo>, LimboFull> {
     Err(LimboFull)
 }
 
+/// The limbo is full and the caller holds a lock.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+struct LimboFull;
+
+/// Refreshes the lock-free hints (under the lock).
+fn publish_hints(l: &Limbo) {
+    let oldest = if l.len == 0 {
+        u64::MAX
+    } else {
+        l.ring[l.head].tag
+    };
+    OLDEST.store(oldest, Ordering::Relaxed);
+    NEWEST.store(l.newest, Ordering::Relaxed);
+    LIMBO_LEN.store(l.len as u64, Ordering::Relaxed);
+}
+
 /// Starts the generation the limbo's newest frames wait for, if it has not
 /// started and it is time (or `now`).
 fn advance(l: &mut Limbo, now: bool) {
@@ -419,7 +500,11 @@ fn advance(l: &mut Limbo, now: bool) {
         return;
     }
     let t = crate::time::now_ns();
-    if now || t.saturating_sub(l.started) >= EPOCH_NS || l.len >= LIMBO_CAP / 2 {
+    if now
+        || t.saturating_sub(l.started) >= EPOCH_NS
+        || LIMBO_FRAMES.load(Ordering::Relaxed) >= LIMBO_PRESSURE
+        || l.len >= LIMBO_ENTRIES / 2
+    {
         // Fence pair 1: the PTE stores of every entry tagged `newest`
         // happen before this store (they were made under this lock).
         GEN.store(l.newest, Ordering::SeqCst);
@@ -518,78 +603,84 @@ pub fn passed_everywhere(tag: u64) -> bool {
 }
 
 /// The scheduler's flush point (on g0): starts the generation waiting
-/// frames need when it is time, flushes this CPU's TLB if GEN moved, and
-/// moves the frames every CPU has passed to `sink`. Never waits: a
-/// contended limbo lock is left for the next round.
-pub fn scheduler_flush_point(sink: &mut dyn FnMut(u64)) {
-    let waiting = LIMBO_LEN.load(Ordering::Relaxed) != 0;
-    if waiting && let Some(mut l) = LIMBO.try_lock() {
+/// frames need when it is time, flushes this CPU's TLB if GEN moved, then
+/// recycles what every CPU has passed: up to `want` frames into `sink`, the
+/// rest stays in limbo (or, under pressure, goes to the frame allocator).
+/// Never waits: a contended limbo lock is left for the next round. A few
+/// atomic loads when there is nothing to do.
+pub fn scheduler_flush_point(want: usize, sink: &mut dyn FnMut(u64)) {
+    if NEWEST.load(Ordering::Relaxed) > GEN.load(Ordering::Relaxed)
+        && let Some(mut l) = LIMBO.try_lock()
+    {
         advance(&mut l, false);
     }
     flush_point();
-    if waiting {
-        reclaim_with(sink, true);
+    if (want != 0 || under_pressure(LIMBO_LEN.load(Ordering::Relaxed) as usize))
+        && OLDEST.load(Ordering::Relaxed) <= GEN.load(Ordering::Relaxed)
+    {
+        reclaim_with(want, sink, true);
     }
 }
 
-/// Moves the frames every online CPU has passed out of the limbo into
-/// `sink` (which owns them from then on). Returns how many.
-pub fn reclaim(sink: &mut dyn FnMut(u64)) -> u64 {
-    reclaim_with(sink, false)
+/// Recycles the limbo's entries every online CPU has passed: up to `want`
+/// of their frames into `sink` (which owns them from then on); the others
+/// stay in limbo (a page may regain its frame, a reserve may want it later)
+/// unless the limbo is under pressure (many frames, or many entries), then
+/// they go to the frame allocator. Returns the frames that left the limbo.
+pub fn reclaim(want: usize, sink: &mut dyn FnMut(u64)) -> u64 {
+    reclaim_with(want, sink, false)
 }
 
-fn reclaim_with(sink: &mut dyn FnMut(u64), try_only: bool) -> u64 {
-    const BATCH: usize = 64;
-    let mut total = 0;
-    loop {
-        if LIMBO_LEN.load(Ordering::Relaxed) == 0 {
-            return total;
+/// Too many frames or entries in limbo: recycle whatever may be, even
+/// without a reserve wanting it (`len`: entries).
+fn under_pressure(len: usize) -> bool {
+    len >= LIMBO_ENTRIES / 2 || LIMBO_FRAMES.load(Ordering::Relaxed) > LIMBO_PRESSURE
+}
+
+fn reclaim_with(want: usize, sink: &mut dyn FnMut(u64), try_only: bool) -> u64 {
+    let mut l = if try_only {
+        match LIMBO.try_lock() {
+            Some(l) => l,
+            None => return 0,
         }
-        let mut frames = [0u64; BATCH];
-        let mut n = 0;
-        let mut popped = 0;
-        {
-            let mut l = if try_only {
-                match LIMBO.try_lock() {
-                    Some(l) => l,
-                    None => return total,
-                }
-            } else {
-                LIMBO.lock()
-            };
-            // Fence pair 3: GEN first, then the CPUs' SEEN.
-            let upto = passed(GEN.load(Ordering::SeqCst));
-            while l.len > 0 && popped < BATCH {
-                let e = l.ring[l.head];
-                if e.tag > upto {
-                    break;
-                }
-                l.head = (l.head + 1) % LIMBO_CAP;
-                l.len -= 1;
-                popped += 1;
-                // Recycle only if the PTE still holds what the unmap left
-                // (else the owner regained the frame, and a newer entry, if
-                // any, governs it).
-                let pte = paging::pte(e.va).expect("limbo page lost its page table");
-                if pte
-                    .compare_exchange(e.pte, 0, Ordering::SeqCst, Ordering::Relaxed)
+    } else {
+        LIMBO.lock()
+    };
+    // Fence pair 3: GEN first, then the CPUs' SEEN.
+    let upto = passed(GEN.load(Ordering::SeqCst));
+    let drain = under_pressure(l.len);
+    let mut n = 0;
+    // The frames go to their new owner under the lock (a reserve push, or
+    // the frame allocator's lock: a leaf): no buffer to fill and copy.
+    while l.len > 0 && (drain || (n as usize) < want) {
+        let e = l.ring[l.head];
+        if e.tag > upto {
+            break;
+        }
+        l.head = (l.head + 1) % LIMBO_ENTRIES;
+        l.len -= 1;
+        each_pte(e.va, e.pages, |_, pte| {
+            // Recycle only if the PTE still holds what this unmap left
+            // (else the owner regained the frame, and a newer entry, if any,
+            // governs it).
+            let v = pte.load(Ordering::Relaxed);
+            if remembers(v, e.tag)
+                && pte
+                    .compare_exchange(v, 0, Ordering::SeqCst, Ordering::Relaxed)
                     .is_ok()
-                {
-                    frames[n] = e.pte & PTE_ADDR;
-                    n += 1;
+            {
+                if (n as usize) < want {
+                    sink(v & PTE_ADDR);
+                } else {
+                    free_frame(v & PTE_ADDR);
                 }
+                n += 1;
             }
-            LIMBO_LEN.store(l.len as u64, Ordering::Relaxed);
-        }
-        LIMBO_FRAMES.fetch_sub(n as u64, Ordering::Relaxed);
-        for &pa in &frames[..n] {
-            sink(pa);
-        }
-        total += n as u64;
-        if popped < BATCH {
-            return total;
-        }
+        });
     }
+    LIMBO_FRAMES.fetch_sub(n, Ordering::Relaxed);
+    publish_hints(&l);
+    n
 }
 
 /// Forces the epoch: starts the newest waiting generation now and makes
@@ -623,14 +714,11 @@ pub fn force_epoch() {
 }
 
 /// The owner's fault path, re-mapping a lazily unmapped page (interrupts
-/// off, no lock): if the page's old frame is still in limbo, makes the PTE
-/// present again with that frame and `flags` and returns true; false if the
-/// page holds no remembered frame (then every CPU has flushed since its
-/// unmap, and any frame may be mapped there). Lock-free.
-pub fn regain(va: u64, flags: u64) -> bool {
-    let Some(pte) = paging::pte(va) else {
-        return false;
-    };
+/// off, no lock): if `pte` remembers a frame still in limbo, makes it
+/// present again with that frame and `flags` and returns true; false if it
+/// remembers none (then every CPU has flushed since the page's unmap, and
+/// any frame may be mapped there). Lock-free.
+pub fn regain(pte: &AtomicU64, flags: u64) -> bool {
     let old = pte.load(Ordering::Acquire);
     if old == 0 || old & PTE_PRESENT != 0 {
         return false;
@@ -658,16 +746,34 @@ pub fn limbo_frames() -> u64 {
     LIMBO_FRAMES.load(Ordering::Relaxed)
 }
 
-/// Is the frame at `pa` in limbo (waiting for every CPU to flush)? A scan
-/// under the limbo's lock: for tests and leak checks.
-pub fn frame_in_limbo(pa: u64) -> bool {
+/// The tag of the limbo entry holding the frame at `pa`, if any. A scan
+/// under the limbo's lock (for tests and leak checks).
+fn limbo_tag_of(pa: u64) -> Option<u64> {
     let pa = pa & PTE_ADDR;
     let l = LIMBO.lock();
-    (0..l.len).any(|k| {
-        let e = l.ring[(l.head + k) % LIMBO_CAP];
-        e.pte & PTE_ADDR == pa
-            && paging::pte(e.va).is_some_and(|p| p.load(Ordering::Relaxed) == e.pte)
+    (0..l.len).find_map(|k| {
+        let e = l.ring[(l.head + k) % LIMBO_ENTRIES];
+        let mut found = None;
+        each_pte(e.va, e.pages, |_, pte| {
+            let v = pte.load(Ordering::Relaxed);
+            if remembers(v, e.tag) && v & PTE_ADDR == pa {
+                found = Some(e.tag);
+            }
+        });
+        found
     })
+}
+
+/// Is the frame at `pa` in limbo (unmapped lazily, not recycled, not
+/// regained)? For tests and leak checks.
+pub fn frame_in_limbo(pa: u64) -> bool {
+    limbo_tag_of(pa).is_some()
+}
+
+/// Is the frame at `pa` in limbo with every online CPU past its generation
+/// (recyclable now: no TLB can hold a translation to it)? For tests.
+pub fn frame_recyclable(pa: u64) -> bool {
+    limbo_tag_of(pa).is_some_and(passed_everywhere)
 }
 
 /// Epoch counters: (current generation, full flushes at flush points,
