@@ -1,9 +1,9 @@
 //! The kernel page tables: map and unmap 4 KiB pages in the address space all
 //! CPUs share, on the bootloader's physical-memory mapping (`OffsetPageTable`).
 //!
-//! Unmapping here flushes only this CPU's TLB; callers that may have run the
-//! mapping on other CPUs use the TLB shootdown (`arch::tlb`) before reusing
-//! the frame.
+//! Unmapping here flushes only this CPU's TLB; before reusing the frame of a
+//! page any other CPU may have cached, unmap through `arch::tlb::unmap` (a
+//! shootdown, or the TLB epoch's limbo).
 use core::sync::atomic::AtomicU64;
 use x86_64::structures::paging::mapper::{MapToError, Translate};
 use x86_64::structures::paging::{

@@ -30,13 +30,15 @@
 //! - **Recycling unmapped frames** (the rule): CPUs other than the ones a
 //!   goroutine ran on touch its stack (cross-call closures, timers on a
 //!   sleeper's stack sifted by other CPUs, a sender writing into a parked
-//!   receiver, dumps), so any CPU may cache a stack page's translation. An
-//!   unmapped frame is therefore reused only after **every online CPU has
-//!   flushed its TLB since the unmap**: it waits in the TLB epoch's limbo
-//!   (`arch::tlb`, [`tlb::Recycle::Lazy`]) until every CPU has passed a flush
-//!   point (scheduler loop, tick, idle), then goes to the reserve of the CPU
-//!   that collects it. A shrink sends no IPI and waits for nothing, so it is
-//!   fine with the wait-queue lock held (`park_m`). Three consequences:
+//!   receiver, dumps), and any CPU may cache a present translation
+//!   speculatively. An unmapped frame is therefore reused only after
+//!   **every online CPU has flushed its TLB since the unmap**: it waits in
+//!   the TLB epoch's limbo (`arch::tlb`, [`tlb::Recycle::Lazy`]) until every
+//!   CPU has passed a flush point (scheduler loop, tick, idle; halted CPUs
+//!   count as flushed and flush on waking), then a reserve takes it when it
+//!   wants a batch (or the frame allocator, when the limbo is under
+//!   pressure). A shrink sends no IPI and waits for nothing, so it is fine
+//!   with the wait-queue lock held (`park_m`). Three consequences:
 //!   - the unmapping CPU flushes the range from its own TLB at once (the
 //!     goroutine may run there next without a flush point);
 //!   - a page regrown while its old frame is still in limbo gets that frame
@@ -47,9 +49,11 @@
 //!     goroutine's unmapped range if this CPU neither did the unmap (or ran
 //!     the goroutine since) nor has passed the generation of that unmap.
 //!
-//!   The limbo is bounded ([`tlb::LIMBO_CAP`] frames); with it full a shrink
-//!   with a lock held is skipped (the stack stays mapped and counted).
-//!   [`limbo_frames`] counts the frames waiting there.
+//!   The limbo is bounded ([`tlb::LIMBO_CAP`] frames). With it full, an
+//!   unmap holding no lock forces the epoch (a cross-call); one holding a
+//!   lock stops where it is (the shrink is partial or skipped, the rest
+//!   stays mapped and counted). [`limbo_frames`] counts the frames in limbo
+//!   (memory accounting adds them to what the stacks hold).
 //! - **Overflow**: a fault in the guard page prints
 //!   `goroutine N: stack overflow: limit L bytes (used U)` and the goroutine
 //!   dump, then exits with status 2.
@@ -57,9 +61,8 @@
 //! Memory per parked goroutine: one 4 KiB stack page, the G, and a share of
 //! a page-table page (one 4 KiB level-1 table covers 2 MiB = four 512 KiB
 //! windows, i.e. 1 KiB each).
-use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-
 use core::ptr::NonNull;
+use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use super::g::G;
 use crate::arch::{MAX_CPUS, percpu, tlb};

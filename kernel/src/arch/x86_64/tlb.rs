@@ -18,9 +18,10 @@
 //!   caller must hold no lock another CPU may spin on with interrupts off.
 //! - [`Recycle::Lazy`]: the frames go to the **limbo** tagged with a
 //!   generation and are recycled once every online CPU has flushed its TLB
-//!   since ([`reclaim`]); nothing is sent and nothing is waited for, so any
-//!   context may unmap this way, locks held or not. Goroutine stacks
-//!   (`sched/stack.rs`) unmap this way. See "The TLB epoch" below.
+//!   since ([`reclaim`]); nothing is sent and nothing is waited for while
+//!   the caller holds a lock, so code holding locks may unmap this way (not
+//!   interrupt handlers: the limbo's lock is a plain spin lock). Goroutine
+//!   stacks (`sched/stack.rs`) unmap this way. See "The TLB epoch" below.
 use core::sync::atomic::{AtomicU64, Ordering};
 
 use ::x86_64::registers::control::{Cr3, Cr4, Cr4Flags};
@@ -104,20 +105,25 @@ pub fn shootdowns() -> u64 {
 //
 // Frames unmapped lazily are recycled by generation, the way Linux's x86
 // `tlb_gen` lets a CPU catch up on flushes it missed, or RCU waits for a
-// grace period:
+// grace period. Why not shoot down at once: the unmap happens where a lock
+// may be held (`park_m` shrinks with the wait-queue lock held), and waiting
+// for other CPUs' answers with a lock held deadlocks against a CPU spinning
+// on that lock with interrupts off.
 //
-// GEN is the global generation. A lazy unmap, holding LIMBO's lock, clears
-// the PTEs and tags the frames GEN+1: they wait for a generation that has
-// not started. Every online CPU passes *flush points*: its scheduler loop on
-// g0 (`stack::flush_point`, once per round, before it runs the goroutine it
-// found), its timer tick (at least every millisecond while it runs
-// goroutines), leaving idle, and a forced epoch's cross-call. At a flush
-// point a CPU reads GEN and, if it moved since SEEN[cpu], flushes its TLB
-// (a CR3 reload) and stores GEN into SEEN[cpu]. Someone on g0 starts the
-// generation the waiting frames need (GEN = their tag, at most every
-// EPOCH_NS unless the limbo fills up: each new generation costs every CPU
-// one full flush), and frames whose tag is <= every online CPU's SEEN leave
-// the limbo for a reserve or the frame allocator.
+// GEN is the global generation. A lazy unmap, holding LIMBO's lock, makes
+// the PTEs not present and tags the range GEN+1 (one limbo entry): it waits
+// for a generation that has not started. Every online CPU passes *flush
+// points*: its scheduler loop on g0 (`stack::flush_point`, once per round,
+// before it runs the goroutine it found), its timer tick (at least every
+// millisecond while it runs goroutines), leaving idle, and a forced epoch's
+// cross-call. At a flush point a CPU reads GEN and, if it moved since
+// SEEN[cpu], flushes its TLB (a CR3 reload) and stores GEN into SEEN[cpu].
+// Someone on g0 starts the generation the waiting entries need (GEN = their
+// tag) at most every EPOCH_NS, sooner under pressure: each generation costs
+// every CPU one full flush. Entries whose tag is <= every online CPU's SEEN
+// are recyclable: their frames go to a reserve that wants a batch, or stay
+// in limbo (like Go's stack pool) until one does or the limbo is under
+// pressure, then to the frame allocator.
 //
 // Why this is enough: a frame tagged t was unmapped before GEN became t
 // (the lock orders the PTE stores before the GEN store), so a CPU that read
@@ -136,10 +142,10 @@ pub fn shootdowns() -> u64 {
 // epoch back forever: right before `sti; hlt` (interrupts off) it sets the
 // IDLE bit in SEEN, and the reclaimer treats it as having passed every
 // generation. It executes nothing while the bit is set, so it uses no
-// translation (its TLB may still hold stale ones: harmless while unused).
-// Leaving idle, first thing in every interrupt handler and after `hlt`
-// returns, it clears the bit and flushes if GEN moved since SEEN, before it
-// touches anything:
+// translation (its TLB may still hold stale ones, even speculatively
+// loaded ones: harmless while unused). Leaving idle, first thing in every
+// interrupt handler and after `hlt` returns, it clears the bit and flushes
+// if GEN moved since SEEN, before it touches anything:
 //
 //  3. leave_idle: SEEN.store(s & !IDLE); GEN.load()
 //     reclaim:    GEN.load() >= t;       SEEN.load() has IDLE
@@ -153,15 +159,24 @@ pub fn shootdowns() -> u64 {
 // ignores every other bit of a not-present entry). Mapping that page again
 // with a *new* frame while another CPU still caches the old translation
 // would make that CPU read and write the old frame: the goroutine's own data
-// would fork. So the owner's fault path [`regain`]s the old frame (the PTE
-// goes back to present with the same frame) as long as it is in limbo,
-// and the reclaimer recycles a frame only if the PTE still holds exactly
-// what the unmap left there (a compare-exchange, so exactly one of them
-// wins). Once the reclaimer has won, every CPU has flushed: the page may map
-// any frame. Tags in the PTE are truncated to TAG_BITS; a frame stays in
-// limbo for fewer than LIMBO_CAP generations (each generation needs a newer
-// limbo entry, and the ring is FIFO), so a truncated tag never wraps onto a
-// live one.
+// would fork (a cross-call closure read from the old frame crashed the
+// target CPU in a test without this). So the owner's fault path
+// [`regain`]s the old frame (the PTE goes back to present with the same
+// frame) as long as it is in limbo, and the reclaimer recycles a frame only
+// if the PTE still holds exactly what that unmap left there (a
+// compare-exchange, so exactly one of them wins; a page regained and
+// unmapped again carries the newer tag, and the newer entry governs it).
+// Once the reclaimer has won, every CPU has flushed: the page may map any
+// frame. Tags in the PTE are truncated to TAG_BITS: a remembered PTE
+// always has a live entry with its tag, a live entry is fewer than
+// LIMBO_ENTRIES generations old (each generation needs a newer entry, and
+// the ring is FIFO), so a truncated tag never matches another live one.
+//
+// The goroutine itself must not run through a stale translation of its
+// own unmapped pages either (it would not fault, and would write into a
+// frame that is about to be recycled): the unmapping CPU flushes the range
+// at once, and `stack::flush_point` flushes it on a CPU that has neither
+// done so nor passed the generation before the goroutine runs there.
 //
 // What if a CPU stops for 10 us anywhere? Holding LIMBO's lock: GEN cannot
 // move, others' lazy unmaps wait for the lock (bounded: no lock taker waits
@@ -173,13 +188,16 @@ pub fn shootdowns() -> u64 {
 // frame was recycled meanwhile (then every CPU has flushed; a fresh frame is
 // fine).
 //
-// Bounded memory: the limbo holds at most LIMBO_CAP frames (8 MiB). A lazy
-// unmap that finds it full recycles what it can; if still full and the
-// caller holds no lock, it forces the epoch ([`force_epoch`]: a new
-// generation, then a cross-call making each CPU that lags pass a flush
-// point: the only wait, and only with no lock held); holding a lock, it
-// unmaps nothing and says so (a stack shrink is then skipped: the stack
-// stays mapped and counted, and is trimmed at a later safe point).
+// Bounded memory: the limbo holds at most LIMBO_CAP frames (16 MiB) in at
+// most LIMBO_ENTRIES entries; above LIMBO_PRESSURE frames (4 MiB)
+// generations start at once and recyclable frames go to the frame
+// allocator. A lazy unmap that finds the limbo full recycles what it can;
+// if still full and the caller holds no lock, it forces the epoch
+// ([`force_epoch`]: a new generation, then a cross-call making each CPU
+// that lags pass a flush point: the only wait, and only with no lock held);
+// holding a lock, it stops there and says how far it got (a stack shrink is
+// then partial or skipped: the rest stays mapped and counted, and is
+// trimmed at a later safe point).
 //
 // Not covered: the NMI handler (a diagnostic dump of a dying kernel) may
 // read through a stale translation while its CPU is marked idle; it only
@@ -196,7 +214,7 @@ const IDLE: u64 = 1 << 63;
 /// recycling back (only at boot).
 static SEEN: [Counter; MAX_CPUS] = [const { Counter(AtomicU64::new(0)) }; MAX_CPUS];
 
-/// Frames the limbo holds at most (8 MiB).
+/// Frames the limbo holds at most (16 MiB).
 pub const LIMBO_CAP: usize = 4096;
 
 /// Unmaps (page ranges) the limbo remembers at most. Each generation
@@ -216,7 +234,7 @@ const EPOCH_NS: u64 = 1_000_000;
 /// that grows), unless the limbo holds more than this: then generations
 /// start at once and recycled frames beyond what reserves want go to the
 /// frame allocator.
-const LIMBO_PRESSURE: u64 = LIMBO_CAP as u64 / 2;
+const LIMBO_PRESSURE: u64 = LIMBO_CAP as u64 / 4;
 
 /// Bits of the tag kept in a lazily unmapped PTE: bits 1..=11 and 52..=62.
 const TAG_BITS: u32 = 22;
