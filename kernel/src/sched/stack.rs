@@ -217,11 +217,13 @@ fn fault_frame() -> Result<u64, &'static str> {
         .ok_or("out of memory")
 }
 
-/// Returns a frame that no TLB can reach any more (reserve first). On g0 of
-/// this CPU.
+/// Takes a frame no TLB can reach any more (recycled by the TLB epoch:
+/// every CPU has flushed since its unmap): this CPU's reserve, else the
+/// frame allocator. On g0 of this CPU.
 fn give_back(pa: u64) {
     if !reserve().push(pa) {
-        // SAFETY: unmapped and flushed everywhere by the caller.
+        // SAFETY: the TLB epoch hands over only frames that are unmapped
+        // and that every CPU has flushed since; nobody else owns them.
         unsafe { frame::free(PhysFrame::containing_address(PhysAddr::new(pa))) };
     }
 }

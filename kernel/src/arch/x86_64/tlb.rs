@@ -276,7 +276,8 @@ struct Limbo {
     started: u64,
 }
 
-/// A leaf lock: nothing is taken and nothing is waited for while it is held.
+/// Nothing is waited for while it is held, and only the frame allocator's
+/// lock is taken under it (recycled frames go to their owner under it).
 /// Never taken in interrupt handlers (the tick only flushes).
 static LIMBO: SpinLock<Limbo> = SpinLock::new(Limbo {
     ring: [Entry {
