@@ -123,6 +123,31 @@ pub fn alloc() -> Option<PhysFrame<Size4KiB>> {
     Some(PhysFrame::containing_address(PhysAddr::new(pa)))
 }
 
+/// Is the frame at `pa` free (on the free list, or never handed out)? A
+/// walk of the free list under the allocator's lock: for tests and leak
+/// checks, not for hot paths.
+pub fn is_free(pa: u64) -> bool {
+    let pa = pa & !(PAGE_SIZE - 1);
+    let a = FRAMES.lock();
+    let unbumped = (a.cur < a.nregions && pa >= a.next && pa < a.regions[a.cur].1)
+        || a.regions[a.cur.saturating_add(1).min(a.nregions)..a.nregions]
+            .iter()
+            .any(|&(s, e)| s <= pa && pa < e);
+    if unbumped {
+        return true;
+    }
+    let mut f = a.free_head;
+    while f != 0 {
+        if f == pa {
+            return true;
+        }
+        // SAFETY: free frames are owned by the allocator (we hold its lock)
+        // and hold the next free frame's address in their first word.
+        f = unsafe { (super::phys_to_virt(f) as *const u64).read() };
+    }
+    false
+}
+
 /// Returns a frame to the allocator.
 ///
 /// # Safety

@@ -50,12 +50,13 @@ pub fn print_stats() {
         h.frees
     );
     crate::println!(
-        "mem: goroutine stacks {} KiB mapped (peak {} KiB) in {} windows; segments mapped {} unmapped {}; shrinks {}",
+        "mem: goroutine stacks {} KiB mapped (peak {} KiB) in {} windows; segments mapped {} unmapped {}; shrinks {}; {} KiB unmapped awaiting TLB flushes",
         s.mapped.load(Ordering::Relaxed) >> 10,
         s.peak.load(Ordering::Relaxed) >> 10,
         s.windows.load(Ordering::Relaxed),
         s.segments_mapped.load(Ordering::Relaxed),
         s.segments_unmapped.load(Ordering::Relaxed),
-        s.shrinks.load(Ordering::Relaxed)
+        s.shrinks.load(Ordering::Relaxed),
+        crate::sched::stack::limbo_frames() * 4
     );
 }

@@ -1,9 +1,9 @@
 //! The kernel page tables: map and unmap 4 KiB pages in the address space all
 //! CPUs share, on the bootloader's physical-memory mapping (`OffsetPageTable`).
 //!
-//! Unmapping here flushes only this CPU's TLB; callers that may have run the
-//! mapping on other CPUs use the TLB shootdown (`arch::tlb`) before reusing
-//! the frame.
+//! Unmapping here flushes only this CPU's TLB; before reusing the frame of a
+//! page any other CPU may have cached, unmap through `arch::tlb::unmap` (a
+//! shootdown, or the TLB epoch's limbo).
 use core::sync::atomic::AtomicU64;
 use x86_64::structures::paging::mapper::{MapToError, Translate};
 use x86_64::structures::paging::{
@@ -106,6 +106,13 @@ pub fn translate(va: u64) -> Option<PhysAddr> {
 /// entries (atomically) in tables created beforehand with
 /// [`ensure_tables`]. Tables are never freed, so the reference stays valid.
 pub fn pte(va: u64) -> Option<&'static AtomicU64> {
+    pte_run(va).map(|run| &run[0])
+}
+
+/// Like [`pte`], for `va` and the pages after it in the same level-1 table
+/// (up to the next 2 MiB boundary): entry i is the page `va + i * 4 KiB`.
+/// One walk for a run of pages.
+pub fn pte_run(va: u64) -> Option<&'static [AtomicU64]> {
     let (l4, _) = x86_64::registers::control::Cr3::read();
     let mut table = l4.start_address().as_u64();
     for level in (1..=3).rev() {
@@ -119,9 +126,16 @@ pub fn pte(va: u64) -> Option<&'static AtomicU64> {
         }
         table = e & 0x000f_ffff_ffff_f000;
     }
-    let idx = (va >> 12) & 0x1ff;
-    // SAFETY: as above, for the level-1 table.
-    Some(unsafe { &*((PHYS_OFFSET + table + idx * 8) as *const AtomicU64) })
+    let idx = ((va >> 12) & 0x1ff) as usize;
+    // SAFETY: as above, for the level-1 table: its 512 entries from `idx`
+    // on; the table is never freed, and the entries are only accessed
+    // atomically.
+    Some(unsafe {
+        core::slice::from_raw_parts(
+            (PHYS_OFFSET + table + idx as u64 * 8) as *const AtomicU64,
+            512 - idx,
+        )
+    })
 }
 
 /// Creates the page tables covering `[start, end)` without mapping anything

@@ -157,8 +157,15 @@ pub struct G {
     pub creator_name: UnsafeCell<&'static str>,
     /// CPU (M) running it, or u32::MAX.
     pub m: AtomicU32,
-    /// Bitmask of CPUs it ran on since its stack's last TLB flush.
+    /// Bitmask of CPUs it ran on since its stack's last unmap (set to the
+    /// unmapping CPU by the unmap): CPUs known to hold no translation of its
+    /// unmapped pages (see `stack::flush_point`).
     pub ran_on: AtomicU64,
+    /// The TLB-epoch generation of its stack's last unmap (0: never), and
+    /// the range unmapped since every CPU last passed one (`stack.rs`).
+    pub retired_gen: AtomicU64,
+    pub retired_lo: AtomicU64,
+    pub retired_hi: AtomicU64,
     /// Go: `g.param`: a word passed by whoever readies it.
     pub param: AtomicUsize,
     /// Go: `g.schedlink`.
@@ -210,6 +217,9 @@ impl G {
             creator_name: UnsafeCell::new(""),
             m: AtomicU32::new(u32::MAX),
             ran_on: AtomicU64::new(0),
+            retired_gen: AtomicU64::new(0),
+            retired_lo: AtomicU64::new(0),
+            retired_hi: AtomicU64::new(0),
             param: AtomicUsize::new(0),
             schedlink: SchedLink::new(),
             allnext: AtomicPtr::new(core::ptr::null_mut()),

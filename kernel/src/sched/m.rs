@@ -76,10 +76,18 @@ impl M {
     /// Halts the CPU until an interrupt (`sti; hlt`, atomic thanks to the
     /// interrupt shadow of `sti`), accounting the time. Interrupts must be
     /// off on entry; they are on on return.
+    ///
+    /// While halted the CPU counts as idle for the TLB epoch (it uses no
+    /// translation, so it must not hold back the recycling of unmapped
+    /// frames); it leaves idle, flushing if needed, before touching anything
+    /// on waking (the interrupt handler that wakes it does so first thing;
+    /// the call after `hlt` covers a wake-up without one).
     pub fn halt(&self) {
         let t0 = crate::arch::rdtsc();
         self.halted_since.store(t0, Ordering::Release);
+        crate::arch::tlb::enter_idle();
         ::x86_64::instructions::interrupts::enable_and_hlt();
+        crate::arch::tlb::leave_idle();
         let t1 = crate::arch::rdtsc();
         self.halted_cycles.fetch_add(t1 - t0, Ordering::Release);
         self.halted_since.store(0, Ordering::Release);

@@ -142,6 +142,9 @@ pub fn schedule() -> ! {
     if SCHED.idle.is_spinning(mp.id) {
         resetspinning(mp);
     }
+    // The scheduler loop's TLB-epoch flush point, and `gp` must not run
+    // through stale translations of its unmapped stack pages.
+    stack::flush_point(gp);
     execute(mp, gp, inherit_time)
 }
 
@@ -703,9 +706,10 @@ unsafe extern "C" fn park_m(gp: usize) -> ! {
         SCHED.nwaiting.fetch_add(1, Ordering::Relaxed);
     }
     mp.curg.store(ptr::null_mut(), Ordering::Relaxed);
-    // Shrink before the unlock: afterwards another CPU may run the G. (So
-    // gopark's lock must be one that other CPUs wait on with interrupts
-    // on: the shrink may need a TLB shootdown.)
+    // Shrink before the unlock: afterwards another CPU may run the G. The
+    // shrink sends no IPI and waits for nothing (the frames wait in the TLB
+    // epoch's limbo; with the limbo full and this lock held it is skipped),
+    // so gopark's lock may be any lock, interrupt-safe ones included.
     stack::maybe_shrink(g, gobuf_of(g).sp);
     // SAFETY: set by gopark on this M just before mcall.
     let unlock = unsafe { (*mp.waitunlockf.get()).take() };

@@ -26,9 +26,34 @@
 //! - **Shrink** (Go: `shrinkstack`): when a goroutine is descheduled at a
 //!   safe point using less than a quarter of its mapped stack, the lower half
 //!   is unmapped; a goroutine put on the free list keeps its window and top
-//!   page only (Go's `gfput` keeps the stack). The TLBs of the CPUs the
-//!   goroutine ran on since its last flush are shot down before the frames
-//!   are reused.
+//!   page only (Go's `gfput` keeps the stack).
+//! - **Recycling unmapped frames** (the rule): CPUs other than the ones a
+//!   goroutine ran on touch its stack (cross-call closures, timers on a
+//!   sleeper's stack sifted by other CPUs, a sender writing into a parked
+//!   receiver, dumps), and any CPU may cache a present translation
+//!   speculatively. An unmapped frame is therefore reused only after
+//!   **every online CPU has flushed its TLB since the unmap**: it waits in
+//!   the TLB epoch's limbo (`arch::tlb`, [`tlb::Recycle::Lazy`]) until every
+//!   CPU has passed a flush point (scheduler loop, tick, idle; halted CPUs
+//!   count as flushed and flush on waking), then a reserve takes it when it
+//!   wants a batch (or the frame allocator, when the limbo is under
+//!   pressure). A shrink sends no IPI and waits for nothing, so it is fine
+//!   with the wait-queue lock held (`park_m`). Three consequences:
+//!   - the unmapping CPU flushes the range from its own TLB at once (the
+//!     goroutine may run there next without a flush point);
+//!   - a page regrown while its old frame is still in limbo gets that frame
+//!     back (`tlb::regain`): a CPU still caching the old translation then
+//!     reads what the goroutine writes;
+//!   - a goroutine runs only on a CPU whose TLB holds no translation for its
+//!     unmapped pages: before running it, [`flush_point`] flushes the
+//!     goroutine's unmapped range if this CPU neither did the unmap (or ran
+//!     the goroutine since) nor has passed the generation of that unmap.
+//!
+//!   The limbo is bounded ([`tlb::LIMBO_CAP`] frames). With it full, an
+//!   unmap holding no lock forces the epoch (a cross-call); one holding a
+//!   lock stops where it is (the shrink is partial or skipped, the rest
+//!   stays mapped and counted). [`limbo_frames`] counts the frames in limbo
+//!   (memory accounting adds them to what the stacks hold).
 //! - **Overflow**: a fault in the guard page prints
 //!   `goroutine N: stack overflow: limit L bytes (used U)` and the goroutine
 //!   dump, then exits with status 2.
@@ -36,11 +61,11 @@
 //! Memory per parked goroutine: one 4 KiB stack page, the G, and a share of
 //! a page-table page (one 4 KiB level-1 table covers 2 MiB = four 512 KiB
 //! windows, i.e. 1 KiB each).
-use core::cell::UnsafeCell;
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::ptr::NonNull;
+use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use super::g::G;
-use crate::arch::{MAX_CPUS, percpu};
+use crate::arch::{MAX_CPUS, percpu, tlb};
 use crate::mem::frame;
 use crate::mem::layout::{DYNAMIC_START, GSTACK_BASE, PAGE_SIZE, PHYS_OFFSET};
 use crate::mem::paging;
@@ -107,20 +132,20 @@ pub fn init(window: u64) {
 const RESERVE_CAP: usize = 128;
 const RESERVE_LOW: usize = 32;
 
+/// One CPU's frame reserve. Atomics (plain moves on x86) only so that other
+/// CPUs may *look* at it ([`in_reserve`]): the owner alone changes it.
 struct Reserve {
-    frames: UnsafeCell<[u64; RESERVE_CAP]>,
-    n: UnsafeCell<usize>,
+    frames: [AtomicU64; RESERVE_CAP],
+    n: AtomicUsize,
 }
 
-// SAFETY: CPU i's reserve is only touched by CPU i: on g0 (refill, free) or
-// in the page-fault handler for the goroutine running there, never both at
-// once (a goroutine's stack cannot fault while that CPU runs g0).
-unsafe impl Sync for Reserve {}
-
+/// CPU i's reserve is only changed by CPU i: on g0 (refill, give back) or in
+/// the page-fault handler for the goroutine running there, never both at
+/// once (a goroutine's stack cannot fault while that CPU runs g0).
 static RESERVES: [Reserve; MAX_CPUS] = [const {
     Reserve {
-        frames: UnsafeCell::new([0; RESERVE_CAP]),
-        n: UnsafeCell::new(0),
+        frames: [const { AtomicU64::new(0) }; RESERVE_CAP],
+        n: AtomicUsize::new(0),
     }
 }; MAX_CPUS];
 
@@ -128,20 +153,50 @@ fn reserve() -> &'static Reserve {
     &RESERVES[percpu::cpu_index()]
 }
 
+impl Reserve {
+    fn push(&self, pa: u64) -> bool {
+        let n = self.n.load(Ordering::Relaxed);
+        if n == RESERVE_CAP {
+            return false;
+        }
+        self.frames[n].store(pa, Ordering::Relaxed);
+        self.n.store(n + 1, Ordering::Relaxed);
+        true
+    }
+
+    fn pop(&self) -> Option<u64> {
+        let n = self.n.load(Ordering::Relaxed);
+        if n == 0 {
+            return None;
+        }
+        self.n.store(n - 1, Ordering::Relaxed);
+        Some(self.frames[n - 1].load(Ordering::Relaxed))
+    }
+}
+
 /// Tops this CPU's reserve up (Go: `stackcacherefill`). Runs on g0 (the
 /// scheduler calls it each round), where no goroutine stack can fault.
 pub fn refill_reserve() {
     let r = reserve();
-    // SAFETY: see `Reserve`: we are on g0 of this CPU.
-    let (frames, n) = unsafe { (&mut *r.frames.get(), &mut *r.n.get()) };
-    if *n >= RESERVE_LOW {
+    if r.n.load(Ordering::Relaxed) >= RESERVE_LOW {
         return;
     }
-    while *n < RESERVE_CAP - RESERVE_LOW {
+    // Recyclable limbo frames first (the unmapped stacks' frames come back
+    // to stacks, as Go's stack pool does).
+    let target = RESERVE_CAP - RESERVE_LOW;
+    tlb::reclaim(target - r.n.load(Ordering::Relaxed), &mut give_back);
+    let mut forced = false;
+    while r.n.load(Ordering::Relaxed) < target {
         match frame::alloc() {
             Some(f) => {
-                frames[*n] = f.start_address().as_u64();
-                *n += 1;
+                r.push(f.start_address().as_u64());
+            }
+            // Out of frames while some wait in limbo: force the epoch (we
+            // are on g0 in `schedule`, holding no lock) and take them.
+            None if !forced && tlb::limbo_frames() != 0 && locks_held() == 0 => {
+                forced = true;
+                tlb::force_epoch();
+                tlb::reclaim(target - r.n.load(Ordering::Relaxed), &mut give_back);
             }
             None => break,
         }
@@ -151,13 +206,8 @@ pub fn refill_reserve() {
 /// A frame for the fault path: from the reserve, else (holding no runtime
 /// lock) from the frame allocator.
 fn fault_frame() -> Result<u64, &'static str> {
-    let r = reserve();
-    // SAFETY: see `Reserve`: we are in the fault handler of the goroutine
-    // running on this CPU, with interrupts off.
-    let (frames, n) = unsafe { (&mut *r.frames.get(), &mut *r.n.get()) };
-    if *n > 0 {
-        *n -= 1;
-        return Ok(frames[*n]);
+    if let Some(pa) = reserve().pop() {
+        return Ok(pa);
     }
     if locks_held() != 0 {
         return Err("stack reserve exhausted");
@@ -167,17 +217,69 @@ fn fault_frame() -> Result<u64, &'static str> {
         .ok_or("out of memory")
 }
 
-/// Returns a frame that no TLB can reach any more (reserve first).
+/// Takes a frame no TLB can reach any more (recycled by the TLB epoch:
+/// every CPU has flushed since its unmap): this CPU's reserve, else the
+/// frame allocator. On g0 of this CPU.
 fn give_back(pa: u64) {
-    let r = reserve();
-    // SAFETY: callers run on g0 of this CPU.
-    let (frames, n) = unsafe { (&mut *r.frames.get(), &mut *r.n.get()) };
-    if *n < RESERVE_CAP {
-        frames[*n] = pa;
-        *n += 1;
-    } else {
-        // SAFETY: unmapped and flushed everywhere by the caller.
+    if !reserve().push(pa) {
+        // SAFETY: the TLB epoch hands over only frames that are unmapped
+        // and that every CPU has flushed since; nobody else owns them.
         unsafe { frame::free(PhysFrame::containing_address(PhysAddr::new(pa))) };
+    }
+}
+
+/// Is the frame at `pa` in some CPU's reserve? (For tests and leak checks:
+/// a snapshot, exact only while the owners leave their reserves alone.)
+pub fn in_reserve(pa: u64) -> bool {
+    RESERVES.iter().any(|r| {
+        let n = r.n.load(Ordering::Relaxed);
+        r.frames[..n]
+            .iter()
+            .any(|f| f.load(Ordering::Relaxed) == pa)
+    })
+}
+
+/// Frames of unmapped stack waiting for every CPU's TLB flush before reuse
+/// (in use for memory accounting: free + reserves + limbo + mapped is what
+/// the stacks have).
+pub fn limbo_frames() -> u64 {
+    tlb::limbo_frames()
+}
+
+/// Is the frame at `pa` waiting for every CPU's TLB flush before reuse?
+pub fn frame_in_limbo(pa: u64) -> bool {
+    tlb::frame_in_limbo(pa)
+}
+
+/// Is the frame at `pa` in limbo with every CPU past its flush (it may be
+/// reused now; it stays there until a reserve wants it)?
+pub fn frame_recyclable(pa: u64) -> bool {
+    tlb::frame_recyclable(pa)
+}
+
+/// The scheduler's flush point, on g0 before it runs `gp` (`schedule`): the
+/// TLB epoch's flush point (a new generation when frames wait for one, this
+/// CPU's TLB flushed if the generation moved, frames every CPU has passed
+/// moved into this CPU's reserve), then `gp`'s own unmapped pages: if they
+/// were unmapped by another CPU in a generation this CPU has not passed, and
+/// `gp` has not run here since, their range is flushed here (this CPU may
+/// have cached them, e.g. by reading `gp`'s stack in a cross-call; the
+/// goroutine must not reach them through a stale translation: it would not
+/// fault, and would write into a frame that is about to be recycled).
+pub fn flush_point(gp: NonNull<G>) {
+    // Recycled frames come in batches (the lock and the walk of the CPUs'
+    // flush points are paid once per batch, not per frame).
+    let room = RESERVE_CAP - reserve().n.load(Ordering::Relaxed);
+    let want = if room >= RESERVE_CAP / 4 { room } else { 0 };
+    tlb::scheduler_flush_point(want, &mut give_back);
+    // SAFETY: the scheduler found `gp` on a run queue: a live G it owns.
+    let g = unsafe { gp.as_ref() };
+    let tag = g.retired_gen.load(Ordering::Relaxed);
+    let me = 1u64 << percpu::cpu_index();
+    if tag != 0 && g.ran_on.load(Ordering::Relaxed) & me == 0 && !tlb::passed_here(tag) {
+        let lo = g.retired_lo.load(Ordering::Relaxed);
+        let hi = g.retired_hi.load(Ordering::Relaxed);
+        tlb::flush_local(lo, hi - lo);
     }
 }
 
@@ -222,11 +324,6 @@ fn set_pte(va: u64, pa: u64) {
     pte.store(pa | PTE_FLAGS, Ordering::Release);
 }
 
-fn clear_pte(va: u64) -> u64 {
-    let pte = paging::pte(va).expect("goroutine stack window without page tables");
-    pte.swap(0, Ordering::AcqRel) & 0x000f_ffff_ffff_f000
-}
-
 /// What the page-fault handler should do about a fault at `addr`.
 pub enum FaultAction {
     /// Not a goroutine stack fault.
@@ -259,9 +356,21 @@ pub fn handle_fault(g: &G, addr: u64) -> FaultAction {
     // Map [page(addr), lo) as one new segment.
     let new_lo = addr & !(PAGE_SIZE - 1);
     let mut va = new_lo;
+    let mut run: &[AtomicU64] = &[];
     while va < lo {
+        if run.is_empty() {
+            run = paging::pte_run(va).expect("goroutine stack window without page tables");
+        }
+        let pte = &run[0];
+        run = &run[1..];
+        // A page whose old frame is still in limbo gets it back: other CPUs
+        // may still cache that translation (see the module doc).
+        if tlb::regain(pte, PTE_FLAGS) {
+            va += PAGE_SIZE;
+            continue;
+        }
         match fault_frame() {
-            Ok(pa) => set_pte(va, pa),
+            Ok(pa) => pte.store(pa | PTE_FLAGS, Ordering::Release),
             Err(why) => {
                 crate::console::emergency(format_args!(
                     "\nfatal error: {why} while growing the stack of goroutine {} (mapped {} bytes, fault at {:#x})\n",
@@ -303,39 +412,37 @@ fn overflow(g: &G, addr: u64) {
     super::dump::dump_all(false);
 }
 
-/// Unmaps `[from, to)` of `g`'s stack, flushes the TLBs of the CPUs it ran
-/// on since its last flush, then recycles the frames.
-fn unmap_range(g: &G, from: u64, to: u64) {
-    let mut frames = [0u64; 64];
-    let mut va = from;
-    while va < to {
-        let mut n = 0;
-        let batch_start = va;
-        while va < to && n < frames.len() {
-            let pa = clear_pte(va);
-            if pa != 0 {
-                frames[n] = pa;
-                n += 1;
-            }
-            va += PAGE_SIZE;
-        }
-        let ran_on = g.ran_on.swap(0, Ordering::AcqRel);
-        let me = 1u64 << percpu::cpu_index();
-        crate::arch::tlb::flush_local(batch_start, va - batch_start);
-        let others = ran_on & !me;
-        if others != 0 {
-            crate::arch::ipi::run_on_mask(others, &|| {
-                crate::arch::tlb::flush_local(batch_start, va - batch_start)
-            });
-        }
-        for &pa in &frames[..n] {
-            give_back(pa);
-        }
-        STATS
-            .mapped
-            .fetch_sub(n as u64 * PAGE_SIZE, Ordering::Relaxed);
+/// Unmaps `[from, to)` of `g`'s stack into the TLB epoch's limbo (see the
+/// module doc: the frames are recycled once every CPU has flushed). Sends no
+/// IPI and waits for nothing unless the limbo is full and no lock is held.
+/// Returns the new bottom of the mapped part: `to`, or lower if the limbo
+/// filled up (a lock held) before the end.
+fn unmap_range(g: &G, from: u64, to: u64) -> u64 {
+    let done = tlb::unmap(from, (to - from) / PAGE_SIZE, tlb::Recycle::Lazy);
+    let reached = from + done.pages * PAGE_SIZE;
+    if done.pages == 0 {
+        return from;
     }
+    STATS
+        .mapped
+        .fetch_sub(done.frames * PAGE_SIZE, Ordering::Relaxed);
     STATS.segments_unmapped.fetch_add(1, Ordering::Relaxed);
+    if done.tag != 0 {
+        // What `flush_point` must flush on other CPUs: the union of the
+        // ranges unmapped since every CPU last passed a generation.
+        let (mut lo, mut hi) = (from, reached);
+        let prev = g.retired_gen.load(Ordering::Relaxed);
+        if prev != 0 && !tlb::passed_everywhere(prev) {
+            lo = lo.min(g.retired_lo.load(Ordering::Relaxed));
+            hi = hi.max(g.retired_hi.load(Ordering::Relaxed));
+        }
+        g.retired_lo.store(lo, Ordering::Relaxed);
+        g.retired_hi.store(hi, Ordering::Relaxed);
+        g.retired_gen.store(done.tag, Ordering::Relaxed);
+        // `tlb::unmap` flushed this CPU: the only one known clean now.
+        g.ran_on.store(1 << percpu::cpu_index(), Ordering::Relaxed);
+    }
+    reached
 }
 
 /// Go: `shrinkstack`: at a safe point (the G is off its stack, on g0), if it
@@ -347,8 +454,11 @@ pub fn maybe_shrink(g: &G, sp: u64) {
     if mapped <= PAGE_SIZE || hi - sp >= mapped / 4 {
         return;
     }
-    let new_lo = (lo + mapped / 2).next_multiple_of(PAGE_SIZE);
-    unmap_range(g, lo, new_lo);
+    let new_lo = unmap_range(g, lo, (lo + mapped / 2).next_multiple_of(PAGE_SIZE));
+    if new_lo == lo {
+        // The limbo is full and we hold a lock: shrink another time.
+        return;
+    }
     g.stack_lo.store(new_lo, Ordering::Relaxed);
     STATS.shrinks.fetch_add(1, Ordering::Relaxed);
     trim_segments(g, new_lo);
@@ -361,9 +471,9 @@ pub fn release_to_top(g: &G) {
     let lo = g.stack_lo.load(Ordering::Relaxed);
     let top = hi - PAGE_SIZE;
     if lo < top {
-        unmap_range(g, lo, top);
-        g.stack_lo.store(top, Ordering::Relaxed);
-        trim_segments(g, top);
+        let new_lo = unmap_range(g, lo, top);
+        g.stack_lo.store(new_lo, Ordering::Relaxed);
+        trim_segments(g, new_lo);
     }
 }
 

@@ -297,6 +297,9 @@ fn on_timer(frame: &mut TrapFrame) {
     }
     t.ticks.fetch_add(1, Ordering::Relaxed);
     apic::eoi();
+    // The tick is a TLB-epoch flush point: a CPU running one goroutine for
+    // a long time passes one at least every busy tick (1 ms).
+    super::tlb::flush_point();
     let h = TICK_HANDLER.load(Ordering::Acquire);
     if h != 0 {
         // SAFETY: only `set_tick_handler` stores here, always a valid

@@ -201,6 +201,10 @@ extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
         2 => super::exceptions::nmi(frame),
         0..32 => super::exceptions::handle(frame),
         _ => {
+            // An interrupt may end a halt: the CPU leaves the TLB epoch's
+            // idle state (flushing if needed) before the handler touches
+            // anything (it may read a goroutine's stack).
+            super::tlb::leave_idle();
             let cpu = percpu::this();
             cpu.irq_depth.fetch_add(1, Ordering::Relaxed);
             let h = HANDLERS[v].load(Ordering::Acquire);
