@@ -74,8 +74,16 @@ fn run(slice: Duration, rounds: usize, round_ns: u64) {
     // round. Under plain TCG a vCPU thread may be descheduled by the host
     // for a while: there a round lasts at least 100 ms (a lost timer is lost
     // for good, which no host stall imitates for that long).
-    let round_ns = if common::icount() { round_ns } else { round_ns.max(100_000_000) };
-    let rounds = if common::icount() { rounds } else { rounds.min(20) };
+    let round_ns = if common::icount() {
+        round_ns
+    } else {
+        round_ns.max(100_000_000)
+    };
+    let rounds = if common::icount() {
+        rounds
+    } else {
+        rounds.min(20)
+    };
     for round in 0..rounds {
         busy(round_ns);
         for (cpu, prev) in last.iter_mut().enumerate() {

@@ -90,7 +90,10 @@ impl Started {
         let _pin = preempt_disable();
         let cpu = gmpos::arch::percpu::cpu_index();
         self.cpu.store(cpu as u64, Ordering::Relaxed);
-        self.tick.store(p(cpu).schedtick.load(Ordering::Relaxed) as u64, Ordering::Relaxed);
+        self.tick.store(
+            p(cpu).schedtick.load(Ordering::Relaxed) as u64,
+            Ordering::Relaxed,
+        );
         self.ns.store(now_ns(), Ordering::Release);
     }
 }
@@ -126,7 +129,8 @@ fn ready_all(mut ready: impl FnMut(usize)) -> Readied {
 /// round-robin between vCPUs.
 fn check_round(round: usize, r: &Readied, started: &[Started; K], worst: &mut u64) {
     let t0 = now_ns();
-    while started.iter().any(|s| s.ns.load(Ordering::Acquire) == 0) && now_ns() - t0 < 50 * SLICE_NS {
+    while started.iter().any(|s| s.ns.load(Ordering::Acquire) == 0) && now_ns() - t0 < 50 * SLICE_NS
+    {
         core::hint::spin_loop();
     }
     for (i, st) in started.iter().enumerate() {
@@ -206,7 +210,9 @@ fn woken_gs_run_behind_hogs() {
             });
         }
         // Wait until all K are parked (they may have to wait behind hogs).
-        while parked.load(Ordering::Acquire) < K as u64 || gmpos::sched::sched::SCHED.nwaiting.load(Ordering::Relaxed) < K as u64 {
+        while parked.load(Ordering::Acquire) < K as u64
+            || gmpos::sched::sched::SCHED.nwaiting.load(Ordering::Relaxed) < K as u64
+        {
             gmpos::gosched();
         }
         let r = ready_all(|i| semas[i].release());

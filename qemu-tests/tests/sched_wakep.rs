@@ -34,7 +34,9 @@ gmpos::qemu_test! {
 
 /// Ms spinning right now, by their own flags.
 fn spinning_ms() -> u32 {
-    (0..gmpos::num_cpu()).filter(|&i| SCHED.idle.is_spinning(i)).count() as u32
+    (0..gmpos::num_cpu())
+        .filter(|&i| SCHED.idle.is_spinning(i))
+        .count() as u32
 }
 
 fn wakeups_survive_a_stalled_wakep() {
@@ -75,7 +77,10 @@ fn wakeups_survive_a_stalled_wakep() {
         "after {rounds} rounds: nmspinning={nm}, spinning Ms={real}, idle Ps={}",
         SCHED.idle.npidle()
     );
-    assert!(consistent, "nmspinning={nm} but only {real} M(s) spin: a leaked count silences wakep");
+    assert!(
+        consistent,
+        "nmspinning={nm} but only {real} M(s) spin: a leaked count silences wakep"
+    );
     // Three CPU-bound goroutines must run in parallel on three CPUs.
     let stop = Arc::new(AtomicBool::new(false));
     let cpus = Arc::new(AtomicU64::new(0));

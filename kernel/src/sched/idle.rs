@@ -277,24 +277,25 @@ impl<const N: usize> Idle<N> {
     /// M `m` takes its idle P back (it saw work), or finds it handed over
     /// by `wakep`. `spin`: become spinning if we took it ourselves.
     fn take_back(&self, m: usize, spin: bool) -> Woken {
-        let how = match self.state[m].compare_exchange(IDLE, BUSY, Ordering::SeqCst, Ordering::SeqCst) {
-            Ok(_) => {
-                if spin {
-                    self.become_spinning(m);
-                    Woken::Recheck
-                } else {
-                    Woken::Work
+        let how =
+            match self.state[m].compare_exchange(IDLE, BUSY, Ordering::SeqCst, Ordering::SeqCst) {
+                Ok(_) => {
+                    if spin {
+                        self.become_spinning(m);
+                        Woken::Recheck
+                    } else {
+                        Woken::Work
+                    }
                 }
-            }
-            Err(HANDED) => {
-                // A wakep counted us in nmspinning already.
-                self.state[m].store(BUSY, Ordering::SeqCst);
-                self.spinning[m].store(true, Ordering::Relaxed);
-                Woken::Handed
-            }
-            // BUSY: procresize took the P away (`remove`).
-            Err(_) => Woken::Work,
-        };
+                Err(HANDED) => {
+                    // A wakep counted us in nmspinning already.
+                    self.state[m].store(BUSY, Ordering::SeqCst);
+                    self.spinning[m].store(true, Ordering::Relaxed);
+                    Woken::Handed
+                }
+                // BUSY: procresize took the P away (`remove`).
+                Err(_) => Woken::Work,
+            };
         self.pidle.fetch_and(!(1u64 << m), Ordering::SeqCst);
         how
     }
@@ -403,7 +404,10 @@ mod loom_tests {
     fn take_work(w: &World) -> bool {
         let mut n = w.work.load(Ordering::SeqCst);
         while n != 0 {
-            match w.work.compare_exchange(n, n - 1, Ordering::SeqCst, Ordering::SeqCst) {
+            match w
+                .work
+                .compare_exchange(n, n - 1, Ordering::SeqCst, Ordering::SeqCst)
+            {
                 Ok(_) => return true,
                 Err(v) => n = v,
             }

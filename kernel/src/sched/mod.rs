@@ -9,8 +9,8 @@
 //!   [`glist`] (G lists), [`gfree`] (free-G batching), [`policy`]
 //!   (findRunnable's order and rules).
 pub mod gfree;
-pub mod idle;
 pub mod glist;
+pub mod idle;
 pub mod order;
 pub mod policy;
 pub mod runq;

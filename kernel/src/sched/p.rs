@@ -45,6 +45,10 @@ pub struct PCounters {
     pub async_preempts: AtomicU64,
     pub coop_preempts: AtomicU64,
     pub preempt_refused: AtomicU64,
+    /// Steals of a victim's `runnext`: ~3 us back-offs taken first (the
+    /// victim was running), and attempts without one (it was not).
+    pub runnext_backoffs: AtomicU64,
+    pub runnext_no_backoff: AtomicU64,
 }
 
 pub struct P {
@@ -102,6 +106,8 @@ impl P {
                 async_preempts: AtomicU64::new(0),
                 coop_preempts: AtomicU64::new(0),
                 preempt_refused: AtomicU64::new(0),
+                runnext_backoffs: AtomicU64::new(0),
+                runnext_no_backoff: AtomicU64::new(0),
             },
             slice_tick: AtomicU32::new(0),
             slice_deadline: AtomicU64::new(u64::MAX),

@@ -15,9 +15,9 @@ use core::ptr::NonNull;
 
 use super::glist::{GQueue, Linked};
 use super::order::RandomEnum;
-use super::runq::{RUNQ_SIZE, RunQueue};
 #[cfg(all(test, not(loom)))]
 use super::runq::RunqMark;
+use super::runq::{RUNQ_SIZE, RunQueue};
 
 /// Go: `pp.schedtick%61 == 0`. Every 61st schedule on a P looks at the
 /// global queue before the local one, so two Gs that keep readying each
@@ -786,8 +786,8 @@ mod tests {
                     ran[running].get_or_insert(expiry);
                 }
             }
-            for id in 1..=5 {
-                let at = ran[id].expect("a readied G never ran");
+            for (id, at) in ran.iter().enumerate().skip(1) {
+                let at = at.expect("a readied G never ran");
                 assert!(
                     at <= position(id) + 2,
                     "G {id} (position {}, hogs: {readied_are_hogs}) ran at expiry {at}",

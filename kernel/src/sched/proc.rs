@@ -274,11 +274,18 @@ impl FindSources for Sources<'_> {
             return None;
         }
         // Go: if the victim is running and has a runnext, give it ~3 us to
-        // schedule it itself before taking it (it is usually about to).
+        // schedule it itself before taking it (it is usually about to). Only
+        // a running victim (Go: `_Prunning`): an idle one will not.
+        let counters = &self.pp.counters;
         let g = self
             .pp
             .runq
             .steal_with_backoff(&v.runq, steal_runnext, || {
+                if v.status() != PStatus::Running {
+                    counters.runnext_no_backoff.fetch_add(1, Ordering::Relaxed);
+                    return;
+                }
+                counters.runnext_backoffs.fetch_add(1, Ordering::Relaxed);
                 let until = arch::rdtsc() + crate::time::ns_to_cycles(3_000);
                 while arch::rdtsc() < until {
                     core::hint::spin_loop();
@@ -856,9 +863,7 @@ fn requeue(g: &G, put: fn(NonNull<G>)) -> ! {
 pub fn timer_added_here(t: &crate::time::timer::Timer, when: u64) {
     let pp = mp_p(getm()).expect("timer added on a CPU without a P");
     if crate::time::timer::add(pp, t, when) {
-        ::x86_64::instructions::interrupts::without_interrupts(|| {
-            super::preempt::rearm(Some(pp))
-        });
+        ::x86_64::instructions::interrupts::without_interrupts(|| super::preempt::rearm(Some(pp)));
     }
 }
 
