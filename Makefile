@@ -4,6 +4,7 @@
 #               [ARGS="kernel command line"] [TIMEOUT=secs] [RELEASE=1]
 #   make debug  same, QEMU paused with a gdb server on :1234
 #   make test   QEMU suite, host unit tests, loom models, clippy + rustfmt
+#   make stress [STRESS_RUNS=20]  the scheduler regression kernels, repeatedly
 #   make fmt | make clean | make deps | make runner | make kernel
 #
 # The runner (target/host/.../gmpos-boot) is always built with the same flags
@@ -38,7 +39,7 @@ RUN_FLAGS = --smp $(SMP) --mem $(MEM) --accel $(ACCEL) \
 	$(if $(TIMEOUT),--timeout $(TIMEOUT)) \
 	--args $(call shquote,$(ARGS))
 
-.PHONY: all run debug bench test test-qemu test-host test-host-kernel test-host-runner \
+.PHONY: all run debug bench stress test test-qemu test-host test-host-kernel test-host-runner \
 	test-loom test-lint \
 	lint-clippy-kernel lint-clippy-host lint-fmt \
 	kernel runner deps fmt clean clean-images help
@@ -46,7 +47,7 @@ RUN_FLAGS = --smp $(SMP) --mem $(MEM) --accel $(ACCEL) \
 all: kernel runner
 
 help:
-	@sed -n '1,11p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '1,12p' Makefile | sed 's/^# \{0,1\}//'
 
 deps:
 	@./scripts/install-deps.sh
@@ -70,6 +71,23 @@ debug: deps kernel runner
 # `bench=...` lines in the format of shared/BENCH.md.
 bench: deps runner
 	$(CARGO) bench
+
+# The regression kernels of the scheduler's concurrency bugs (issue 10),
+# STRESS_RUNS times in a row; any failure fails the target (logs kept in
+# target/stress/). `make test` runs each once.
+STRESS_TESTS ?= preempt_hogs sched_ring_fairness sched_wakep gomaxprocs_stw \
+	stack_shrink_tlb preempt_stack_room sleep preempt
+STRESS_RUNS  ?= 20
+
+stress: deps runner
+	@mkdir -p target/stress; failed=0; \
+	for i in $$(seq 1 $(STRESS_RUNS)); do \
+		log=target/stress/run-$$i.log; \
+		if $(CARGO) test $(foreach t,$(STRESS_TESTS),--test $(t)) >$$log 2>&1; then st=ok; else st=FAILED; failed=$$((failed + 1)); fi; \
+		echo "==> stress run $$i/$(STRESS_RUNS): $$st, $$(grep -c '\.\.\. ok' $$log) cases ok, $$(grep -c '\.\.\. FAILED' $$log) failed ($$log)"; \
+	done; \
+	echo "==> stress: $$failed of $(STRESS_RUNS) runs failed"; \
+	[ $$failed -eq 0 ]
 
 # --- tests -----------------------------------------------------------------
 # Every group runs even when an earlier one failed; the summary says which
