@@ -111,7 +111,7 @@ test: deps runner
 
 # (1) The QEMU suite: qemu-tests/tests/*.rs, each a kernel booted by the runner.
 test-qemu: deps runner
-	$(CARGO) test
+	$(CARGO) test --no-fail-fast
 
 # (2) Host unit tests: the kernel's portable logic and the runner's.
 test-host: test-host-kernel test-host-runner

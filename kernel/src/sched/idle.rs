@@ -336,6 +336,15 @@ mod loom_tests {
 
     const N: usize = 2;
 
+    /// loom's exhaustive search with a preemption bound (as the run-queue
+    /// models): bugs of this protocol need one or two preemptions at the
+    /// right place; the bound keeps each model to seconds.
+    fn model(f: impl Fn() + Sync + Send + 'static) {
+        let mut b = loom::model::Builder::new();
+        b.preemption_bound = Some(3);
+        b.check(f);
+    }
+
     /// Two CPUs: a global queue of `work` items, parkable threads.
     struct World {
         idle: Idle<N>,
@@ -452,7 +461,7 @@ mod loom_tests {
     /// count must come back to 0 (issue 10 D).
     #[test]
     fn loom_wakep_vs_idling_spinner() {
-        loom::model(|| {
+        model(|| {
             let w = world();
             let m1 = spawn_m1(&w, m1_loop);
             // M 0: publish, then wakep.
@@ -468,7 +477,7 @@ mod loom_tests {
     /// hand-off states and the counters stay consistent.
     #[test]
     fn loom_two_wakeps_two_items() {
-        loom::model(|| {
+        model(|| {
             let w = world();
             let m1 = spawn_m1(&w, |w1| {
                 m1_loop(w1);
@@ -491,7 +500,7 @@ mod loom_tests {
     /// forever; the counters must be clean.
     #[test]
     fn loom_needspinning_no_leak() {
-        loom::model(|| {
+        model(|| {
             let w = world();
             let m1 = spawn_m1(&w, |w1| {
                 let cpu = Cpu { w: w1, me: 1 };
