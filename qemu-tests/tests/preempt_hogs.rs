@@ -71,26 +71,25 @@ fn run(slice: Duration, rounds: usize, round_ns: u64) {
     let mut last: Vec<u64> = (0..ncpu).map(timer::ticks).collect();
     let mut min_ticks = u64::MAX;
     // Under icount every CPU runs in lock step, so a CPU must tick in every
-    // round. Under plain TCG a vCPU thread may be descheduled by the host
-    // for a while: there a round lasts at least 100 ms (a lost timer is lost
-    // for good, which no host stall imitates for that long).
-    let round_ns = if common::icount() {
-        round_ns
-    } else {
-        round_ns.max(100_000_000)
-    };
-    let rounds = if common::icount() {
-        rounds
-    } else {
-        rounds.min(20)
-    };
+    // round. Under plain TCG a vCPU thread may be descheduled by the host,
+    // and on some hosts the vCPUs' clocks even drift apart by tens of ms
+    // (seen here: deadlines one CPU armed 1 ms ahead looked 40 ms ahead to
+    // another): there a round lasts 100 ms and a CPU fails only after five
+    // silent rounds in a row. A lost timer is lost for good, which no host
+    // stall imitates for half a second.
+    let strict = common::icount();
+    let round_ns = if strict { round_ns } else { round_ns.max(100_000_000) };
+    let rounds = if strict { rounds } else { rounds.min(20) };
+    let allowed_silent = if strict { 0 } else { 4 };
+    let mut silent = alloc::vec![0usize; ncpu];
     for round in 0..rounds {
         busy(round_ns);
         for (cpu, prev) in last.iter_mut().enumerate() {
             let now = timer::ticks(cpu);
             min_ticks = min_ticks.min(now - *prev);
-            if now == *prev {
-                // Say where the silent CPU is before failing.
+            silent[cpu] = if now == *prev { silent[cpu] + 1 } else { 0 };
+            if silent[cpu] > allowed_silent {
+                // Say where every CPU is before failing.
                 for c in 0..ncpu {
                     gmpos::arch::apic::send_nmi(smp::apic_id(c));
                 }
@@ -98,8 +97,9 @@ fn run(slice: Duration, rounds: usize, round_ns: u64) {
                 gmpos::sched::dump::print_sched_state();
             }
             assert!(
-                now > *prev,
-                "round {round}: CPU {cpu} took no timer interrupt for {} us while its P ran hogs (slice {} us)",
+                silent[cpu] <= allowed_silent,
+                "round {round}: CPU {cpu} took no timer interrupt for {} rounds of {} us while its P ran hogs (slice {} us)",
+                silent[cpu],
                 round_ns / 1000,
                 slice.as_micros()
             );
