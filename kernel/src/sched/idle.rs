@@ -116,10 +116,11 @@ pub enum Woken {
 }
 
 impl<const N: usize> Idle<N> {
-    const _FITS: () = assert!(N <= 64, "the idle mask is a u64");
+    const FITS: () = assert!(N <= 64, "the idle mask is a u64");
 
     #[cfg(not(loom))]
     pub const fn new() -> Self {
+        let () = Self::FITS;
         Idle {
             pidle: AtomicU64::new(0),
             nmspinning: AtomicU32::new(0),
@@ -132,6 +133,7 @@ impl<const N: usize> Idle<N> {
 
     #[cfg(loom)]
     pub fn new() -> Self {
+        let () = Self::FITS;
         Idle {
             pidle: AtomicU64::new(0),
             nmspinning: AtomicU32::new(0),

@@ -7,7 +7,8 @@
 //! - Pure parts that build and are tested on the host (unit tests, loom):
 //!   [`runq`] (the per-P ring), [`order`] (victim order, cheaprand),
 //!   [`glist`] (G lists), [`gfree`] (free-G batching), [`policy`]
-//!   (findRunnable's order and rules).
+//!   (findRunnable's order and rules), [`idle`] (idle Ps, spinning Ms,
+//!   `wakep`'s hand-off).
 pub mod gfree;
 pub mod glist;
 pub mod idle;
