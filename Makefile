@@ -76,7 +76,7 @@ bench: deps runner
 # STRESS_RUNS times in a row; any failure fails the target (logs kept in
 # target/stress/). `make test` runs each once.
 STRESS_TESTS ?= preempt_hogs sched_ring_fairness sched_wakep gomaxprocs_stw \
-	stack_shrink_tlb preempt_stack_room sleep preempt
+	stack_shrink_tlb preempt_stack_room
 STRESS_RUNS  ?= 20
 
 stress: deps runner

@@ -878,12 +878,22 @@ pub fn timer_added_here(t: &crate::time::timer::Timer, when: u64) {
 /// true and keep halting without counting itself stopped for the new stop,
 /// whose caller would then spin forever (issue 10 E). A new generation sends
 /// it back through `find_runnable`, which stops it again, counted.
+///
+/// Which Ps a stop waits for is fixed when it begins (`SCHED.stopmask`, one
+/// bit per P, Go counts them in `stopwait`): an M clears its own bit once.
+/// Deciding from `mp_p` here instead would let an M whose P the very stop
+/// in progress creates (procresize growing gomaxprocs) count itself and mark
+/// its new P stopped after the stopper had restarted it.
 fn gcstopm(mp: &M) {
+    // The generation first: if a newer stop begins after this load, the
+    // wait below ends at once and the next round stops us for that one.
     let stop_gen = SCHED.stopgen.load(Ordering::SeqCst);
-    if let Some(pp) = mp_p(mp) {
+    let bit = 1u64 << mp.id;
+    if SCHED.stopmask.load(Ordering::SeqCst) & bit != 0 {
         SCHED.idle.stop_spinning(mp.id);
-        pp.set_status(PStatus::GcStop);
-        SCHED.stopwait.fetch_sub(1, Ordering::SeqCst);
+        p(mp.id).set_status(PStatus::GcStop);
+        // Status before the bit: the stopper sees the P stopped.
+        SCHED.stopmask.fetch_and(!bit, Ordering::SeqCst);
     }
     halt_while(mp, || {
         SCHED.gcwaiting.load(Ordering::SeqCst) && SCHED.stopgen.load(Ordering::SeqCst) == stop_gen
@@ -942,8 +952,8 @@ fn stop_the_world_and_resize(n: usize, old: usize) {
     let _m = AcquireM::new();
     let me = percpu::cpu_index();
     // Stop the world: every other P parks in gcstopm at its next schedule.
-    let others = (0..old).filter(|&i| i != me).count() as u32;
-    SCHED.stopwait.store(others, Ordering::SeqCst);
+    let others = (u64::MAX >> (64 - old)) & !(1u64 << me);
+    SCHED.stopmask.store(others, Ordering::SeqCst);
     SCHED.stopgen.fetch_add(1, Ordering::SeqCst);
     SCHED.gcwaiting.store(true, Ordering::SeqCst);
     for i in 0..SCHED.ncpu.load(Ordering::Relaxed) as usize {
@@ -951,7 +961,7 @@ fn stop_the_world_and_resize(n: usize, old: usize) {
             crate::arch::ipi::send_wakeup(i);
         }
     }
-    while SCHED.stopwait.load(Ordering::SeqCst) != 0 {
+    while SCHED.stopmask.load(Ordering::SeqCst) != 0 {
         core::hint::spin_loop();
     }
     // procresize.

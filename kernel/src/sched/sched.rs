@@ -36,8 +36,10 @@ pub struct Sched {
     pub allgs: AtomicPtr<G>,
     /// Go: `sched.gcwaiting`: a stop-the-world is in progress.
     pub gcwaiting: AtomicBool,
-    /// Ps still to stop for the stop-the-world (Go: `sched.stopwait`).
-    pub stopwait: AtomicU32,
+    /// Ps still to stop for the stop-the-world, one bit each (Go counts
+    /// them in `sched.stopwait`): fixed when the stop begins, each M clears
+    /// its own bit in `gcstopm`.
+    pub stopmask: AtomicU64,
     /// Generation of the stop-the-world: incremented as each one begins
     /// (Ms in `gcstopm` wait for their own stop to end, not for a flag a
     /// back-to-back stop sets again).
@@ -66,7 +68,7 @@ pub static SCHED: Sched = Sched {
     nallocated: AtomicU64::new(0),
     allgs: AtomicPtr::new(core::ptr::null_mut()),
     gcwaiting: AtomicBool::new(false),
-    stopwait: AtomicU32::new(0),
+    stopmask: AtomicU64::new(0),
     stopgen: AtomicU64::new(0),
     mainstarted: AtomicBool::new(false),
     urgentq: IrqSpinLock::new(GQueue::new()),
