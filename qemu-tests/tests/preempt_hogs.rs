@@ -78,7 +78,11 @@ fn run(slice: Duration, rounds: usize, round_ns: u64) {
     // silent rounds in a row. A lost timer is lost for good, which no host
     // stall imitates for half a second.
     let strict = common::icount();
-    let round_ns = if strict { round_ns } else { round_ns.max(100_000_000) };
+    let round_ns = if strict {
+        round_ns
+    } else {
+        round_ns.max(100_000_000)
+    };
     let rounds = if strict { rounds } else { rounds.min(20) };
     let allowed_silent = if strict { 0 } else { 4 };
     let mut silent = alloc::vec![0usize; ncpu];
