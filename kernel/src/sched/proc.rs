@@ -4,7 +4,7 @@
 //!
 //! M i runs on CPU i and owns P i while `i < gomaxprocs`. An idle M halts
 //! its CPU (`sti; hlt`) with its P in the idle set; `wakep` hands an idle P
-//! back to its M (setting it spinning) and sends a wake-up IPI.
+//! back to its M (which then spins: `idle.rs`) and sends a wake-up IPI.
 use alloc::boxed::Box;
 use core::ptr::{self, NonNull};
 use core::sync::atomic::{AtomicU64, Ordering};
