@@ -122,6 +122,9 @@ fn shrink_after_deep_recursion() {
     let wg = Arc::new(WaitGroup::new());
     let before = Arc::new(AtomicU64::new(0));
     let after = Arc::new(AtomicU64::new(0));
+    // Before `go`: on another CPU the goroutine may park and shrink before
+    // this goroutine gets to look.
+    let shrinks0 = STATS.shrinks.load(Ordering::Relaxed);
     wg.add(1);
     let (w, b, a) = (wg.clone(), before.clone(), after.clone());
     go(move || {
@@ -141,7 +144,6 @@ fn shrink_after_deep_recursion() {
         w.done();
     });
     // Let it park, then wake it.
-    let shrinks0 = STATS.shrinks.load(Ordering::Relaxed);
     while gmpos::sched::sched::SCHED.nwaiting.load(Ordering::Relaxed) == 0 {
         gmpos::gosched();
     }
