@@ -160,11 +160,6 @@ impl<const N: usize> Idle<N> {
         self.pidle.load(Ordering::SeqCst)
     }
 
-    /// Go: `sched.needspinning`.
-    pub fn needspinning(&self) -> bool {
-        self.needspinning.load(Ordering::SeqCst)
-    }
-
     /// Go: `mp.spinning`.
     pub fn is_spinning(&self, m: usize) -> bool {
         self.spinning[m].load(Ordering::Relaxed)
@@ -310,11 +305,6 @@ impl<const N: usize> Idle<N> {
             self.nmspinning.fetch_sub(1, Ordering::SeqCst);
         }
         self.pidle.fetch_and(!(1u64 << i), Ordering::SeqCst);
-    }
-
-    /// Is P `i` idle (or being handed over)?
-    pub fn is_idle(&self, i: usize) -> bool {
-        self.state[i].load(Ordering::SeqCst) != BUSY
     }
 }
 
