@@ -111,21 +111,15 @@ pub fn boot_with_early(
     }
     // The scheduler takes over this CPU: `main` becomes goroutine 1 and the
     // boot stack is abandoned. When `main` returns, QEMU powers off with 0.
-    crate::sched::proc::init(crate::arch::smp::ncpu(), main)
+    crate::sched::init(cfg, crate::arch::smp::ncpu(), main)
 }
 
 /// Where every application processor ends up once its GDT, TSS, IDT and local
 /// APIC are set up (called by `arch::smp` on the AP, with its CPU index).
 pub fn ap_main(index: usize) -> ! {
-    // Wait for the bootstrap CPU to set up the scheduler (Ps, gomaxprocs),
-    // then become M `index`.
-    while !crate::sched::sched::SCHED
-        .mainstarted
-        .load(core::sync::atomic::Ordering::Acquire)
-    {
-        core::hint::spin_loop();
-    }
-    crate::sched::proc::mstart(index)
+    // Wait for the bootstrap CPU to set up the scheduler (Ps,
+    // gomaxprocs), then become M `index`.
+    crate::sched::ap_start(index)
 }
 
 fn banner() {

@@ -7,7 +7,6 @@
 #![cfg_attr(target_os = "none", no_std)]
 #![allow(clippy::new_without_default)]
 
-#[cfg(target_os = "none")]
 extern crate alloc;
 
 pub mod cmdline;
@@ -33,14 +32,14 @@ pub use bootloader_api;
 #[cfg(target_os = "none")]
 pub use init::{BOOTLOADER_CONFIG, config, exit};
 #[cfg(target_os = "none")]
-pub use sched::proc::{current_goid, go, gosched, num_goroutine, set_gomaxprocs};
+pub use sched::{current_goid, go, gosched, num_goroutine, set_gomaxprocs};
 #[cfg(target_os = "none")]
 pub use sync::WaitGroup;
 
 /// Go: `runtime.GOMAXPROCS(0)`: the number of Ps.
 #[cfg(target_os = "none")]
 pub fn gomaxprocs() -> usize {
-    sched::sched::gomaxprocs()
+    sched::gomaxprocs()
 }
 
 /// Go: `runtime.NumCPU`: CPUs online.

@@ -40,7 +40,7 @@ fn count_tick(_: &mut TrapFrame) {
 /// scheduler's, and puts the scheduler's back.
 fn with_tick_handler(f: impl FnOnce()) {
     let saved = timer::tick_handler();
-    let _pin = gmpos::sched::proc::AcquireM::new();
+    let _pin = gmpos::sched::AcquireM::new();
     timer::set_tick_handler(count_tick);
     f();
     match saved {

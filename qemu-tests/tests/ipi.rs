@@ -42,7 +42,7 @@ fn on_pong(_: &mut TrapFrame) {
 }
 
 fn ping_pong_10k_with_every_cpu() {
-    let _pin = gmpos::sched::proc::AcquireM::new();
+    let _pin = gmpos::sched::AcquireM::new();
     trap::register(PING, on_ping);
     trap::register(PONG, on_pong);
     let me = percpu::cpu_index();

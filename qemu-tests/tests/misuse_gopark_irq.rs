@@ -6,7 +6,7 @@
 #![test_runner(gmpos::testing::harness)]
 
 use gmpos::arch::trap::{self, TrapFrame};
-use gmpos::sched::g::WaitReason;
+use gmpos::sched::WaitReason;
 
 gmpos::qemu_test! {
     config: "
@@ -19,7 +19,7 @@ gmpos::qemu_test! {
 const VECTOR: u8 = 0x70;
 
 fn handler(_frame: &mut TrapFrame) {
-    gmpos::sched::proc::gopark(None, WaitReason::Park);
+    gmpos::sched::gopark(None, WaitReason::Park);
 }
 
 fn gopark_in_interrupt_handler() {

@@ -12,7 +12,7 @@ extern crate alloc;
 use alloc::sync::Arc;
 
 use gmpos::mem::{frame, heap};
-use gmpos::sched::g::WaitReason;
+use gmpos::sched::WaitReason;
 use gmpos::sched::stack;
 use gmpos::sync::sema::Sema;
 use gmpos::time::now_ns;
@@ -50,7 +50,7 @@ fn park_100k_goroutines() {
     }
     started.wait();
     // Let the last ones reach the wait queue.
-    while gmpos::sched::sched::SCHED
+    while gmpos::sched::schedt::SCHED
         .nwaiting
         .load(core::sync::atomic::Ordering::Relaxed)
         < N

@@ -11,8 +11,8 @@ extern crate alloc;
 use alloc::sync::Arc;
 use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
+use gmpos::sched::goyield;
 use gmpos::sched::p::p;
-use gmpos::sched::proc::goyield;
 use gmpos::{WaitGroup, go, gosched};
 
 gmpos::qemu_test! {

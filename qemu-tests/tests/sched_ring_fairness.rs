@@ -16,7 +16,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use gmpos::sched::g::WaitReason;
+use gmpos::sched::WaitReason;
 use gmpos::sched::p::p;
 use gmpos::sched::preempt::preempt_disable;
 use gmpos::sync::sema::Sema;
@@ -218,7 +218,7 @@ fn woken_gs_run_behind_hogs() {
         }
         // Wait until all K are parked (they may have to wait behind hogs).
         while parked.load(Ordering::Acquire) < K as u64
-            || gmpos::sched::sched::SCHED.nwaiting.load(Ordering::Relaxed) < K as u64
+            || gmpos::sched::schedt::SCHED.nwaiting.load(Ordering::Relaxed) < K as u64
         {
             gmpos::gosched();
         }

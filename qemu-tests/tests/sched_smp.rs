@@ -12,7 +12,7 @@ use alloc::sync::Arc;
 use core::sync::atomic::{AtomicU64, Ordering};
 
 use gmpos::arch::{cpu_index, rdtsc};
-use gmpos::sched::g::WaitReason;
+use gmpos::sched::WaitReason;
 use gmpos::sched::m::m;
 use gmpos::sched::p::p;
 use gmpos::sync::sema::Sema;
@@ -161,7 +161,7 @@ fn ready_from_interrupt_while_all_halted() {
         let _ = write!(
             line,
             " cpu{i}: {pct}% halted ({halts} halts, {} idle-path returns)",
-            m(i).idle_returns
+            [&m(i).idle_rechecks, &m(i).idle_work_seen, &m(i).idle_handed]
                 .iter()
                 .map(|c| c.load(Ordering::Relaxed))
                 .sum::<u64>()

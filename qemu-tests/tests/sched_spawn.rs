@@ -10,7 +10,7 @@ extern crate alloc;
 use alloc::sync::Arc;
 use core::sync::atomic::{AtomicU64, Ordering};
 
-use gmpos::sched::sched::SCHED;
+use gmpos::sched::schedt::SCHED;
 use gmpos::{WaitGroup, go, num_goroutine};
 
 gmpos::qemu_test! {

@@ -15,8 +15,8 @@ use alloc::sync::Arc;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use core::time::Duration;
 
-use gmpos::sched::proc::WAKEP_WINDOW_DELAY_NS;
-use gmpos::sched::sched::SCHED;
+use gmpos::sched::halt::WAKEP_WINDOW_DELAY_NS;
+use gmpos::sched::schedt::SCHED;
 use gmpos::time::{now_ns, sleep};
 use gmpos::{WaitGroup, go};
 

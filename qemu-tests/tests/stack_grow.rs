@@ -11,7 +11,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering};
 
-use gmpos::sched::g::WaitReason;
+use gmpos::sched::WaitReason;
 use gmpos::sched::stack::{self, STATS};
 use gmpos::sync::sema::Sema;
 use gmpos::{WaitGroup, go};
@@ -71,7 +71,7 @@ fn recurse_256k() {
     go(move || {
         r.store(deep(256, 42), Ordering::Relaxed);
         // SAFETY: the current G is live.
-        let g = unsafe { &*gmpos::sched::m::getg() };
+        let g = unsafe { &*gmpos::sched::getg() };
         m.store(
             g.stack_hi.load(Ordering::Relaxed) - g.stack_lo.load(Ordering::Relaxed),
             Ordering::Relaxed,
@@ -130,7 +130,7 @@ fn shrink_after_deep_recursion() {
     go(move || {
         core::hint::black_box(deep(200, 7));
         // SAFETY: the current G is live.
-        let g = unsafe { &*gmpos::sched::m::getg() };
+        let g = unsafe { &*gmpos::sched::getg() };
         b.store(
             g.stack_hi.load(Ordering::Relaxed) - g.stack_lo.load(Ordering::Relaxed),
             Ordering::Relaxed,
@@ -144,7 +144,7 @@ fn shrink_after_deep_recursion() {
         w.done();
     });
     // Let it park, then wake it.
-    while gmpos::sched::sched::SCHED.nwaiting.load(Ordering::Relaxed) == 0 {
+    while gmpos::sched::schedt::SCHED.nwaiting.load(Ordering::Relaxed) == 0 {
         gmpos::gosched();
     }
     let mapped_parked = stack::mapped_bytes();

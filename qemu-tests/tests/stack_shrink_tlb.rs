@@ -31,9 +31,9 @@ use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use gmpos::arch::trap::{self, TrapFrame};
 use gmpos::arch::{apic, ipi, percpu, probe_read, smp};
 use gmpos::mem::{frame, paging};
+use gmpos::sched::AcquireM;
 use gmpos::sched::g::{G, Status, WaitReason};
 use gmpos::sched::m;
-use gmpos::sched::proc::AcquireM;
 use gmpos::sched::stack::{self, STATS};
 use gmpos::sync::sema::Sema;
 use gmpos::time::now_ns;
@@ -164,7 +164,7 @@ fn start(rounds: usize) {
     ROUNDS.store(0, Ordering::Relaxed);
     FINISHED.store(false, Ordering::Relaxed);
     gmpos::go(move || {
-        GP.store(gmpos::sched::m::getg() as usize, Ordering::Relaxed);
+        GP.store(gmpos::sched::getg() as usize, Ordering::Relaxed);
         for round in 0..rounds {
             core::hint::black_box(descend(DEPTH, round));
             ROUNDS.store(round + 1, Ordering::Release);
@@ -188,14 +188,14 @@ fn wait_parked(round: usize) {
         || GP.load(Ordering::Relaxed) == 0
         || g().status() != Status::Waiting
     {
-        gmpos::sched::proc::goyield();
+        gmpos::sched::goyield();
     }
 }
 
 fn finish() {
     PARK.release();
     while !FINISHED.load(Ordering::Acquire) {
-        gmpos::sched::proc::goyield();
+        gmpos::sched::goyield();
     }
 }
 
@@ -253,7 +253,7 @@ fn shrunk_frames_wait_for_every_cpu() {
     let waiting = || stack::frame_in_limbo(pa) && !stack::frame_recyclable(pa);
     let t0 = now_ns();
     while waiting() && now_ns() - t0 < 5_000_000_000 {
-        gmpos::sched::proc::goyield();
+        gmpos::sched::goyield();
     }
     let drained_us = (now_ns() - t0) / 1000;
     let still_in_limbo = waiting();

@@ -46,7 +46,7 @@ fn map_and_read_everywhere(va: u64, value: u64) {
 }
 
 fn shootdown_latency() {
-    let _pin = gmpos::sched::proc::AcquireM::new();
+    let _pin = gmpos::sched::AcquireM::new();
     let t0 = gmpos::time::now_ns();
     for _ in 0..200 {
         ipi::run_on_all(&|| {});
@@ -70,7 +70,7 @@ fn unmapped_page_faults_on_every_cpu() {
     // old frame through their TLBs (that is what shootdowns are for).
     let va = TEST_VA;
     map_and_read_everywhere(va, 0x5eed_0001);
-    let _pin = gmpos::sched::proc::AcquireM::new();
+    let _pin = gmpos::sched::AcquireM::new();
     paging::unmap(va).expect("unmap");
     let stale = AtomicUsize::new(0);
     ipi::run_on_others(&|| {

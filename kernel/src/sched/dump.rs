@@ -11,7 +11,7 @@
 use core::sync::atomic::Ordering;
 
 use super::g::{G, Status};
-use super::sched::SCHED;
+use super::schedt::SCHED;
 use crate::console::emergency;
 
 /// Prints one goroutine's header, entry function and creator.
@@ -51,14 +51,14 @@ pub fn state_of(g: &G) -> &'static str {
     }
 }
 
-/// Prints every live goroutine (system ones only with `all`).
-pub fn dump_all(all: bool) {
+/// Prints every live goroutine.
+pub fn dump_all() {
     let mut gp = SCHED.allgs.load(Ordering::Acquire);
     while !gp.is_null() {
         // SAFETY: Gs are never freed; the list only grows at its head.
         let g = unsafe { &*gp };
         let st = g.status();
-        if st != Status::Dead && st != Status::Idle && (all || !g.system.load(Ordering::Relaxed)) {
+        if st != Status::Dead && st != Status::Idle {
             print_goroutine(g, state_of(g));
         }
         gp = g.allnext.load(Ordering::Acquire);
@@ -73,23 +73,23 @@ pub fn print_sched_state() {
     emergency(format_args!(
         "SCHED {}ms: gomaxprocs={} idleprocs={} spinningthreads={} runqueue={} goroutines={} waiting={}\n",
         now / 1_000_000,
-        super::sched::gomaxprocs(),
+        super::schedt::gomaxprocs(),
         SCHED.idle.npidle(),
         SCHED.idle.nmspinning(),
         SCHED.runqsize.load(Ordering::Relaxed),
         SCHED.ngoroutine.load(Ordering::Relaxed),
         SCHED.nwaiting.load(Ordering::Relaxed),
     ));
-    for i in 0..super::sched::gomaxprocs() {
+    for i in 0..super::schedt::gomaxprocs() {
         let pp = p(i);
-        let dl = pp.slice_deadline.load(Ordering::Relaxed);
+        let dl = pp.slice.deadline();
         emergency(format_args!(
             "  P{}: {:?} runq={} schedtick={} slice_tick={} slice_left={}us timer0={}us grun={} async={} coop={} refused={}\n",
             i,
             pp.status(),
             pp.runq.len(),
             pp.schedtick.load(Ordering::Relaxed),
-            pp.slice_tick.load(Ordering::Relaxed),
+            pp.slice.tick(),
             if dl == u64::MAX {
                 -1
             } else {
@@ -113,7 +113,7 @@ pub fn print_sched_state() {
     for i in 0..ncpu {
         let mp = super::m::m(i);
         let curg = mp.curg.load(Ordering::Relaxed);
-        let armed = super::preempt::armed_deadline(i);
+        let armed = super::tick::armed_deadline(i);
         emergency(format_args!(
             "  M{}: {} spinning={} curg={} timer={}us ticks={}\n",
             i,

@@ -1,8 +1,6 @@
 //! G: a goroutine (Go: `type g struct` in runtime2.go).
 use core::cell::UnsafeCell;
-use core::sync::atomic::{
-    AtomicBool, AtomicPtr, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering,
-};
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU8, AtomicU32, AtomicU64, Ordering};
 
 use super::glist::{Linked, SchedLink};
 use crate::arch::switch::Gobuf;
@@ -19,10 +17,10 @@ pub enum Status {
     Running = 2,
     /// Blocked in `gopark`; `wait_reason` says why (Go: `_Gwaiting`).
     Waiting = 3,
-    /// Stopped by asynchronous preemption, not yet requeued (Go: `_Gpreempted`).
-    Preempted = 4,
-    /// Exited; on a free list for reuse (Go: `_Gdead`).
-    Dead = 5,
+    /// Exited; on a free list for reuse (Go: `_Gdead`). (Go's
+    /// `_Gpreempted` has no counterpart: a preempted goroutine goes straight
+    /// from `Running` to `Runnable` on g0.)
+    Dead = 4,
 }
 
 impl Status {
@@ -32,7 +30,6 @@ impl Status {
             1 => Status::Runnable,
             2 => Status::Running,
             3 => Status::Waiting,
-            4 => Status::Preempted,
             _ => Status::Dead,
         }
     }
@@ -44,7 +41,6 @@ impl Status {
             Status::Runnable => "runnable",
             Status::Running => "running",
             Status::Waiting => "waiting",
-            Status::Preempted => "preempted",
             Status::Dead => "dead",
         }
     }
@@ -135,19 +131,17 @@ pub struct G {
     /// page-table entries.
     pub nsegs: AtomicU32,
     pub seg_lo: [AtomicU64; super::stack::MAX_SEGS],
-    /// Go: `g.stackguard0`: compared with RSP by `stack_check`; set to
-    /// `STACK_PREEMPT` to request a cooperative preemption.
-    pub stackguard0: AtomicU64,
     /// Go: `g.goid` (1 = main).
     pub goid: AtomicU64,
     /// Go: `g.parentGoid`.
     pub parent_goid: AtomicU64,
     status: AtomicU8,
     wait_reason: AtomicU8,
-    /// Runtime-internal goroutine (Go: `isSystemGoroutine`): left out of
-    /// `num_goroutine`, the deadlock check and default dumps.
-    pub system: AtomicBool,
-    /// Go: `g.preempt`: a preemption request is pending.
+    /// Go: `g.preempt`: a preemption request is pending, honoured at the
+    /// next cooperative safe point (`preempt::safe_point`). Go also sets
+    /// `stackguard0 = stackPreempt` so the next function prologue notices;
+    /// gmpos's stacks grow by page faults and have no prologue check, so the
+    /// flag alone is the request.
     pub preempt: AtomicBool,
     /// Go: `g.waitsince` (ns since boot) when it parked.
     pub wait_since: AtomicU64,
@@ -166,8 +160,6 @@ pub struct G {
     pub retired_gen: AtomicU64,
     pub retired_lo: AtomicU64,
     pub retired_hi: AtomicU64,
-    /// Go: `g.param`: a word passed by whoever readies it.
-    pub param: AtomicUsize,
     /// Go: `g.schedlink`.
     pub schedlink: SchedLink<G>,
     /// Next in the list of all Gs (Go: `allgs`), never unlinked.
@@ -205,12 +197,10 @@ impl G {
             stack_window: AtomicU64::new(0),
             nsegs: AtomicU32::new(0),
             seg_lo: [const { AtomicU64::new(0) }; super::stack::MAX_SEGS],
-            stackguard0: AtomicU64::new(0),
             goid: AtomicU64::new(0),
             parent_goid: AtomicU64::new(0),
             status: AtomicU8::new(Status::Idle as u8),
             wait_reason: AtomicU8::new(0),
-            system: AtomicBool::new(false),
             preempt: AtomicBool::new(false),
             wait_since: AtomicU64::new(0),
             entry_name: UnsafeCell::new(""),
@@ -220,7 +210,6 @@ impl G {
             retired_gen: AtomicU64::new(0),
             retired_lo: AtomicU64::new(0),
             retired_hi: AtomicU64::new(0),
-            param: AtomicUsize::new(0),
             schedlink: SchedLink::new(),
             allnext: AtomicPtr::new(core::ptr::null_mut()),
             entry: FnSlot {
@@ -252,23 +241,33 @@ impl G {
         unsafe { *self.entry_name.get() }
     }
 
+    /// The context saved when it last stopped running (Go: `g.sched`): its
+    /// `sp` drives stack shrinking, dumps read it. A racy snapshot unless
+    /// the caller owns the G (it is not running).
+    pub fn saved_context(&self) -> Gobuf {
+        // SAFETY: a plain copy of a POD struct; the owner of a stopped G
+        // reads it exactly, others get a snapshot for reports.
+        unsafe { *self.sched.get() }
+    }
+
     /// Go: `casgstatus`: moves the G from `from` to `to`, checking that the
     /// transition is one the scheduler makes and that the G really was in
     /// `from`. A violation is a scheduler bug: a named fatal error.
+    ///
+    /// The goroutine counters follow the status, here and nowhere else:
+    /// `SCHED.ngoroutine` counts the live ones (`Dead -> Runnable` to
+    /// `Running -> Dead`), `SCHED.nwaiting` the parked ones (in `Waiting`).
     pub fn casgstatus(&self, from: Status, to: Status) {
         use Status::*;
         let legal = matches!(
             (from, to),
-            (Idle, Runnable)
+            (Idle, Dead)
                 | (Dead, Runnable)
                 | (Runnable, Running)
                 | (Running, Runnable)
                 | (Running, Waiting)
-                | (Running, Preempted)
                 | (Running, Dead)
                 | (Waiting, Runnable)
-                | (Preempted, Runnable)
-                | (Idle, Dead)
         );
         if !legal {
             crate::panic::fatal(format_args!(
@@ -290,5 +289,29 @@ impl G {
                 to.name()
             ));
         }
+        let s = &super::schedt::SCHED;
+        match (from, to) {
+            (Dead, Runnable) => s.ngoroutine.fetch_add(1, Ordering::Relaxed),
+            (Running, Dead) => s.ngoroutine.fetch_sub(1, Ordering::Relaxed),
+            (Running, Waiting) => s.nwaiting.fetch_add(1, Ordering::Relaxed),
+            (Waiting, Runnable) => s.nwaiting.fetch_sub(1, Ordering::Relaxed),
+            _ => 0,
+        };
     }
+}
+
+/// The current goroutine, if this CPU runs one (not g0, not before the
+/// scheduler starts).
+pub fn current() -> Option<&'static G> {
+    let g = super::m::getg();
+    if g.is_null() || super::m::on_g0() {
+        return None;
+    }
+    // SAFETY: the current G is live while it runs on this CPU.
+    Some(unsafe { &*g })
+}
+
+/// The current goroutine's id (0 on g0 or before the scheduler runs).
+pub fn current_goid() -> u64 {
+    current().map_or(0, G::goid)
 }

@@ -4,8 +4,10 @@ use core::cell::UnsafeCell;
 use core::ptr;
 use core::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 
-use super::g::G;
+use super::g::{G, Status};
 use super::order::CheapRand;
+use super::p::{P, p};
+use super::schedt::gomaxprocs;
 use crate::arch::{MAX_CPUS, percpu};
 
 /// The callback `gopark` runs on g0 once the G is off its stack (Go:
@@ -29,10 +31,12 @@ pub struct M {
     pub halted_since: AtomicU64,
     /// Wake-up IPIs received while idle.
     pub wakeups: AtomicU64,
-    /// Why the idle path went back to looking for work without halting:
-    /// [work seen after dropping spinning, global queue non-empty, handed a
-    /// P by wakep].
-    pub idle_returns: [AtomicU64; 3],
+    /// How the idle path returned to looking for work (see `idle::Woken`):
+    /// work seen after dropping spinning (`Recheck`), work seen before
+    /// halting (`Work`), or handed its P by `wakep` (`Handed`).
+    pub idle_rechecks: AtomicU64,
+    pub idle_work_seen: AtomicU64,
+    pub idle_handed: AtomicU64,
     /// Stack top of g0 (for reports).
     pub g0_top: AtomicUsize,
 }
@@ -52,7 +56,9 @@ impl M {
             halts: AtomicU64::new(0),
             halted_since: AtomicU64::new(0),
             wakeups: AtomicU64::new(0),
-            idle_returns: [const { AtomicU64::new(0) }; 3],
+            idle_rechecks: AtomicU64::new(0),
+            idle_work_seen: AtomicU64::new(0),
+            idle_handed: AtomicU64::new(0),
             g0_top: AtomicUsize::new(0),
         }
     }
@@ -94,6 +100,38 @@ impl M {
         self.halts.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// The M's P, if it has one (M i owns P i while i < gomaxprocs).
+    #[inline]
+    pub fn p(&self) -> Option<&'static P> {
+        (self.id < gomaxprocs()).then(|| p(self.id))
+    }
+
+    /// Halts while `cond` holds, checking it with interrupts off right
+    /// before each `sti; hlt` (the idle path's check-then-halt rule: a
+    /// wake-up IPI sent after the check stays pending and ends the `hlt` at
+    /// once; checked with interrupts on, an IPI landing between the check
+    /// and the halt would be consumed and lost).
+    pub fn halt_while(&self, cond: impl Fn() -> bool) {
+        loop {
+            ::x86_64::instructions::interrupts::disable();
+            if !cond() {
+                ::x86_64::instructions::interrupts::enable();
+                return;
+            }
+            self.halt();
+        }
+    }
+
+    /// Go: `dropg`, on g0 right after `mcall`: the M lets go of its current
+    /// goroutine `g`, which moves from `Running` to `to` (`Runnable` or
+    /// `Waiting`), and shrinks its stack while no other CPU can run it (the
+    /// caller publishes the G afterwards: a queue, or gopark's unlock).
+    pub fn dropg(&self, g: &G, to: Status) {
+        g.casgstatus(Status::Running, to);
+        self.curg.store(ptr::null_mut(), Ordering::Relaxed);
+        super::stack::maybe_shrink(g, g.saved_context().sp);
+    }
+
     /// Go: `cheaprand()` (this M only).
     pub fn cheaprand(&self) -> u32 {
         // SAFETY: only this M's CPU calls it, and never reentrantly
@@ -133,4 +171,24 @@ pub fn getg() -> *mut G {
 pub fn on_g0() -> bool {
     let m = getm();
     getg() == m.g0.load(Ordering::Relaxed)
+}
+
+/// Go: `acquirem`: keeps the current goroutine on this CPU (no preemption,
+/// no migration) until the guard drops. Counts as a held runtime lock; its
+/// release is a cooperative preemption point (Go: `releasem`).
+pub struct AcquireM(());
+
+impl AcquireM {
+    pub fn new() -> AcquireM {
+        percpu::locks_inc();
+        AcquireM(())
+    }
+}
+
+impl Drop for AcquireM {
+    fn drop(&mut self) {
+        if percpu::locks_dec() == 0 {
+            super::preempt::on_last_lock_released();
+        }
+    }
 }

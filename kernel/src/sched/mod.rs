@@ -1,35 +1,80 @@
-//! The GMP scheduler (Go: runtime/proc.go, runtime2.go).
+//! The GMP scheduler (Go: runtime/proc.go, runtime2.go, time.go, preempt.go).
 //!
-//! - [`g`]: G, a goroutine; [`m`]: M, a CPU; [`p`]: P, the right to run Gs;
-//!   [`sched`]: the global state (`schedt`).
-//! - [`proc`]: the loop (`schedule`, `findRunnable`, `execute`), `go`,
-//!   `goexit`, `gosched`, `gopark`/`goready`, `wakep`, `set_gomaxprocs`.
-//! - Pure parts that build and are tested on the host (unit tests, loom):
-//!   [`runq`] (the per-P ring), [`order`] (victim order, cheaprand),
-//!   [`glist`] (G lists), [`gfree`] (free-G batching), [`policy`]
-//!   (findRunnable's order and rules), [`idle`] (idle Ps, spinning Ms,
-//!   `wakep`'s hand-off).
+//! Read it in this order, which is a goroutine's life:
+//!
+//! | file | what |
+//! |---|---|
+//! | [`g`], [`m`], [`p`], [`schedt`] | G (a goroutine), M (a CPU), P (the right to run Gs), the global state |
+//! | [`spawn`] | `go`: a G from the free cache, its closure, into `runnext` |
+//! | [`runq`], [`glist`], [`gfree`] | the per-P ring, G lists, free-G batching (pure) |
+//! | [`proc`] | the loop: `schedule` -> `findRunnable` -> `execute` |
+//! | [`policy`], [`order`] | findRunnable's order and rules, the steal order (pure) |
+//! | [`idle`], [`halt`] | idle Ps and spinning Ms, `wakep` (pure, loom-checked), and the CPU side |
+//! | [`slice`], [`tick`], [`preempt`] | the time slice, the timer tick (sysmon), preemption |
+//! | [`gosched`], [`park`] | yielding; parking and readying |
+//! | [`timerheap`], [`timers`] | per-P timer heaps (pure) and their runtime |
+//! | [`stack`] | growable goroutine stacks |
+//! | [`exit`] | `goexit`: back to the free cache |
+//! | [`stw`] | stop the world, `procresize`: `set_gomaxprocs` |
+//! | [`dump`] | goroutine dumps, scheduler state |
+//!
+//! The pure parts build and are tested on the host (`make test-host`, and
+//! `make test-loom` for `runq`, `gfree` and `idle`).
 pub mod gfree;
 pub mod glist;
 pub mod idle;
 pub mod order;
 pub mod policy;
 pub mod runq;
+pub mod slice;
+pub mod timerheap;
 
 #[cfg(target_os = "none")]
 pub mod dump;
 #[cfg(target_os = "none")]
+pub mod exit;
+#[cfg(target_os = "none")]
 pub mod g;
+#[cfg(target_os = "none")]
+pub mod gosched;
+#[cfg(target_os = "none")]
+pub mod halt;
 #[cfg(target_os = "none")]
 pub mod m;
 #[cfg(target_os = "none")]
 pub mod p;
 #[cfg(target_os = "none")]
+pub mod park;
+#[cfg(target_os = "none")]
 pub mod preempt;
 #[cfg(target_os = "none")]
 pub mod proc;
 #[cfg(target_os = "none")]
-#[allow(clippy::module_inception)] // Go's `schedt` lives in `sched`
-pub mod sched;
+pub mod schedt;
+#[cfg(target_os = "none")]
+pub mod spawn;
 #[cfg(target_os = "none")]
 pub mod stack;
+#[cfg(target_os = "none")]
+pub mod stw;
+#[cfg(target_os = "none")]
+pub mod tick;
+#[cfg(target_os = "none")]
+pub mod timers;
+
+// The scheduler's interface to the rest of the kernel (time, sync, init,
+// the public API): callers outside `sched/` use these names, not the files.
+#[cfg(target_os = "none")]
+pub use self::{
+    exit::goexit1,
+    g::{G, WaitReason, current_goid},
+    gosched::{gosched, goyield},
+    halt::wakep,
+    m::{AcquireM, getg},
+    park::{gopark, goready},
+    preempt::{preempt_disable, safe_point, set_slice},
+    proc::{ap_start, init},
+    schedt::{gomaxprocs, num_goroutine},
+    spawn::go,
+    stw::set_gomaxprocs,
+};

@@ -7,8 +7,9 @@ use core::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering};
 use super::g::G;
 use super::gfree::GFreeLocal;
 use super::runq::RunQueue;
+use super::slice::Slice;
+use super::timers::PTimers;
 use crate::arch::MAX_CPUS;
-use crate::time::timer::PTimers;
 
 /// P status (Go: `_Pidle`, `_Prunning`, `_Pgcstop`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,24 +62,8 @@ pub struct P {
     /// Go: `p.gFree` (owner only).
     pub gfree: UnsafeCell<GFreeLocal<G>>,
     pub counters: PCounters,
-    /// `schedtick` when the current time slice began, and when it ends (Go:
-    /// `sysmontick.schedtick`/`schedwhen` + `forcePreemptNS`).
-    pub slice_tick: AtomicU32,
-    pub slice_deadline: AtomicU64,
-    /// The run queue's mark when the current slice began
-    /// (`RunQueue::mark`): after an expiry, what was queued before it runs
-    /// before the global queue, what the slice queued after it (see
-    /// `policy::find_runnable_fast`). Written by this P's CPU only.
-    pub slice_mark_tail: AtomicU32,
-    pub slice_mark_next: core::sync::atomic::AtomicUsize,
-    /// The last G was preempted for an expired slice: the next
-    /// findRunnable looks at the global queue first and does not let
-    /// `runnext` inherit the slice.
-    pub slice_expired: core::sync::atomic::AtomicBool,
-    /// The slice was cut short because timers woke goroutines: the
-    /// goroutine preempted for it yields to them but keeps its place (it
-    /// goes behind the woken ones, not to the back of the global queue).
-    pub urgent_cut: core::sync::atomic::AtomicBool,
+    /// The current time slice (`slice.rs`).
+    pub slice: Slice,
     /// Go: `p.timers`.
     pub timers: PTimers,
 }
@@ -109,12 +94,7 @@ impl P {
                 runnext_backoffs: AtomicU64::new(0),
                 runnext_no_backoff: AtomicU64::new(0),
             },
-            slice_tick: AtomicU32::new(0),
-            slice_deadline: AtomicU64::new(u64::MAX),
-            slice_mark_tail: AtomicU32::new(0),
-            slice_mark_next: core::sync::atomic::AtomicUsize::new(0),
-            slice_expired: core::sync::atomic::AtomicBool::new(false),
-            urgent_cut: core::sync::atomic::AtomicBool::new(false),
+            slice: Slice::new(),
             timers: PTimers::new(),
         }
     }
@@ -125,24 +105,6 @@ impl P {
             2 => PStatus::Running,
             3 => PStatus::GcStop,
             _ => PStatus::Dead,
-        }
-    }
-
-    /// A new time slice begins at `now` (Go: sysmon records `schedwhen`):
-    /// its deadline, and the run queue's mark.
-    pub fn begin_slice(&self, now: u64, slice_ns: u64) {
-        let mark = self.runq.mark();
-        self.slice_mark_tail.store(mark.tail, Ordering::Relaxed);
-        self.slice_mark_next.store(mark.runnext, Ordering::Relaxed);
-        self.slice_deadline
-            .store(now.saturating_add(slice_ns), Ordering::Relaxed);
-    }
-
-    /// The run queue's mark taken when the current slice began.
-    pub fn slice_mark(&self) -> super::runq::RunqMark {
-        super::runq::RunqMark {
-            tail: self.slice_mark_tail.load(Ordering::Relaxed),
-            runnext: self.slice_mark_next.load(Ordering::Relaxed),
         }
     }
 

@@ -176,9 +176,9 @@ pub trait FindSources {
         false
     }
 
-    /// Goroutines made ready by timers, which run before anything else.
-    /// Default: none.
-    fn urgent_get(&mut self) -> Option<Self::G> {
+    /// A goroutine its timer woke (a sleeper whose time came): these run
+    /// before anything else, FIFO. Default: none.
+    fn woken_get(&mut self) -> Option<Self::G> {
         None
     }
 
@@ -204,7 +204,7 @@ pub trait FindSources {
 /// reason first, Go's `goto top`).
 ///
 /// Order, as in Go:
-/// 1. timer-woken goroutines ([`FindSources::urgent_get`], gmpos's stand-in
+/// 1. timer-woken goroutines ([`FindSources::woken_get`], gmpos's stand-in
 ///    for Go's `checkTimers` readying into `runnext`);
 /// 2. every [`SCHEDTICK_GLOBAL_CHECK`]th tick with a non-empty global queue:
 ///    one G from the global queue;
@@ -241,7 +241,7 @@ pub trait FindSources {
 ///   local Gs, which are finite, have run; the 61st-tick check still
 ///   applies on top.
 pub fn find_runnable_fast<S: FindSources + ?Sized>(s: &mut S) -> Option<(S::G, bool)> {
-    if let Some(g) = s.urgent_get() {
+    if let Some(g) = s.woken_get() {
         return Some((g, false));
     }
     let expired = s.take_slice_expired();
@@ -350,6 +350,7 @@ mod tests {
         stop_after: Option<usize>,
         slice_expired: bool,
         mark: RunqMark,
+        woken: GQueue<Item>,
     }
 
     impl World {
@@ -377,6 +378,7 @@ mod tests {
                 stop_after: None,
                 slice_expired: false,
                 mark: RunqMark::default(),
+                woken: GQueue::new(),
             }
         }
 
@@ -389,6 +391,12 @@ mod tests {
             // SAFETY: items (never moved: the Vec is not resized) outlive the world's lists; each id
             // is pushed once per test.
             unsafe { self.global.push_back(g) };
+        }
+
+        fn woken_push(&mut self, id: usize) {
+            let g = self.g(id);
+            // SAFETY: as in global_push.
+            unsafe { self.woken.push_back(g) };
         }
 
         fn local_put(&mut self, p: usize, id: usize, next: bool) {
@@ -460,6 +468,9 @@ mod tests {
         fn take_slice_expired(&mut self) -> bool {
             core::mem::take(&mut self.slice_expired)
         }
+        fn woken_get(&mut self) -> Option<NonNull<Item>> {
+            self.woken.pop_front()
+        }
         fn local_get_waiting(&mut self) -> Option<NonNull<Item>> {
             self.calls.push(Call::LocalWaiting);
             self.ps[self.me].get_older_than(self.mark)
@@ -473,6 +484,25 @@ mod tests {
                     >= n
             })
         }
+    }
+
+    #[test]
+    fn timer_woken_gs_run_first_in_fifo_order_even_on_the_61st_tick_and_after_expiry() {
+        let mut w = World::new(2);
+        w.local_put(0, 1, true);
+        w.local_put(0, 2, false);
+        w.global_push(3);
+        w.woken_push(10);
+        w.woken_push(11);
+        w.schedtick = 61;
+        w.slice_expired = true;
+        // Woken sleepers first, oldest first, never inheriting a slice, and
+        // nothing else is even looked at (the expiry stays pending).
+        assert_eq!(w.found(), Some((10, false)));
+        assert_eq!(w.found(), Some((11, false)));
+        assert!(w.calls.is_empty(), "looked elsewhere: {:?}", w.calls);
+        // Then the usual order: the 61st tick's global check.
+        assert_eq!(w.found(), Some((3, false)));
     }
 
     #[test]

@@ -80,10 +80,6 @@ pub const MAX_SEGS: usize = 8;
 /// PTE bits for a stack page: present, writable, no-execute.
 const PTE_FLAGS: u64 = 1 | 2 | (1 << 63);
 
-/// Go: `stackPreempt`: a `stackguard0` value that makes the next
-/// `stack_check` yield.
-pub const STACK_PREEMPT: u64 = 0xffff_ffff_ffff_fade;
-
 static WINDOW_SIZE: AtomicU64 = AtomicU64::new(0);
 static NEXT_WINDOW: AtomicU64 = AtomicU64::new(0);
 
@@ -316,7 +312,6 @@ pub fn alloc(g: &G) {
     g.stack_lo.store(hi - PAGE_SIZE, Ordering::Relaxed);
     g.seg_lo[0].store(hi - PAGE_SIZE, Ordering::Relaxed);
     g.nsegs.store(1, Ordering::Relaxed);
-    g.stackguard0.store(base + PAGE_SIZE, Ordering::Relaxed);
 }
 
 fn set_pte(va: u64, pa: u64) {
@@ -409,7 +404,7 @@ fn overflow(g: &G, addr: u64) {
     crate::console::emergency(format_args!("fatal error: stack overflow\n"));
     super::dump::print_goroutine(g, "running");
     crate::console::emergency(format_args!("\nother goroutines:\n"));
-    super::dump::dump_all(false);
+    super::dump::dump_all();
 }
 
 /// Unmaps `[from, to)` of `g`'s stack into the TLB epoch's limbo (see the
@@ -518,23 +513,6 @@ pub fn window_of(addr: u64) -> Option<(u64, u64)> {
         return None;
     }
     Some((GSTACK_BASE + idx * window, GSTACK_BASE + (idx + 1) * window))
-}
-
-/// Go: the function prologue's stack check + `morestack`, for cooperative
-/// safe points: the runtime calls it at its entry points. Stacks grow by
-/// page faults, so the only thing it acts on is a pending preemption
-/// request (`stackguard0 == STACK_PREEMPT`).
-#[inline]
-pub fn stack_check() {
-    let g = super::m::getg();
-    if g.is_null() {
-        return;
-    }
-    // SAFETY: the current G is live while it runs.
-    let g = unsafe { &*g };
-    if g.stackguard0.load(Ordering::Relaxed) == STACK_PREEMPT {
-        super::proc::preempt_at_safe_point();
-    }
 }
 
 const _: () = assert!(PHYS_OFFSET < GSTACK_BASE);

@@ -6,10 +6,10 @@ use core::ptr::NonNull;
 use core::sync::atomic::{AtomicU32, Ordering};
 
 use super::SpinLock;
-use crate::sched::g::{G, WaitReason};
+use crate::sched::getg;
 use crate::sched::glist::GQueue;
-use crate::sched::m::getg;
-use crate::sched::proc::{gopark, goready};
+use crate::sched::{G, WaitReason};
+use crate::sched::{gopark, goready};
 
 pub struct Sema {
     count: AtomicU32,
@@ -41,7 +41,7 @@ impl Sema {
     /// Go: `semacquire`: takes one unit, parking with `reason` until one is
     /// available.
     pub fn acquire(&self, reason: WaitReason) {
-        crate::sched::stack::stack_check();
+        crate::sched::safe_point();
         if self.try_take() {
             return;
         }

@@ -3,10 +3,10 @@ use core::ptr::NonNull;
 use core::sync::atomic::{AtomicI64, Ordering};
 
 use super::SpinLock;
-use crate::sched::g::{G, WaitReason};
+use crate::sched::getg;
 use crate::sched::glist::GQueue;
-use crate::sched::m::getg;
-use crate::sched::proc::{gopark, goready};
+use crate::sched::{G, WaitReason};
+use crate::sched::{gopark, goready};
 
 /// Go: `sync.WaitGroup`. `add` before starting the goroutines, `done` in each,
 /// `wait` blocks (parks) until the counter is zero.
@@ -46,7 +46,7 @@ impl WaitGroup {
 
     /// Blocks until the counter is zero.
     pub fn wait(&self) {
-        crate::sched::stack::stack_check();
+        crate::sched::safe_point();
         if self.counter.load(Ordering::Acquire) == 0 {
             return;
         }

@@ -63,8 +63,6 @@ pub fn now_ns() -> u64 {
 
 #[cfg(target_os = "none")]
 pub mod sleep;
-#[cfg(target_os = "none")]
-pub mod timer;
 
 pub use core::time::Duration;
 #[cfg(target_os = "none")]

@@ -4,10 +4,8 @@ use core::ptr::NonNull;
 use core::time::Duration;
 
 use super::convert;
-use super::timer::{Timer, TimerFn};
-use crate::sched::g::WaitReason;
-use crate::sched::m::getg;
-use crate::sched::proc::{gopark, timer_added_here};
+use crate::sched::timers::{self, Timer, TimerFn};
+use crate::sched::{WaitReason, getg, gopark};
 
 /// Pauses the current goroutine for at least `d` (never less). Other
 /// goroutines run meanwhile; an idle CPU sleeps until the timer is due.
@@ -17,7 +15,7 @@ use crate::sched::proc::{gopark, timer_added_here};
 pub fn sleep(d: Duration) {
     let ns = convert::duration_ns(d);
     if ns == 0 {
-        crate::sched::proc::gosched();
+        crate::sched::gosched();
         return;
     }
     let me = NonNull::new(getg()).expect("sleep outside a goroutine");
@@ -27,7 +25,7 @@ pub fn sleep(d: Duration) {
     // Go: resetForSleep runs as gopark's unlock function: the timer is added
     // only once we are off our stack, so it can never ready a running G.
     let add = || {
-        timer_added_here(&t, when);
+        timers::add_here(&t, when);
         true
     };
     gopark(Some(&add), WaitReason::Sleep);

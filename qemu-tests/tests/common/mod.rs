@@ -43,7 +43,7 @@ fn run_share() {
 /// the interrupt handler of [`WORK_VECTOR`] (interrupts off, on their
 /// interrupt stack), so `f` must not block or yield.
 pub fn on_all_cpus(f: fn(usize)) {
-    let _pin = gmpos::sched::proc::AcquireM::new();
+    let _pin = gmpos::sched::AcquireM::new();
     trap::register(WORK_VECTOR, on_work);
     WORK.store(f as usize, Ordering::Release);
     ARRIVED.store(0, Ordering::Release);

@@ -185,11 +185,11 @@ pub fn nmi(frame: &mut TrapFrame) {
     ));
     crate::panic::report_context();
     if cpu.index == 0
-        && crate::sched::sched::SCHED
+        && crate::sched::schedt::SCHED
             .mainstarted
             .load(Ordering::Relaxed)
     {
         crate::sched::dump::print_sched_state();
-        crate::sched::dump::dump_all(true);
+        crate::sched::dump::dump_all();
     }
 }

@@ -157,7 +157,7 @@ pub unsafe extern "C" fn systemstack_switch(f: unsafe extern "C" fn(usize), arg:
 #[unsafe(naked)]
 #[unsafe(link_section = ".text.nopreempt.switch")]
 pub unsafe extern "C" fn goexit() -> ! {
-    naked_asm!("nop", "call {exit}", "ud2", exit = sym crate::sched::proc::goexit1)
+    naked_asm!("nop", "call {exit}", "ud2", exit = sym crate::sched::goexit1)
 }
 
 /// Builds a new goroutine's first frame on the stack whose top is `top`:

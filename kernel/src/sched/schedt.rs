@@ -25,10 +25,10 @@ pub struct Sched {
     /// Number of Ps in use (Go: `gomaxprocs`) and CPUs online.
     pub gomaxprocs: AtomicU32,
     pub ncpu: AtomicU32,
-    /// Live user goroutines (Go: `gcount()`), system goroutines excluded.
+    /// Live goroutines (Go: `gcount()`), kept by `casgstatus`.
     pub ngoroutine: AtomicU64,
-    /// Goroutines currently parked (status Waiting), user ones only: the
-    /// deadlock check compares this with `ngoroutine`.
+    /// Goroutines currently parked (status Waiting), kept by `casgstatus`:
+    /// a deadlock check compares this with `ngoroutine`.
     pub nwaiting: AtomicU64,
     /// Gs ever allocated (free-list reuse keeps this bounded).
     pub nallocated: AtomicU64,
@@ -46,12 +46,13 @@ pub struct Sched {
     pub stopgen: AtomicU64,
     /// Set once the main goroutine is running: before that `wakep` is moot.
     pub mainstarted: AtomicBool,
-    /// Goroutines woken by timers (sleepers), FIFO, served before the
-    /// global queue by every P (Go gets a similar effect by readying timer
-    /// goroutines into `runnext` from `checkTimers`). Interrupt-safe.
-    pub urgentq: IrqSpinLock<GQueue<G>>,
-    /// Lock-free mirror of `urgentq.len()`.
-    pub nurgent: AtomicUsize,
+    /// Goroutines woken by their timers (sleepers), FIFO, served before
+    /// anything else by every P (`policy::find_runnable_fast` step 1; Go
+    /// gets a similar effect by readying timer goroutines into `runnext`
+    /// from `checkTimers`). Interrupt-safe.
+    pub wokenq: IrqSpinLock<GQueue<G>>,
+    /// Lock-free mirror of `wokenq.len()`.
+    pub nwoken: AtomicUsize,
 }
 
 pub static SCHED: Sched = Sched {
@@ -71,8 +72,8 @@ pub static SCHED: Sched = Sched {
     stopmask: AtomicU64::new(0),
     stopgen: AtomicU64::new(0),
     mainstarted: AtomicBool::new(false),
-    urgentq: IrqSpinLock::new(GQueue::new()),
-    nurgent: AtomicUsize::new(0),
+    wokenq: IrqSpinLock::new(GQueue::new()),
+    nwoken: AtomicUsize::new(0),
 };
 
 impl GFreeGlobalLock<G> for Sched {
@@ -97,22 +98,23 @@ pub fn globrunqput(gp: NonNull<G>) {
     SCHED.runqsize.store(q.len(), Ordering::Release);
 }
 
-/// Queues a goroutine woken by a timer (see `urgentq`).
-pub fn urgentput(gp: NonNull<G>) {
-    let mut q = SCHED.urgentq.lock();
+/// Queues a goroutine woken by its timer (see `wokenq`). Safe from
+/// interrupt handlers.
+pub fn wokenput(gp: NonNull<G>) {
+    let mut q = SCHED.wokenq.lock();
     // SAFETY: the G was just readied and is on no other list.
     unsafe { q.push_back(gp) };
-    SCHED.nurgent.store(q.len(), Ordering::SeqCst);
+    SCHED.nwoken.store(q.len(), Ordering::SeqCst);
 }
 
 /// Takes the oldest timer-woken goroutine, if any.
-pub fn urgentget() -> Option<NonNull<G>> {
-    if SCHED.nurgent.load(Ordering::Acquire) == 0 {
+pub fn wokenget() -> Option<NonNull<G>> {
+    if SCHED.nwoken.load(Ordering::Acquire) == 0 {
         return None;
     }
-    let mut q = SCHED.urgentq.lock();
+    let mut q = SCHED.wokenq.lock();
     let g = q.pop_front();
-    SCHED.nurgent.store(q.len(), Ordering::Release);
+    SCHED.nwoken.store(q.len(), Ordering::Release);
     g
 }
 
@@ -125,6 +127,12 @@ pub fn globrunqputbatch(batch: &[NonNull<G>]) {
     SCHED.runqsize.store(q.len(), Ordering::Release);
 }
 
+/// Go: `gomaxprocs`: the number of Ps in use.
 pub fn gomaxprocs() -> usize {
     SCHED.gomaxprocs.load(Ordering::Relaxed) as usize
+}
+
+/// Go: `runtime.NumGoroutine`: live goroutines.
+pub fn num_goroutine() -> u64 {
+    SCHED.ngoroutine.load(Ordering::Relaxed)
 }

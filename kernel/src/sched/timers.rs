@@ -1,27 +1,30 @@
-//! Runtime timers: a 4-ary min-heap per P (Go: `p.timers`, runtime/time.go).
+//! Runtime timers (Go: runtime/time.go): each P keeps its timers in a 4-ary
+//! heap ([`TimerHeap`], pure and host-tested in `timerheap.rs`).
 //!
 //! A timer lives in the heap of the P it was added on. The P's CPU programs
-//! its local APIC timer (one-shot) for the earliest of its timers and of its
-//! running goroutine's time slice, so an idle CPU sleeps until exactly its
-//! next timer (tickless) and no timer is late because its CPU sleeps.
+//! its local APIC timer (one-shot, `tick.rs`) for the earliest of its timers
+//! and of its running goroutine's time slice, so an idle CPU sleeps until
+//! exactly its next timer (tickless) and no timer is late because its CPU
+//! sleeps.
 //!
-//! Timers whose action is "ready this goroutine" (`sleep`) fire straight
-//! from the timer interrupt, through the interrupt-safe `goready` path (the
-//! global queue). Timers that run a function are only marked due by the
-//! interrupt and run by the P's scheduler loop on g0, because such callbacks
-//! take locks (a channel send, Go's `sendTime`) that the interrupted
-//! goroutine may hold.
+//! A timer's action is "ready this goroutine" (`sleep`): it fires straight
+//! from the timer interrupt (or whichever scheduler loop sees it due first),
+//! through the interrupt-safe [`goready_woken`](super::park::goready_woken).
+//! Timers that run a function (Go's `sendTime`, `AfterFunc`) will take
+//! locks the interrupted goroutine may hold, so they must run from the
+//! scheduler loop on g0, not from the interrupt: the time channels of a
+//! later issue add them with that rule.
 //!
 //! The timer object is owned by its creator and must stay put while it is in
-//! a heap (a sleeping goroutine keeps it on its parked stack; `time::Timer`
-//! will box it).
+//! a heap (a sleeping goroutine keeps it on its parked stack).
 use alloc::vec::Vec;
 use core::cell::UnsafeCell;
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
-use crate::sched::g::G;
-use crate::sched::p::{P, p};
+use super::g::G;
+use super::p::{P, p};
+use super::timerheap::{HeapTimer, TimerHeap, next_period};
 use crate::sync::IrqSpinLock;
 
 const NO_P: u32 = u32::MAX;
@@ -31,8 +34,6 @@ const NO_P: u32 = u32::MAX;
 pub enum TimerFn {
     /// Ready a parked goroutine (safe from interrupt context).
     Ready(NonNull<G>),
-    /// Call `f(arg, now_ns)` from the scheduler loop on g0.
-    Call(fn(usize, u64), usize),
 }
 
 /// A runtime timer (Go: `runtime.timer`).
@@ -85,118 +86,37 @@ impl Timer {
     }
 }
 
-/// A P's timer heap (4-ary, ordered by `when`).
-pub struct TimerHeap {
-    heap: Vec<NonNull<Timer>>,
-}
+/// The heap holds pointers to timers their owners keep in place.
+#[derive(Clone, Copy)]
+pub struct TimerRef(NonNull<Timer>);
 
-// SAFETY: the heap holds pointers to `Sync` timers; access is under its lock.
-unsafe impl Send for TimerHeap {}
-
-impl TimerHeap {
-    pub const fn new() -> TimerHeap {
-        TimerHeap { heap: Vec::new() }
-    }
-
-    pub fn len(&self) -> usize {
-        self.heap.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.heap.is_empty()
-    }
-
-    fn when_at(&self, i: usize) -> u64 {
-        // SAFETY: timers in the heap are alive (owner contract).
-        unsafe { self.heap[i].as_ref() }.when()
-    }
-
-    fn set(&mut self, i: usize, t: NonNull<Timer>) {
-        self.heap[i] = t;
-        // SAFETY: as above.
-        unsafe { t.as_ref() }.idx.store(i, Ordering::Relaxed);
-    }
-
-    /// Go: `siftupTimer`.
-    fn sift_up(&mut self, mut i: usize) {
-        let t = self.heap[i];
-        let when = self.when_at(i);
-        while i > 0 {
-            let parent = (i - 1) / 4;
-            if when >= self.when_at(parent) {
-                break;
-            }
-            let pt = self.heap[parent];
-            self.set(i, pt);
-            i = parent;
-        }
-        self.set(i, t);
-    }
-
-    /// Go: `siftdownTimer`.
-    fn sift_down(&mut self, mut i: usize) {
-        let n = self.heap.len();
-        let t = self.heap[i];
-        let when = self.when_at(i);
-        loop {
-            let first = 4 * i + 1;
-            if first >= n {
-                break;
-            }
-            let mut best = first;
-            for c in first + 1..(first + 4).min(n) {
-                if self.when_at(c) < self.when_at(best) {
-                    best = c;
-                }
-            }
-            if self.when_at(best) >= when {
-                break;
-            }
-            let bt = self.heap[best];
-            self.set(i, bt);
-            i = best;
-        }
-        self.set(i, t);
-    }
-
-    fn push(&mut self, t: NonNull<Timer>) {
-        self.heap.push(t);
-        let i = self.heap.len() - 1;
-        self.set(i, t);
-        self.sift_up(i);
-    }
-
-    fn remove(&mut self, i: usize) -> NonNull<Timer> {
-        let t = self.heap[i];
-        let last = self.heap.pop().expect("remove from an empty timer heap");
-        if i < self.heap.len() {
-            self.set(i, last);
-            if i > 0 && self.when_at(i) < self.when_at((i - 1) / 4) {
-                self.sift_up(i);
-            } else {
-                self.sift_down(i);
-            }
-        }
-        t
-    }
-
-    /// The earliest `when`, or u64::MAX.
-    pub fn earliest(&self) -> u64 {
-        if self.heap.is_empty() {
-            u64::MAX
-        } else {
-            self.when_at(0)
-        }
+impl TimerRef {
+    fn get(&self) -> &Timer {
+        // SAFETY: a timer stays alive and in place while it is in a heap
+        // (owner contract, see the module doc).
+        unsafe { self.0.as_ref() }
     }
 }
+
+impl HeapTimer for TimerRef {
+    fn when(&self) -> u64 {
+        self.get().when()
+    }
+
+    fn set_index(&self, i: usize) {
+        self.get().idx.store(i, Ordering::Relaxed);
+    }
+}
+
+// SAFETY: the timers are `Sync`; the heap holding the references is only
+// touched under its P's lock.
+unsafe impl Send for TimerRef {}
 
 /// Per-P timer state (a field of `P`).
 pub struct PTimers {
-    pub heap: IrqSpinLock<TimerHeap>,
+    pub heap: IrqSpinLock<TimerHeap<TimerRef>>,
     /// Lock-free mirror of the heap's earliest `when` (Go: `p.timer0When`).
     pub timer0_when: AtomicU64,
-    /// Function timers came due and wait for the scheduler loop.
-    pub due: core::sync::atomic::AtomicBool,
     /// Timers fired on this P.
     pub fired: AtomicU64,
 }
@@ -206,9 +126,18 @@ impl PTimers {
         PTimers {
             heap: IrqSpinLock::new(TimerHeap::new()),
             timer0_when: AtomicU64::new(u64::MAX),
-            due: core::sync::atomic::AtomicBool::new(false),
             fired: AtomicU64::new(0),
         }
+    }
+
+    /// Is a timer due at `now`?
+    pub fn due(&self, now: u64) -> bool {
+        self.timer0_when.load(Ordering::Acquire) <= now
+    }
+
+    /// Pending timers (for `read_mem_stats` and dumps).
+    pub fn pending(&self) -> usize {
+        self.heap.lock().len()
     }
 }
 
@@ -220,7 +149,7 @@ pub fn add(pp: &P, t: &Timer, when: u64) -> bool {
     t.when.store(when, Ordering::Relaxed);
     let mut h = pp.timers.heap.lock();
     t.p.store(pp.id as u32, Ordering::Release);
-    h.push(NonNull::from(t));
+    h.push(TimerRef(NonNull::from(t)));
     let earliest = h.earliest();
     pp.timers.timer0_when.store(earliest, Ordering::Release);
     earliest == when
@@ -254,49 +183,36 @@ pub fn reset(pp: &P, t: &Timer, when: u64) -> (bool, bool) {
     (was, add(pp, t, when))
 }
 
-/// Pops every timer due at `now` whose action can run right here:
-/// `Ready` ones always, `Call` ones only if `run_calls` (scheduler loop on
-/// g0, not an interrupt handler). Due `Call` timers left behind set `due`.
+/// Go: `runtimer` for every timer of `pp` due at `now`: pops it (re-adding
+/// a periodic one) and readies its goroutine. Interrupt-safe (the heap lock
+/// is an interrupt-safe lock; readying goes through `goready_woken`).
 /// Returns the number fired.
-pub fn run_due(pp: &P, now: u64, run_calls: bool) -> usize {
+pub fn run_due(pp: &P, now: u64) -> usize {
     let mut fired = 0;
     loop {
         let mut h = pp.timers.heap.lock();
-        if h.is_empty() || h.earliest() > now {
+        let Some(first) = h.first().filter(|t| t.when() <= now) else {
             pp.timers.timer0_when.store(h.earliest(), Ordering::Release);
-            pp.timers.due.store(false, Ordering::Relaxed);
             break;
-        }
-        // SAFETY: timers in the heap are alive (owner contract).
-        let t = unsafe { h.heap[0].as_ref() };
+        };
+        let t = first.get();
         // SAFETY: the timer is in our heap and we hold its lock.
         let func = unsafe { *t.func.get() };
-        if let (TimerFn::Call(..), false) = (func, run_calls) {
-            pp.timers.due.store(true, Ordering::Relaxed);
-            pp.timers.timer0_when.store(h.earliest(), Ordering::Release);
-            break;
-        }
         h.remove(0);
         t.p.store(NO_P, Ordering::Release);
         let period = t.period.load(Ordering::Relaxed);
         if period != 0 {
-            // Go: periodic timers are re-added `period` after their `when`
-            // (skipping missed periods); saturating, like every deadline.
-            let mut next = t.when().saturating_add(period);
-            if next <= now {
-                next = now.saturating_add(period - (now - t.when()) % period);
-            }
-            t.when.store(next, Ordering::Relaxed);
+            t.when
+                .store(next_period(t.when(), period, now), Ordering::Relaxed);
             t.p.store(pp.id as u32, Ordering::Release);
-            h.push(NonNull::from(t));
+            h.push(first);
         }
         pp.timers.timer0_when.store(h.earliest(), Ordering::Release);
         drop(h);
         pp.timers.fired.fetch_add(1, Ordering::Relaxed);
         fired += 1;
         match func {
-            TimerFn::Ready(g) => crate::sched::proc::goready_timer(g),
-            TimerFn::Call(f, arg) => f(arg, now),
+            TimerFn::Ready(g) => super::park::goready_woken(g),
         }
     }
     fired
@@ -308,10 +224,10 @@ pub fn run_due(pp: &P, now: u64, run_calls: bool) -> usize {
 /// Go's `stealWork` does the same. Returns the number fired.
 pub fn run_others_due(me: &P, now: u64) -> usize {
     let mut fired = 0;
-    for i in 0..crate::sched::sched::gomaxprocs() {
+    for i in 0..super::schedt::gomaxprocs() {
         let other = p(i);
-        if i != me.id && other.timers.timer0_when.load(Ordering::Acquire) <= now {
-            fired += run_due(other, now, false);
+        if i != me.id && other.timers.due(now) {
+            fired += run_due(other, now);
         }
     }
     fired
@@ -323,16 +239,26 @@ pub fn move_all(from: &P, to: &P) {
     {
         let mut h = from.timers.heap.lock();
         while !h.is_empty() {
-            let t = h.remove(0);
-            moved.push(t);
+            moved.push(h.remove(0));
         }
         from.timers.timer0_when.store(u64::MAX, Ordering::Release);
     }
     for t in moved {
-        // SAFETY: alive (owner contract); it is in no heap now.
-        let t = unsafe { t.as_ref() };
+        let t = t.get();
         let when = t.when();
         t.p.store(NO_P, Ordering::Release);
         add(to, t, when);
+    }
+}
+
+/// Adds timer `t` at `when` to this M's P (on g0, e.g. in gopark's unlock
+/// function, or with preemption off) and reprograms this CPU's timer if it
+/// became the earliest.
+pub fn add_here(t: &Timer, when: u64) {
+    let pp = super::m::getm()
+        .p()
+        .expect("timer added on a CPU without a P");
+    if add(pp, t, when) {
+        super::tick::rearm(Some(pp));
     }
 }

@@ -1,0 +1,114 @@
+//! Idle CPUs: the kernel's side of `idle.rs` (Go: `stopm`, `startm`,
+//! `wakep`, `resetspinning`). An M with nothing to run marks its P idle and
+//! halts its CPU (`sti; hlt`); `wakep` hands an idle P back to its M (which
+//! then spins, looking for work) and sends it a wake-up IPI.
+//!
+//! The protocol, its invariant and its fence pairs are in `idle.rs`, which
+//! is pure and loom-checked; here are only the machine operations it is
+//! generic over: interrupts, `hlt`, IPIs and "is there work anywhere".
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use super::idle::{self, Machine};
+use super::m::{AcquireM, M, getm};
+use super::p::{P, PStatus, p};
+use super::schedt::{SCHED, gomaxprocs};
+use crate::arch::percpu;
+
+/// Test hook (issue 10 D's regression test): nanoseconds `wakep` stalls
+/// between taking an idle P and waking its M. 0 in normal runs.
+pub static WAKEP_WINDOW_DELAY_NS: AtomicU64 = AtomicU64::new(0);
+
+/// The machine `idle.rs` runs on: this CPU.
+struct Cpu<'a> {
+    mp: &'a M,
+}
+
+impl Machine for Cpu<'_> {
+    fn any_work(&self) -> bool {
+        if SCHED.runqsize.load(Ordering::SeqCst) != 0 || SCHED.nwoken.load(Ordering::SeqCst) != 0 {
+            return true;
+        }
+        (0..gomaxprocs()).any(|i| !p(i).runq.is_empty())
+    }
+
+    fn work_before_halt(&self, m: usize) -> bool {
+        let pp = p(m);
+        SCHED.runqsize.load(Ordering::SeqCst) != 0
+            || SCHED.nwoken.load(Ordering::SeqCst) != 0
+            || SCHED.gcwaiting.load(Ordering::SeqCst)
+            || pp.timers.due(crate::time::now_ns())
+    }
+
+    fn interrupts_off(&self) {
+        ::x86_64::instructions::interrupts::disable();
+    }
+
+    fn interrupts_on(&self) {
+        ::x86_64::instructions::interrupts::enable();
+    }
+
+    fn halt(&self, m: usize) {
+        let pp = p(m);
+        pp.counters.idle_halts.fetch_add(1, Ordering::Relaxed);
+        // Tickless: an idle P's timer is armed for its next timer only.
+        super::tick::rearm(Some(pp));
+        self.mp.halt();
+    }
+
+    fn wake(&self, m: usize) {
+        super::m::m(m).wakeups.fetch_add(1, Ordering::Relaxed);
+        crate::arch::ipi::send_wakeup(m);
+    }
+
+    fn this_m(&self) -> usize {
+        percpu::cpu_index()
+    }
+
+    fn pinned(&self, f: &mut dyn FnMut()) {
+        let _m = AcquireM::new();
+        f()
+    }
+
+    fn wakep_window(&self) {
+        let ns = WAKEP_WINDOW_DELAY_NS.load(Ordering::Relaxed);
+        if ns != 0 {
+            let until = crate::time::now_ns() + ns;
+            while crate::time::now_ns() < until {
+                core::hint::spin_loop();
+            }
+        }
+    }
+}
+
+/// Go: `pidleput` + `stopm`: the P goes idle and the CPU halts until the P
+/// is busy again (see `idle.rs` for the protocol).
+pub(super) fn stopm(mp: &M, pp: &P) {
+    pp.set_status(PStatus::Idle);
+    match SCHED.idle.idle(mp.id, &Cpu { mp }) {
+        idle::Woken::Recheck => mp.idle_rechecks.fetch_add(1, Ordering::Relaxed),
+        idle::Woken::Work => mp.idle_work_seen.fetch_add(1, Ordering::Relaxed),
+        idle::Woken::Handed => {
+            pp.counters.wakeups.fetch_add(1, Ordering::Relaxed);
+            mp.idle_handed.fetch_add(1, Ordering::Relaxed)
+        }
+    };
+    pp.set_status(PStatus::Running);
+}
+
+/// Go: `resetspinning`: a spinning M found work; if it was the last spinning
+/// M and Ps are idle, wake another to look for more.
+pub(super) fn resetspinning(mp: &M) {
+    SCHED.idle.stop_spinning(mp.id);
+    if SCHED.idle.should_wake_after_spin() {
+        wakep();
+    }
+}
+
+/// Go: `wakep`: if there is an idle P and no spinning M, wake one idle CPU to
+/// look for work. Callers publish the work first (see `idle.rs`).
+pub fn wakep() {
+    if !SCHED.mainstarted.load(Ordering::Relaxed) {
+        return;
+    }
+    SCHED.idle.wakep(&Cpu { mp: getm() });
+}

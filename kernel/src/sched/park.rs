@@ -1,0 +1,136 @@
+//! Blocking and waking (Go: `gopark`, `park_m`, `goready`, `ready`).
+//!
+//! A goroutine that must wait (a semaphore, a WaitGroup, a timer) parks:
+//! it moves to g0, becomes `Waiting`, and only then is its wait published
+//! (gopark's unlock function releases the lock its waker takes), so no one
+//! can ready it before it has fully stopped. `goready` makes it `Runnable`
+//! and queues it: the waker's `runnext` from a goroutine, the global queue
+//! from an interrupt handler, the woken queue for a timer.
+use core::ptr::NonNull;
+use core::sync::atomic::Ordering;
+
+use super::g::{G, Status, WaitReason};
+use super::m::{AcquireM, UnlockFn, getg, getm};
+use super::schedt::{globrunqput, globrunqputbatch, wokenput};
+use crate::arch::{percpu, switch};
+use crate::sync::spinlock::locks_held;
+
+/// Fatal error when a goroutine-only operation runs where it cannot work:
+/// in an interrupt handler, on g0, or (unless it parks with an unlock
+/// function that releases them) while holding runtime locks.
+pub(super) fn check_can_block(what: &str, locks: Locks) {
+    if percpu::irq_depth() != 0 {
+        crate::panic::fatal(format_args!("{what} called from an interrupt handler"));
+    }
+    if getg().is_null() || super::m::on_g0() {
+        crate::panic::fatal(format_args!("{what} called on g0 (the scheduler's stack)"));
+    }
+    if let Locks::None = locks
+        && locks_held() != 0
+    {
+        crate::panic::fatal(format_args!("{what}: holding locks"));
+    }
+}
+
+/// Which runtime locks a blocking call may be entered with.
+#[derive(Clone, Copy)]
+pub(super) enum Locks {
+    /// None: the goroutine would sleep holding them (`gosched`, `goyield`).
+    None,
+    /// Those its unlock function releases (`gopark`; checked after it ran).
+    ReleasedByUnlock,
+}
+
+/// Go: `gopark`: parks the current goroutine with `reason`. Once it is off
+/// its stack, `unlock` runs on g0 (Go: `unlockf`); if it returns false the
+/// goroutine resumes at once. Whoever will `goready` it must find it through
+/// something `unlock` releases (a lock, a wait queue), so it is never readied
+/// before it has fully stopped.
+pub fn gopark(unlock: Option<&dyn Fn() -> bool>, reason: WaitReason) {
+    check_can_block("gopark", Locks::ReleasedByUnlock);
+    // From here to the switch we must stay on this CPU: the unlock function
+    // is handed over through this M. Interrupts off (mcall re-enables them
+    // on g0) rules out a preemption in between (Go: acquirem).
+    ::x86_64::instructions::interrupts::disable();
+    let mp = getm();
+    // SAFETY: only this M touches waitunlockf; the closure lives on our
+    // stack, which stays intact until park_m has run it.
+    unsafe {
+        *mp.waitunlockf.get() = unlock.map(|f| {
+            core::mem::transmute::<*const (dyn Fn() -> bool + '_), UnlockFn>(f as *const _)
+        });
+    }
+    // SAFETY: getg() is our live goroutine.
+    let g = unsafe { &*getg() };
+    g.set_wait_reason(reason);
+    g.wait_since.store(crate::time::now_ns(), Ordering::Relaxed);
+    // SAFETY: we are a goroutine (checked above).
+    unsafe { switch::mcall(park_m) };
+}
+
+/// Go: `park_m` (on g0).
+unsafe extern "C" fn park_m(gp: usize) -> ! {
+    let mp = getm();
+    // SAFETY: mcall passed the current goroutine.
+    let g = unsafe { &*(gp as *const G) };
+    // Shrink before the unlock: afterwards another CPU may run the G. The
+    // shrink sends no IPI and waits for nothing (the frames wait in the TLB
+    // epoch's limbo; with the limbo full and this lock held it is skipped),
+    // so gopark's lock may be any lock, interrupt-safe ones included.
+    mp.dropg(g, Status::Waiting);
+    // SAFETY: set by gopark on this M just before mcall.
+    let unlock = unsafe { (*mp.waitunlockf.get()).take() };
+    if let Some(f) = unlock {
+        // SAFETY: the closure lives on the parked G's stack, intact while it
+        // is parked; nobody can ready the G before `f` releases its lock.
+        let ok = unsafe { (*f)() };
+        if !ok {
+            g.casgstatus(Status::Waiting, Status::Runnable);
+            super::proc::execute(mp, NonNull::from(g), true);
+        }
+    }
+    if locks_held() != 0 {
+        crate::panic::fatal(format_args!(
+            "schedule: holding locks (after gopark unlock: {} held on cpu {}, goroutine {} parked for {})",
+            locks_held(),
+            percpu::cpu_index(),
+            g.goid(),
+            g.wait_reason().as_str()
+        ));
+    }
+    super::proc::schedule()
+}
+
+/// Go: `goready`: makes a parked goroutine runnable. From a goroutine it goes
+/// to this P's `runnext` (it runs next, inheriting our time slice); from an
+/// interrupt handler or a CPU without a P it goes to the global queue (never
+/// into a ring the interrupted code may be pushing into).
+pub fn goready(gp: NonNull<G>) {
+    let in_irq = percpu::irq_depth() != 0;
+    ready(gp, |g| match getm().p() {
+        Some(pp) if !in_irq => pp.runq.put(g, true, globrunqputbatch),
+        _ => globrunqput(g),
+    })
+}
+
+/// `goready` for a goroutine its timer woke (a sleeper), from the timer
+/// interrupt or a scheduler loop: to the woken queue, which every P serves
+/// first. Several timers firing at once must not push each other, and the
+/// backlog, through one P's runnext and ring.
+pub fn goready_woken(gp: NonNull<G>) {
+    ready(gp, wokenput)
+}
+
+/// Go: `ready`: `Waiting -> Runnable`, into the queue `put`, then `wakep`.
+fn ready(gp: NonNull<G>, put: impl FnOnce(NonNull<G>)) {
+    // SAFETY: the caller found `gp` parked through its wait structure.
+    let g = unsafe { gp.as_ref() };
+    g.set_wait_reason(WaitReason::Zero);
+    g.casgstatus(Status::Waiting, Status::Runnable);
+    {
+        // Stay on this CPU (and P) while pushing into its ring.
+        let _m = AcquireM::new();
+        put(gp);
+    }
+    super::halt::wakep();
+}
