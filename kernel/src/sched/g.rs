@@ -257,6 +257,7 @@ impl G {
     /// The goroutine counters follow the status, here and nowhere else:
     /// `SCHED.ngoroutine` counts the live ones (`Dead -> Runnable` to
     /// `Running -> Dead`), `SCHED.nwaiting` the parked ones (in `Waiting`).
+    #[inline]
     pub fn casgstatus(&self, from: Status, to: Status) {
         use Status::*;
         let legal = matches!(
@@ -270,24 +271,13 @@ impl G {
                 | (Waiting, Runnable)
         );
         if !legal {
-            crate::panic::fatal(format_args!(
-                "casgstatus: bad transition for goroutine {}: {} -> {}",
-                self.goid(),
-                from.name(),
-                to.name()
-            ));
+            self.bad_status(from, to, None);
         }
         if let Err(actual) =
             self.status
                 .compare_exchange(from as u8, to as u8, Ordering::AcqRel, Ordering::Acquire)
         {
-            crate::panic::fatal(format_args!(
-                "casgstatus: goroutine {} is {}, expected {} (moving to {})",
-                self.goid(),
-                Status::from_u8(actual).name(),
-                from.name(),
-                to.name()
-            ));
+            self.bad_status(from, to, Some(Status::from_u8(actual)));
         }
         let s = &super::schedt::SCHED;
         match (from, to) {
@@ -297,6 +287,28 @@ impl G {
             (Waiting, Runnable) => s.nwaiting.fetch_sub(1, Ordering::Relaxed),
             _ => 0,
         };
+    }
+
+    /// A refused transition (`actual: None`) or a G not in `from`: a
+    /// scheduler bug, a named fatal error.
+    #[cold]
+    #[inline(never)]
+    fn bad_status(&self, from: Status, to: Status, actual: Option<Status>) -> ! {
+        match actual {
+            None => crate::panic::fatal(format_args!(
+                "casgstatus: bad transition for goroutine {}: {} -> {}",
+                self.goid(),
+                from.name(),
+                to.name()
+            )),
+            Some(actual) => crate::panic::fatal(format_args!(
+                "casgstatus: goroutine {} is {}, expected {} (moving to {})",
+                self.goid(),
+                actual.name(),
+                from.name(),
+                to.name()
+            )),
+        }
     }
 }
 

@@ -19,7 +19,7 @@
 //! | [`dump`] | goroutine dumps, scheduler state |
 //!
 //! The pure parts build and are tested on the host (`make test-host`, and
-//! `make test-loom` for `runq`, `gfree` and `idle`).
+//! `make test-loom` for `runq` and `idle`).
 pub mod gfree;
 pub mod glist;
 pub mod idle;

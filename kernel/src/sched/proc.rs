@@ -147,12 +147,15 @@ pub(super) fn execute(mp: &M, gp: NonNull<G>, inherit_time: bool) -> ! {
     if !inherit_time {
         pp.schedtick.fetch_add(1, Ordering::Relaxed);
     }
-    pp.slice.on_execute(
-        pp.schedtick.load(Ordering::Relaxed),
-        crate::time::now_ns(),
-        super::preempt::slice_ns(),
-        || pp.runq.mark(),
-    );
+    let tick = pp.schedtick.load(Ordering::Relaxed);
+    if pp.slice.starts_new(tick) {
+        pp.slice.begin(
+            tick,
+            crate::time::now_ns(),
+            super::preempt::slice_ns(),
+            pp.runq.mark(),
+        );
+    }
     pp.counters.grun.fetch_add(1, Ordering::Relaxed);
     super::tick::rearm(Some(pp));
     // SAFETY: the G's context was saved by mcall or built by newproc; its

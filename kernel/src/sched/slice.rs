@@ -13,7 +13,7 @@
 //!
 //! | transition | caller |
 //! |---|---|
-//! | [`Slice::on_execute`] | `execute`: a G starts; a new slice if the tick moved |
+//! | [`Slice::starts_new`], [`Slice::begin`] | `execute`: a G starts; a new slice if the tick moved |
 //! | [`Slice::check`] | the tick (`retake`): has the slice run out? |
 //! | [`Slice::preempted`] / [`Slice::retry_at`] | `retake`: acted on / refused |
 //! | [`Slice::cut_for_woken`] | the tick, when timers woke goroutines |
@@ -70,26 +70,25 @@ impl Slice {
         }
     }
 
-    fn begin(&self, tick: u32, now: u64, len: u64, mark: RunqMark) {
+    /// A new slice of `len` ns begins at `now`, with the P's `schedtick` at
+    /// `tick` and its run queue at `mark`.
+    pub fn begin(&self, tick: u32, now: u64, len: u64, mark: RunqMark) {
         self.tick.store(tick, Ordering::Relaxed);
+        self.woken_cut.store(false, Ordering::Relaxed);
         self.mark_tail.store(mark.tail, Ordering::Relaxed);
         self.mark_next.store(mark.runnext, Ordering::Relaxed);
         self.deadline
             .store(now.saturating_add(len), Ordering::Relaxed);
     }
 
-    /// `execute`: a G starts with the P's `schedtick` at `tick`. A new slice
-    /// of `len` ns begins when the tick moved since the slice began or none
-    /// is running; a G from `runnext` (tick unchanged) keeps the slice it
-    /// inherited. `mark` is read only when a slice begins.
+    /// `execute`: a G starts with the P's `schedtick` at `tick`. Does a new
+    /// slice begin ([`Slice::begin`])? Yes when the tick moved since the
+    /// slice began or none is running; a G from `runnext` (tick unchanged)
+    /// keeps the slice it inherited. (A question, so that `execute` reads
+    /// the clock only when a slice begins: it runs on every switch.)
     #[inline]
-    pub fn on_execute(&self, tick: u32, now: u64, len: u64, mark: impl FnOnce() -> RunqMark) {
-        if tick != self.tick.load(Ordering::Relaxed)
-            || self.deadline.load(Ordering::Relaxed) == NONE
-        {
-            self.woken_cut.store(false, Ordering::Relaxed);
-            self.begin(tick, now, len, mark());
-        }
+    pub fn starts_new(&self, tick: u32) -> bool {
+        tick != self.tick.load(Ordering::Relaxed) || self.deadline.load(Ordering::Relaxed) == NONE
     }
 
     /// The tick (Go: sysmon's `retake` for this P): at `now`, with the P's
@@ -194,11 +193,18 @@ mod tests {
         move || RunqMark { tail, runnext: 0 }
     }
 
+    /// What `execute` does.
+    fn on_execute(s: &Slice, tick: u32, now: u64, len: u64, mark: impl FnOnce() -> RunqMark) {
+        if s.starts_new(tick) {
+            s.begin(tick, now, len, mark());
+        }
+    }
+
     #[test]
     fn first_execute_begins_a_slice() {
         let s = Slice::new();
         assert_eq!(s.deadline(), u64::MAX);
-        s.on_execute(0, 100, LEN, mark(3));
+        on_execute(&s, 0, 100, LEN, mark(3));
         assert_eq!(s.deadline(), 100 + LEN);
         assert_eq!(s.mark().tail, 3);
     }
@@ -206,12 +212,12 @@ mod tests {
     #[test]
     fn runnext_inherits_the_slice_a_new_tick_begins_one() {
         let s = Slice::new();
-        s.on_execute(1, 0, LEN, mark(0));
+        on_execute(&s, 1, 0, LEN, mark(0));
         // Same tick (a G from runnext): the deadline stays, the mark is not
         // even read.
-        s.on_execute(1, 5_000, LEN, || panic!("mark read on inheritance"));
+        on_execute(&s, 1, 5_000, LEN, || panic!("mark read on inheritance"));
         assert_eq!(s.deadline(), LEN);
-        s.on_execute(2, 6_000, LEN, mark(9));
+        on_execute(&s, 2, 6_000, LEN, mark(9));
         assert_eq!(s.deadline(), 6_000 + LEN);
         assert_eq!(s.mark().tail, 9);
     }
@@ -219,7 +225,7 @@ mod tests {
     #[test]
     fn check_running_then_expired_on_the_same_tick() {
         let s = Slice::new();
-        s.on_execute(4, 0, LEN, mark(0));
+        on_execute(&s, 4, 0, LEN, mark(0));
         assert_eq!(s.check(4, LEN - 1, LEN, mark(0)), SliceCheck::Running);
         assert_eq!(s.check(4, LEN, LEN, mark(0)), SliceCheck::Expired);
     }
@@ -227,7 +233,7 @@ mod tests {
     #[test]
     fn check_renews_when_the_p_scheduled_meanwhile() {
         let s = Slice::new();
-        s.on_execute(4, 0, LEN, mark(0));
+        on_execute(&s, 4, 0, LEN, mark(0));
         assert_eq!(s.check(5, LEN + 7, LEN, mark(2)), SliceCheck::Renewed);
         assert_eq!(s.deadline(), LEN + 7 + LEN);
         assert_eq!(s.check(5, LEN + 8, LEN, mark(0)), SliceCheck::Running);
@@ -236,19 +242,19 @@ mod tests {
     #[test]
     fn preempted_leaves_no_deadline_until_the_next_execute() {
         let s = Slice::new();
-        s.on_execute(1, 0, LEN, mark(0));
+        on_execute(&s, 1, 0, LEN, mark(0));
         s.preempted();
         assert_eq!(s.deadline(), u64::MAX);
         assert_eq!(s.check(1, u64::MAX - 1, LEN, mark(0)), SliceCheck::Running);
         // Even on the same tick, execute starts a slice when none runs.
-        s.on_execute(1, 50, LEN, mark(0));
+        on_execute(&s, 1, 50, LEN, mark(0));
         assert_eq!(s.deadline(), 50 + LEN);
     }
 
     #[test]
     fn retry_moves_the_deadline() {
         let s = Slice::new();
-        s.on_execute(1, 0, LEN, mark(0));
+        on_execute(&s, 1, 0, LEN, mark(0));
         s.retry_at(LEN + 100);
         assert_eq!(s.check(1, LEN + 99, LEN, mark(0)), SliceCheck::Running);
         assert_eq!(s.check(1, LEN + 100, LEN, mark(0)), SliceCheck::Expired);
@@ -257,7 +263,7 @@ mod tests {
     #[test]
     fn woken_cut_keeps_at_least_keep_from_the_start() {
         let s = Slice::new();
-        s.on_execute(1, 1_000, LEN, mark(0));
+        on_execute(&s, 1, 1_000, LEN, mark(0));
         // Woken early in the slice: cut to start + keep.
         s.cut_for_woken(1_200, LEN, 500);
         assert_eq!(s.deadline(), 1_500);
@@ -268,12 +274,12 @@ mod tests {
     #[test]
     fn woken_cut_late_in_the_slice_ends_it_now_and_never_extends() {
         let s = Slice::new();
-        s.on_execute(1, 0, LEN, mark(0));
+        on_execute(&s, 1, 0, LEN, mark(0));
         s.cut_for_woken(8_000, LEN, 500);
         assert_eq!(s.deadline(), 8_000);
         // A later cut never moves the deadline out again.
         let s2 = Slice::new();
-        s2.on_execute(1, 0, LEN, mark(0));
+        on_execute(&s2, 1, 0, LEN, mark(0));
         s2.cut_for_woken(LEN + 1, LEN, 500);
         assert_eq!(s2.deadline(), LEN);
         assert!(!s2.take_woken_cut());
@@ -282,16 +288,16 @@ mod tests {
     #[test]
     fn woken_cut_is_forgotten_by_a_new_slice() {
         let s = Slice::new();
-        s.on_execute(1, 0, LEN, mark(0));
+        on_execute(&s, 1, 0, LEN, mark(0));
         s.cut_for_woken(100, LEN, 500);
-        s.on_execute(2, 600, LEN, mark(0));
+        on_execute(&s, 2, 600, LEN, mark(0));
         assert!(!s.take_woken_cut());
     }
 
     #[test]
     fn expired_is_taken_once_or_seen_when_the_slice_ran_out_on_g0() {
         let s = Slice::new();
-        s.on_execute(1, 0, LEN, mark(0));
+        on_execute(&s, 1, 0, LEN, mark(0));
         assert!(!s.take_expired(1, 10));
         s.expire();
         assert!(s.take_expired(1, 10));

@@ -27,7 +27,7 @@ use crate::arch::percpu;
 ///
 /// Which Ps a stop waits for is fixed when it begins (`SCHED.stopmask`, one
 /// bit per P, Go counts them in `stopwait`): an M clears its own bit once.
-/// Deciding from `mp_p` here instead would let an M whose P the very stop
+/// Deciding from `M::p()` here instead would let an M whose P the very stop
 /// in progress creates (procresize growing gomaxprocs) count itself and mark
 /// its new P stopped after the stopper had restarted it.
 pub(super) fn gcstopm(mp: &M) {

@@ -1,6 +1,6 @@
 //! A counting semaphore for goroutines (Go: runtime/sema.go's
 //! `semacquire`/`semrelease`, without the treap): the blocking building block
-//! under `Mutex` and friends. `release` hands the unit directly to the oldest
+//! the runtime parks on (`set_gomaxprocs`'s `worldsema`, tests). `release` hands the unit directly to the oldest
 //! waiter (FIFO), so a woken waiter never has to compete for it again.
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicU32, Ordering};
