@@ -22,7 +22,6 @@ gmpos::qemu_test! {
         args=slice=100us
         timeout=180
     ",
-    cases: [back_to_back_resizes, concurrent_resizes],
 }
 
 /// Goroutines doing short bursts of work and yielding, until `stop`.
@@ -43,6 +42,7 @@ fn workers(n: usize, stop: &Arc<AtomicBool>, wg: &Arc<WaitGroup>, work: &Arc<Ato
     }
 }
 
+#[gmpos::test]
 fn back_to_back_resizes() {
     let n = gmpos::num_cpu();
     let (stop, wg, work) = (
@@ -59,7 +59,7 @@ fn back_to_back_resizes() {
     assert_eq!(gmpos::gomaxprocs(), n);
     let before = work.load(Ordering::Relaxed);
     // The workers still run on every P afterwards.
-    gmpos::time::sleep(core::time::Duration::from_millis(5));
+    gmpos::sleep(core::time::Duration::from_millis(5));
     stop.store(true, Ordering::Relaxed);
     wg.wait();
     gmpos::test_note!(
@@ -70,6 +70,7 @@ fn back_to_back_resizes() {
     );
 }
 
+#[gmpos::test]
 fn concurrent_resizes() {
     let n = gmpos::num_cpu();
     let (stop, wg, work) = (

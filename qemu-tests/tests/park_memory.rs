@@ -11,11 +11,11 @@ extern crate alloc;
 
 use alloc::sync::Arc;
 
-use gmpos::mem::{frame, heap};
-use gmpos::sched::g::WaitReason;
-use gmpos::sched::stack;
-use gmpos::sync::sema::Sema;
-use gmpos::time::now_ns;
+use gmpos::testing::hw::now_ns;
+use gmpos::testing::mem::{frame, heap};
+use gmpos::testing::sched::Sema;
+use gmpos::testing::sched::WaitReason;
+use gmpos::testing::sched::stack;
 use gmpos::{WaitGroup, go, gomaxprocs};
 use qemu_tests::bench::report;
 
@@ -25,11 +25,11 @@ gmpos::qemu_test! {
         args=heap=128M
         timeout=300
     ",
-    cases: [park_100k_goroutines],
 }
 
 const N: u64 = 100_000;
 
+#[gmpos::test]
 fn park_100k_goroutines() {
     let gate = Arc::new(Sema::new(0));
     let started = Arc::new(WaitGroup::new());
@@ -50,12 +50,12 @@ fn park_100k_goroutines() {
     }
     started.wait();
     // Let the last ones reach the wait queue.
-    while gmpos::sched::sched::SCHED
+    while gmpos::testing::sched::SCHED
         .nwaiting
         .load(core::sync::atomic::Ordering::Relaxed)
         < N
     {
-        gmpos::time::sleep(core::time::Duration::from_millis(1));
+        gmpos::sleep(core::time::Duration::from_millis(1));
     }
     let spawn_ns = (now_ns() - t0) / N;
     let (_, free1) = frame::stats();

@@ -15,9 +15,9 @@ use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use core::time::Duration;
 
-use gmpos::arch::{smp, timer};
-use gmpos::sched::preempt::{counters, set_slice};
-use gmpos::time::now_ns;
+use gmpos::testing::hw::now_ns;
+use gmpos::testing::hw::{smp, timer};
+use gmpos::testing::sched::{counters, set_slice};
 use gmpos::{WaitGroup, go};
 
 mod common;
@@ -28,7 +28,6 @@ gmpos::qemu_test! {
         icount=0,1
         timeout=240
     ",
-    cases: [hogs_at_100us_slice, hogs_at_default_slice],
 }
 
 /// A tight loop with no calls: only asynchronous preemption stops it.
@@ -95,10 +94,10 @@ fn run(slice: Duration, rounds: usize, round_ns: u64) {
             if silent[cpu] > allowed_silent {
                 // Say where every CPU is before failing.
                 for c in 0..ncpu {
-                    gmpos::arch::apic::send_nmi(smp::apic_id(c));
+                    gmpos::testing::hw::apic::send_nmi(smp::apic_id(c));
                 }
                 busy(1_000_000);
-                gmpos::sched::dump::print_sched_state();
+                gmpos::testing::sched::print_sched_state();
             }
             assert!(
                 silent[cpu] <= allowed_silent,
@@ -124,10 +123,12 @@ fn run(slice: Duration, rounds: usize, round_ns: u64) {
     assert!(a1 > a0, "the hogs were never preempted asynchronously");
 }
 
+#[gmpos::test]
 fn hogs_at_100us_slice() {
     run(Duration::from_micros(100), 200, 5_000_000);
 }
 
+#[gmpos::test]
 fn hogs_at_default_slice() {
     run(Duration::from_millis(10), 30, 25_000_000);
 }

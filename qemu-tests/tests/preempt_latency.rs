@@ -14,7 +14,8 @@ use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use core::time::Duration;
 
-use gmpos::time::{now_ns, sleep};
+use gmpos::sleep;
+use gmpos::testing::hw::now_ns;
 use gmpos::{WaitGroup, go, gosched};
 use qemu_tests::bench::report;
 
@@ -25,7 +26,6 @@ gmpos::qemu_test! {
         args=gomaxprocs=1 slice=1ms
         timeout=300
     ",
-    cases: [preempt_latency],
 }
 
 static STARTED: AtomicBool = AtomicBool::new(false);
@@ -47,7 +47,9 @@ fn one_rep() -> Vec<u64> {
         SINK.store(x, Ordering::Relaxed);
         w.done();
     });
-    let lat = Arc::new(gmpos::sync::SpinLock::new(Vec::with_capacity(100)));
+    let lat = Arc::new(gmpos::testing::sched::SpinLock::new(Vec::with_capacity(
+        100,
+    )));
     let (w, l) = (wg.clone(), lat.clone());
     go(move || {
         while !STARTED.load(Ordering::Relaxed) {
@@ -69,6 +71,7 @@ fn one_rep() -> Vec<u64> {
     v
 }
 
+#[gmpos::test]
 fn preempt_latency() {
     let mut medians = Vec::new();
     let (mut p50, mut p90, mut mins, mut maxs) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());

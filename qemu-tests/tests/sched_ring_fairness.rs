@@ -16,11 +16,11 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use gmpos::sched::g::WaitReason;
-use gmpos::sched::p::p;
-use gmpos::sched::preempt::preempt_disable;
-use gmpos::sync::sema::Sema;
-use gmpos::time::now_ns;
+use gmpos::testing::hw::now_ns;
+use gmpos::testing::sched::Sema;
+use gmpos::testing::sched::WaitReason;
+use gmpos::testing::sched::p;
+use gmpos::testing::sched::preempt_disable;
 use gmpos::{WaitGroup, go};
 
 mod common;
@@ -32,7 +32,6 @@ gmpos::qemu_test! {
         args=slice=200us
         timeout=240
     ",
-    cases: [spawned_gs_run_behind_hogs, woken_gs_run_behind_hogs],
 }
 
 const SLICE_NS: u64 = 200_000;
@@ -89,7 +88,7 @@ impl Started {
     /// Called first thing by the readied goroutine.
     fn record(&self) {
         let _pin = preempt_disable();
-        let cpu = gmpos::arch::percpu::cpu_index();
+        let cpu = gmpos::testing::hw::percpu::cpu_index();
         self.cpu.store(cpu as u64, Ordering::Relaxed);
         self.tick.store(
             p(cpu).schedtick.load(Ordering::Relaxed) as u64,
@@ -113,7 +112,7 @@ struct Readied {
 /// all land in this P's local queue) through `ready(i)`.
 fn ready_all(mut ready: impl FnMut(usize)) -> Readied {
     let _pin = preempt_disable();
-    let cpu = gmpos::arch::percpu::cpu_index();
+    let cpu = gmpos::testing::hw::percpu::cpu_index();
     let r = Readied {
         cpu,
         ahead: p(cpu).runq.len(),
@@ -173,6 +172,7 @@ fn check_round(round: usize, r: &Readied, started: &[Started; K], worst: &mut u6
     }
 }
 
+#[gmpos::test]
 fn spawned_gs_run_behind_hogs() {
     let (stop, hogs) = start_hogs();
     // Let the hogs spread and fill the global queue.
@@ -196,6 +196,7 @@ fn spawned_gs_run_behind_hogs() {
     );
 }
 
+#[gmpos::test]
 fn woken_gs_run_behind_hogs() {
     let (stop, hogs) = start_hogs();
     common::spin_ns(5 * SLICE_NS);
@@ -218,7 +219,10 @@ fn woken_gs_run_behind_hogs() {
         }
         // Wait until all K are parked (they may have to wait behind hogs).
         while parked.load(Ordering::Acquire) < K as u64
-            || gmpos::sched::sched::SCHED.nwaiting.load(Ordering::Relaxed) < K as u64
+            || gmpos::testing::sched::SCHED
+                .nwaiting
+                .load(Ordering::Relaxed)
+                < K as u64
         {
             gmpos::gosched();
         }
