@@ -64,7 +64,7 @@ fn periodic_1khz_on_every_cpu() {
         });
         // 200 ms with interrupts on: the other CPUs idle (halted) between
         // ticks, this one spins.
-        common::spin_ns(200_000_000);
+        qemu_tests::spin_ns(200_000_000);
         ipi::run_on_all(&|| {
             let cpu = percpu::cpu_index();
             timer::stop();

@@ -18,6 +18,7 @@ use gmpos::testing::hw::now_ns;
 use gmpos::testing::sched::SpinLock;
 use gmpos::testing::sched::counters;
 use gmpos::{WaitGroup, go};
+use qemu_tests::hog;
 
 gmpos::qemu_test! {
     config: "
@@ -28,16 +29,6 @@ gmpos::qemu_test! {
     ",
 }
 
-fn spin_until(stop: &AtomicBool) -> u64 {
-    let mut x = 0u64;
-    // No calls, no yields: only asynchronous preemption can interrupt this.
-    while !stop.load(Ordering::Relaxed) {
-        x = x.wrapping_add(1);
-        core::hint::black_box(x);
-    }
-    x
-}
-
 fn sleeper_vs_spinners(spinners: usize) {
     let stop = Arc::new(AtomicBool::new(false));
     let wg = Arc::new(WaitGroup::new());
@@ -46,7 +37,7 @@ fn sleeper_vs_spinners(spinners: usize) {
         let (s, w) = (stop.clone(), wg.clone());
         wg.add(1);
         go(move || {
-            core::hint::black_box(spin_until(&s));
+            core::hint::black_box(hog(&s, None));
             w.done();
         });
     }
@@ -146,7 +137,7 @@ fn no_async_preemption_under_spin_lock() {
     let stop = Arc::new(AtomicBool::new(false));
     let s2 = stop.clone();
     go(move || {
-        core::hint::black_box(spin_until(&s2));
+        core::hint::black_box(hog(&s2, None));
     });
     go(move || {
         let mut guard = LOCK.lock();

@@ -18,6 +18,7 @@ use gmpos::sleep;
 use gmpos::testing::hw::now_ns;
 use gmpos::{WaitGroup, go, gosched};
 use qemu_tests::bench::report;
+use qemu_tests::hog;
 
 gmpos::qemu_test! {
     config: "
@@ -40,11 +41,7 @@ fn one_rep() -> Vec<u64> {
     let w = wg.clone();
     go(move || {
         STARTED.store(true, Ordering::Relaxed);
-        let mut x = 0u64;
-        while !STOP.load(Ordering::Relaxed) {
-            x = x.wrapping_add(1);
-        }
-        SINK.store(x, Ordering::Relaxed);
+        SINK.store(hog(&STOP, None), Ordering::Relaxed);
         w.done();
     });
     let lat = Arc::new(gmpos::testing::sched::SpinLock::new(Vec::with_capacity(

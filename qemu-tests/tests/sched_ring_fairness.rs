@@ -22,6 +22,7 @@ use gmpos::testing::sched::WaitReason;
 use gmpos::testing::sched::p;
 use gmpos::testing::sched::preempt_disable;
 use gmpos::{WaitGroup, go};
+use qemu_tests::hog;
 
 mod common;
 
@@ -39,13 +40,6 @@ const SLICE_NS: u64 = 200_000;
 const K: usize = 4;
 const ROUNDS: usize = 20;
 
-fn hog(stop: &AtomicBool) {
-    let mut x = 0u64;
-    while !stop.load(Ordering::Relaxed) {
-        x = core::hint::black_box(x.wrapping_add(1));
-    }
-}
-
 /// Starts two hogs per CPU and returns their stop flag and WaitGroup.
 fn start_hogs() -> (Arc<AtomicBool>, Arc<WaitGroup>) {
     let stop = Arc::new(AtomicBool::new(false));
@@ -54,7 +48,7 @@ fn start_hogs() -> (Arc<AtomicBool>, Arc<WaitGroup>) {
         let (s, w) = (stop.clone(), wg.clone());
         wg.add(1);
         go(move || {
-            hog(&s);
+            hog(&s, None);
             w.done();
         });
     }
@@ -176,7 +170,7 @@ fn check_round(round: usize, r: &Readied, started: &[Started; K], worst: &mut u6
 fn spawned_gs_run_behind_hogs() {
     let (stop, hogs) = start_hogs();
     // Let the hogs spread and fill the global queue.
-    common::spin_ns(5 * SLICE_NS);
+    qemu_tests::spin_ns(5 * SLICE_NS);
     let mut worst = 0;
     for round in 0..ROUNDS {
         let started = Arc::new([const { Started::new() }; K]);
@@ -199,7 +193,7 @@ fn spawned_gs_run_behind_hogs() {
 #[gmpos::test]
 fn woken_gs_run_behind_hogs() {
     let (stop, hogs) = start_hogs();
-    common::spin_ns(5 * SLICE_NS);
+    qemu_tests::spin_ns(5 * SLICE_NS);
     let mut worst = 0;
     let done = Arc::new(WaitGroup::new());
     for round in 0..ROUNDS {

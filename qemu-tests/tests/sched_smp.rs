@@ -12,12 +12,13 @@ use alloc::sync::Arc;
 use core::sync::atomic::{AtomicU64, Ordering};
 
 use gmpos::testing::hw::{cpu_index, rdtsc};
-use gmpos::testing::hw::{now_ns, ns_to_cycles};
+use gmpos::testing::hw::now_ns;
 use gmpos::testing::sched::Sema;
 use gmpos::testing::sched::WaitReason;
 use gmpos::testing::sched::m;
 use gmpos::testing::sched::p;
 use gmpos::{WaitGroup, go, gomaxprocs, num_cpu};
+use qemu_tests::spin_ns;
 
 gmpos::qemu_test! {
     config: "
@@ -42,10 +43,7 @@ fn work_stealing() {
         go(move || {
             r[cpu_index()].fetch_add(1, Ordering::Relaxed);
             // Busy for 1 ms of TSC time, no yields.
-            let until = rdtsc() + ns_to_cycles(1_000_000);
-            while rdtsc() < until {
-                core::hint::spin_loop();
-            }
+            spin_ns(1_000_000);
             w.done();
         });
     }

@@ -72,7 +72,7 @@ fn wakeups_survive_a_stalled_wakep() {
             consistent = true;
             break;
         }
-        common::spin_ns(1_000_000);
+        qemu_tests::spin_ns(1_000_000);
     }
     gmpos::test_note!(
         "after {rounds} rounds: nmspinning={nm}, spinning Ms={real}, idle Ps={}",

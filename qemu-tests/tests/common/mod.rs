@@ -99,11 +99,3 @@ pub fn qemu_smp() -> Option<u16> {
     select(5);
     Some(u16::from_le_bytes([byte(), byte()]))
 }
-
-/// Busy-waits `ns` nanoseconds of TSC time (interrupts stay as they are).
-pub fn spin_ns(ns: u64) {
-    let until = gmpos::testing::hw::now_ns() + ns;
-    while gmpos::testing::hw::now_ns() < until {
-        gmpos::testing::hw::tsc::pace();
-    }
-}
