@@ -4,6 +4,15 @@
 //! hardware-independent parts build (command-line parsing, the run queue, the
 //! scheduler's policies, clock-unit conversions), so that they can be
 //! unit-tested and model-checked with loom: see `make test`.
+//!
+//! A program (`kernel_main!`) or a test kernel (`qemu_test!`, cases marked
+//! `#[gmpos::test]`) uses the public API below, named after Go's: `go`,
+//! `gosched`, `sleep`, `Instant`, `Duration`, `gomaxprocs`,
+//! `set_gomaxprocs`, `num_goroutine`, `num_cpu`, `WaitGroup`,
+//! `read_mem_stats`/`MemStats`, `print_stack`, `exit`, `config`,
+//! `println!`/`print!`. Tests of the runtime itself add `gmpos::testing`.
+//! The other public modules are public for the runtime's own crates and
+//! macros; `make lint-test-imports` keeps tests off them.
 #![cfg_attr(target_os = "none", no_std)]
 #![allow(clippy::new_without_default)]
 

@@ -11,8 +11,8 @@ extern crate alloc;
 use alloc::sync::Arc;
 use core::sync::atomic::{AtomicU64, Ordering};
 
-use gmpos::testing::hw::{cpu_index, rdtsc};
 use gmpos::testing::hw::now_ns;
+use gmpos::testing::hw::{cpu_index, rdtsc};
 use gmpos::testing::sched::Sema;
 use gmpos::testing::sched::WaitReason;
 use gmpos::testing::sched::m;
