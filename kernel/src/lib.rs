@@ -4,6 +4,15 @@
 //! hardware-independent parts build (command-line parsing, the run queue, the
 //! scheduler's policies, clock-unit conversions), so that they can be
 //! unit-tested and model-checked with loom: see `make test`.
+//!
+//! A program (`kernel_main!`) or a test kernel (`qemu_test!`, cases marked
+//! `#[gmpos::test]`) uses the public API below, named after Go's: `go`,
+//! `gosched`, `sleep`, `Instant`, `Duration`, `gomaxprocs`,
+//! `set_gomaxprocs`, `num_goroutine`, `num_cpu`, `WaitGroup`,
+//! `read_mem_stats`/`MemStats`, `print_stack`, `exit`, `config`,
+//! `println!`/`print!`. Tests of the runtime itself add `gmpos::testing`.
+//! The other public modules are public for the runtime's own crates and
+//! macros; `make lint-test-imports` keeps tests off them.
 #![cfg_attr(target_os = "none", no_std)]
 #![allow(clippy::new_without_default)]
 
@@ -27,26 +36,122 @@ pub mod panic;
 #[cfg(target_os = "none")]
 pub mod testing;
 
+// --- for the macros (`kernel_main!`, `qemu_test!`): not API -------------
 #[cfg(target_os = "none")]
+#[doc(hidden)]
 pub use bootloader_api;
 #[cfg(target_os = "none")]
-pub use init::{BOOTLOADER_CONFIG, config, exit};
-#[cfg(target_os = "none")]
-pub use sched::{current_goid, go, gosched, num_goroutine, set_gomaxprocs};
-#[cfg(target_os = "none")]
-pub use sync::WaitGroup;
+#[doc(hidden)]
+pub use init::BOOTLOADER_CONFIG;
 
-/// Go: `runtime.GOMAXPROCS(0)`: the number of Ps.
+#[cfg(target_os = "none")]
+mod memstats;
+#[cfg(target_os = "none")]
+mod stacktrace;
+
+// --- the public API --------------------------------------------------------
+//
+// What a Go programmer reaches for in `go`, `runtime`, `time`, `sync` and
+// `runtime/debug`, under the same names. Everything else in this crate is
+// the runtime's own business; tests of the runtime reach it through
+// `gmpos::testing` (see there).
+//
+// Not here, on purpose:
+// - `goexit` (Go: `runtime.Goexit`): with `panic = "abort"` nothing
+//   unwinds, so ending a goroutine from inside a call would skip every
+//   destructor on its stack: lock guards stay locked, `Arc`s leak, a
+//   `WaitGroup` is never `done`. A goroutine ends by returning from its
+//   function.
+// - `recover`: a panic stops the kernel (abort, no unwinding), so there is
+//   nothing to recover into.
+
+/// Go: the `go` statement. Starts `f` in a new goroutine and returns at
+/// once; the goroutine runs on any CPU, possibly before `go` returns.
+/// `f` owns what it captures (`move` closures, `Arc`s for sharing).
+#[cfg(target_os = "none")]
+pub use sched::go;
+
+/// Go: `runtime.Gosched`. Yields the CPU: the goroutine goes to the global
+/// run queue and runs again later. Never needed for fairness (spinning
+/// goroutines are preempted), only to let others run *now*.
+#[cfg(target_os = "none")]
+pub use sched::gosched;
+
+/// Go: `time.Sleep`. Parks the goroutine for at least `d`; the CPU runs
+/// other goroutines or halts meanwhile.
+#[cfg(target_os = "none")]
+pub use time::sleep;
+
+/// Go: `time.Now()` for measuring (the monotonic clock): `Instant::now()`,
+/// `t.elapsed()`, `t.duration_since(u)`.
+pub use time::Instant;
+
+/// Go: `time.Duration` (here `core::time::Duration`:
+/// `Duration::from_millis(5)` is Go's `5 * time.Millisecond`).
+pub use core::time::Duration;
+
+/// Go: `runtime.GOMAXPROCS`. Sets the number of Ps (CPUs running
+/// goroutines at once, `1..=num_cpu()`) by stopping the world, and returns
+/// the previous value. `set_gomaxprocs(0)` is Go's query idiom
+/// `runtime.GOMAXPROCS(0)`: it returns the current value and changes
+/// nothing. Blocks (it may park): not from an interrupt or under a lock.
+#[cfg(target_os = "none")]
+pub use sched::set_gomaxprocs;
+
+/// The current number of Ps: the same as `set_gomaxprocs(0)`, without the
+/// chance of parking (it only reads a counter).
 #[cfg(target_os = "none")]
 pub fn gomaxprocs() -> usize {
     sched::gomaxprocs()
 }
 
-/// Go: `runtime.NumCPU`: CPUs online.
+/// Go: `runtime.NumGoroutine`. Live goroutines (`main` included).
+#[cfg(target_os = "none")]
+pub use sched::num_goroutine;
+
+/// Go: `runtime.NumCPU`. CPUs online (the most `set_gomaxprocs` accepts).
 #[cfg(target_os = "none")]
 pub fn num_cpu() -> usize {
     arch::smp::ncpu()
 }
+
+/// Go: `sync.WaitGroup`. `add(n)` before starting the work, `done()` when
+/// each part ends, `wait()` parks until the count is zero. Share it with an
+/// `Arc`.
+#[cfg(target_os = "none")]
+pub use sync::WaitGroup;
+
+/// Go: `runtime.ReadMemStats` and `runtime.MemStats`. A snapshot of the
+/// kernel's memory and goroutine counters (see [`MemStats`]'s fields).
+#[cfg(target_os = "none")]
+pub use memstats::{MemStats, read_mem_stats};
+
+/// Go: `runtime/debug.PrintStack`. Prints the current goroutine's stack
+/// to the console, starting with Go's `goroutine N [running]:` header
+/// (only the header and entry function for now: tracebacks come later).
+#[cfg(target_os = "none")]
+pub use stacktrace::print_stack;
+
+/// Go: `os.Exit`. Powers QEMU off with this status at once (deferred work,
+/// other goroutines: nothing else runs). Returning from `main` is `exit(0)`.
+#[cfg(target_os = "none")]
+pub use init::exit;
+
+/// The kernel command line, parsed (Go: `os.Args` and `GODEBUG` rolled
+/// into one): `gomaxprocs=`, `slice=`, `heap=`, `exit`, `tests=`, ...
+#[cfg(target_os = "none")]
+pub use init::config;
+
+// `println!`/`print!` (Go: `fmt.Println`/`fmt.Print`, to the serial
+// console) are `#[macro_export]`ed by `console.rs`, so they are
+// `gmpos::println!`/`gmpos::print!` already. `#[gmpos::test]` marks a test
+// case (see `testing`).
+
+/// Marks `fn name()` as a case of a QEMU test kernel: it registers itself,
+/// like a Go `func TestXxx`, so there is no list to forget it in (see
+/// [`testing`]).
+#[cfg(target_os = "none")]
+pub use gmpos_macros::test;
 
 /// The gmpos version, printed in the banner.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -9,17 +9,14 @@ extern crate alloc;
 
 use alloc::sync::Arc;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use core::time::Duration;
-
-use gmpos::time::{Instant, sleep};
-use gmpos::{WaitGroup, go, println};
+use gmpos::{Duration, Instant, WaitGroup, go, println, sleep};
 
 gmpos::kernel_main!(main);
 
 fn main() {
     println!(
         "main: goroutine {} on {} CPU(s), gomaxprocs {}",
-        gmpos::current_goid(),
+        gmpos::testing::sched::current_goid(),
         gmpos::num_cpu(),
         gmpos::gomaxprocs()
     );
@@ -64,8 +61,18 @@ fn main() {
         t.elapsed()
     );
 
-    gmpos::sched::dump::print_sched_state();
-    gmpos::mem::print_stats();
+    gmpos::testing::sched::print_sched_state();
+    let ms = gmpos::read_mem_stats();
+    println!(
+        "demo: {} goroutines ({} allocated), {} KiB heap in use, {} KiB of stacks, {} of {} frames free",
+        ms.goroutines,
+        ms.goroutines_allocated,
+        ms.heap_in_use >> 10,
+        ms.stack_mapped >> 10,
+        ms.frames_free,
+        ms.frames_total
+    );
+    gmpos::print_stack();
     if !gmpos::config().exit {
         println!("gmpos: demo done; staying up (boot with ARGS=exit to power off)");
         loop {

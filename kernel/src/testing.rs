@@ -1,11 +1,18 @@
-//! The in-kernel side of the QEMU test harness.
+//! The in-kernel side of the QEMU test harness, and the one door tests use
+//! into the kernel's internals.
 //!
 //! A test kernel (one file in `qemu-tests/tests/`) declares its QEMU
-//! configurations and its cases with [`qemu_test!`](crate::qemu_test). The
-//! configuration text goes into the `.gmpos_test` ELF section, which the host
-//! runner (`boot/`) reads to decide how to boot the kernel (the `-smp` list,
-//! CPU model, icount, memory, kernel arguments, timeout, expected failure);
-//! the cases run in order in one boot and report on the serial line:
+//! configurations with [`qemu_test!`](crate::qemu_test) and its cases with
+//! `#[gmpos::test]` on each `fn name()`, like `go test` finding `TestXxx`
+//! functions: there is no list of cases to keep in sync. The configuration
+//! text and one `case=<name>` line per case go into the `.gmpos_test` ELF
+//! section, which the host runner (`boot/`) reads to decide how to boot the
+//! kernel (the `-smp` list, CPU model, icount, memory, kernel arguments,
+//! timeout, expected failure) and which cases to expect; the case records
+//! go into `.gmpos_cases`, which [`run`] walks. Both are sorted by source
+//! line by `linker.ld`, so the kernel runs the cases in the order the
+//! runner expects them. The cases run in one boot and report on the serial
+//! line:
 //!
 //! ```text
 //! gmpos-test: start <case>
@@ -17,11 +24,24 @@
 //! A failing assertion panics: the panic handler reports the running case
 //! as FAILED and the kernel exits with status 2; the runner reports the
 //! cases that did not get to run.
+//!
+//! # The testing surface
+//!
+//! Tests and benchmarks use the public `gmpos::` API and, for what a
+//! program never needs but a test of the runtime does, the submodules
+//! [`sched`], [`hw`] and [`mem`] here. They re-export internals; every
+//! internal path a test depends on is written once, below, so that moving a
+//! module means fixing one re-export, not forty test files.
+//! `make lint-test-imports` rejects any other `gmpos::` path in
+//! `qemu-tests/`.
 use core::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 
 use crate::println;
 
-/// One test case.
+/// One test case: what `#[gmpos::test]` places in `.gmpos_cases`.
+/// `repr(C)`: the harness walks the records as an array, so each must be
+/// the same size with no padding the linker would not reproduce.
+#[repr(C)]
 pub struct Case {
     pub name: &'static str,
     pub func: fn(),
@@ -52,10 +72,29 @@ fn selected(name: &str) -> bool {
     }
 }
 
+unsafe extern "C" {
+    // Defined by linker.ld around the `.gmpos_cases.*` input sections.
+    // Declared as bytes (a `Case` holds a `&str`, not an FFI type): only
+    // their addresses are used.
+    static __gmpos_cases_start: u8;
+    static __gmpos_cases_end: u8;
+}
+
+/// Every case `#[gmpos::test]` registered in this kernel, in source order
+/// (the order the runner expects).
+pub fn cases() -> &'static [Case] {
+    let start = (&raw const __gmpos_cases_start).cast::<Case>();
+    let end = (&raw const __gmpos_cases_end).cast::<Case>();
+    // SAFETY: linker.ld puts only `Case` statics (`repr(C)`, 8-aligned,
+    // emitted by `#[gmpos::test]`) between the two symbols, contiguously
+    // (start 8-aligned), and they are immutable for the kernel's lifetime.
+    unsafe { core::slice::from_raw_parts(start, end.offset_from(start) as usize) }
+}
+
 /// Runs the cases selected by `tests=` (all by default), then returns (the
 /// kernel then exits with status 0).
-pub fn run(cases: &[Case]) {
-    for case in cases.iter().filter(|c| selected(c.name)) {
+pub fn run() {
+    for case in cases().iter().filter(|c| selected(c.name)) {
         CURRENT_LEN.store(case.name.len(), Ordering::Release);
         CURRENT.store(case.name.as_ptr() as *mut u8, Ordering::Release);
         println!("gmpos-test: start {}", case.name);
@@ -103,7 +142,8 @@ pub const fn meta_bytes<const N: usize>(s: &str) -> [u8; N] {
     out
 }
 
-/// Declares a QEMU test kernel: its configurations and its cases.
+/// Declares a QEMU test kernel: its configurations. Its cases are the
+/// functions marked `#[gmpos::test]` (see the module documentation).
 ///
 /// ```ignore
 /// gmpos::qemu_test! {
@@ -112,8 +152,10 @@ pub const fn meta_bytes<const N: usize>(s: &str) -> [u8; N] {
 ///         args=heap=16M
 ///         timeout=60
 ///     ",
-///     cases: [heap_mixed_sizes, frames_all],
 /// }
+///
+/// #[gmpos::test]
+/// fn heap_mixed_sizes() { ... }
 /// ```
 ///
 /// Configuration keys (one `key=value` per line; lists are comma-separated
@@ -122,26 +164,29 @@ pub const fn meta_bytes<const N: usize>(s: &str) -> [u8; N] {
 /// (an expected-failure test: the kernel must exit with status 2 and its
 /// output contain this text).
 ///
-/// `early: f` (optional, before `cases`) runs `f` on the boot stack before
-/// the scheduler starts: for tests of boot-time code.
+/// `early: f` (optional) runs `f` on the boot stack before the scheduler
+/// starts: for tests of boot-time code.
 #[macro_export]
 macro_rules! qemu_test {
-    (config: $cfg:literal, cases: [$($case:ident),* $(,)?] $(,)?) => {
-        $crate::qemu_test!(@emit $cfg, None, [$($case),*]);
+    (config: $cfg:literal $(,)?) => {
+        $crate::qemu_test!(@emit $cfg, None);
     };
-    (config: $cfg:literal, early: $early:ident, cases: [$($case:ident),* $(,)?] $(,)?) => {
-        $crate::qemu_test!(@emit $cfg, Some($early), [$($case),*]);
+    (config: $cfg:literal, early: $early:ident $(,)?) => {
+        $crate::qemu_test!(@emit $cfg, Some($early));
     };
-    (@emit $cfg:literal, $early:expr, [$($case:ident),*]) => {
-        const __GMPOS_TEST_META: &str = concat!($cfg, "\n", $("case=", stringify!($case), "\n",)*);
+    (config: $cfg:literal, $(early: $early:ident,)? cases: $($rest:tt)*) => {
+        compile_error!(
+            "qemu_test! no longer takes `cases: [...]`: mark each case `#[gmpos::test]`"
+        );
+    };
+    (@emit $cfg:literal, $early:expr) => {
+        const __GMPOS_TEST_META: &str = concat!($cfg, "\n");
         #[unsafe(link_section = ".gmpos_test")]
         #[used]
         static __GMPOS_TEST_SECTION: [u8; __GMPOS_TEST_META.len()] =
             $crate::testing::meta_bytes(__GMPOS_TEST_META);
-        static __GMPOS_TEST_CASES: &[$crate::testing::Case] =
-            &[$($crate::testing::Case { name: stringify!($case), func: $case }),*];
         fn __gmpos_test_main() {
-            $crate::testing::run(__GMPOS_TEST_CASES)
+            $crate::testing::run()
         }
         $crate::bootloader_api::entry_point!(__gmpos_entry, config = &$crate::BOOTLOADER_CONFIG);
         fn __gmpos_entry(boot_info: &'static mut $crate::bootloader_api::BootInfo) -> ! {
@@ -152,5 +197,109 @@ macro_rules! qemu_test {
 
 /// The test runner named by `#![test_runner(...)]` in test kernels: cargo
 /// builds `tests/*.rs` with `--test`, which needs one; gmpos's cases are
-/// collected by `qemu_test!` instead, so this is never called.
+/// collected by `#[gmpos::test]` instead, so this is never called.
 pub fn harness(_: &[&dyn Fn()]) {}
+
+/// Scheduler internals: what tests of the scheduler itself observe or
+/// provoke, beyond what a Go program can (`gmpos::go`, `gosched`, ...).
+pub mod sched {
+    /// Pins the goroutine to its CPU (preemption off) while held: tests
+    /// that read per-CPU state or must not migrate mid-measurement.
+    pub use crate::sched::AcquireM;
+    /// The running goroutine's id: tests that tell goroutines apart.
+    pub use crate::sched::current_goid;
+    /// Go's `schedtrace` line per P: benchmarks print it after a run.
+    pub use crate::sched::dump::print_sched_state;
+    /// The goroutine record, its status and why it waits: tests that
+    /// inspect or park goroutines.
+    pub use crate::sched::g::{G, Status, WaitReason};
+    /// Parks the goroutine (Go's `gopark`): misuse tests call it where it is
+    /// forbidden.
+    pub use crate::sched::gopark;
+    /// `gosched` to the local ring's tail (Go's `goyield`): tests of the
+    /// local-queue order.
+    pub use crate::sched::goyield;
+    /// How long `wakep` leaves its hand-off window open: the regression test
+    /// of the lost wake-up waits out that window.
+    pub use crate::sched::halt::WAKEP_WINDOW_DELAY_NS;
+    /// M `i` and the running G (Go's `getg()`): tests that inspect a G's
+    /// status or stack, or whether a CPU is halted.
+    pub use crate::sched::m::{getg, m};
+    /// P `i` (Go's `allp[i]`): per-P counters and run queues.
+    pub use crate::sched::p::p;
+    /// (async, cooperative, refused) preemption counts: preemption tests
+    /// prove a preemption happened, or did not.
+    pub use crate::sched::preempt::counters;
+    /// A preemption-off guard as the runtime takes it: tests that holding
+    /// it defers preemption.
+    pub use crate::sched::preempt::preempt_disable;
+    /// Changes the time slice at run time: tests of slice-based fairness.
+    pub use crate::sched::preempt::set_slice;
+    /// The global scheduler state (Go's `sched`): waiting/goroutine counts
+    /// tests wait on.
+    pub use crate::sched::schedt::SCHED;
+    /// Goroutine stacks: mapped bytes, peak, shrinks, frames waiting for
+    /// the TLB epoch; stack growth and reuse tests read them.
+    pub use crate::sched::stack;
+    /// The runtime spin lock (counts as `m.locks`: no preemption while
+    /// held): preemption and misuse tests hold one.
+    pub use crate::sync::SpinLock;
+    /// The runtime semaphore (Go's `semacquire`/`semrelease`): parks
+    /// goroutines on one wait queue without a WaitGroup's bookkeeping.
+    pub use crate::sync::sema::Sema;
+}
+
+/// Hardware: the arch pieces hardware tests drive directly, and the clock
+/// in raw units.
+pub mod hw {
+    /// Local APIC: EOI, NMI, ids: IPI and timer tests.
+    pub use crate::arch::apic;
+    /// CPUID feature bits: tests that skip what the CPU lacks.
+    pub use crate::arch::cpuinfo;
+    /// I/O APIC routes: the SMP test checks them.
+    pub use crate::arch::ioapic;
+    /// Inter-processor interrupts and cross-calls.
+    pub use crate::arch::ipi;
+    /// The per-CPU block (GS base): CPU index, the running g0, IST nesting.
+    pub use crate::arch::percpu;
+    /// The register-save frame `async_preempt` pushes: the stack-room test
+    /// sizes it.
+    pub use crate::arch::preempt::ASYNC_PREEMPT_STACK;
+    /// CPU count, online mask, AP start-up.
+    pub use crate::arch::smp;
+    /// APIC timer: frequency, TSC-deadline mode, one-shots.
+    pub use crate::arch::timer;
+    /// TLB shootdown and the TLB epoch.
+    pub use crate::arch::tlb;
+    /// Interrupt handler registration and the trap frame: tests install
+    /// their own vectors.
+    pub use crate::arch::trap::{self, TrapFrame};
+    /// TSC: icount detection, pacing of busy-waits.
+    pub use crate::arch::tsc;
+    /// This CPU's index and the raw TSC.
+    pub use crate::arch::{cpu_index, rdtsc};
+    /// Fault-tolerant reads and writes: tests probe unmapped or guard pages.
+    pub use crate::arch::{probe_read, probe_write};
+    /// The clock in nanoseconds since boot, and TSC cycle conversions:
+    /// measurements finer than `Instant` and busy-waits in interrupt
+    /// context.
+    pub use crate::time::{cycles_to_ns, now_ns, ns_to_cycles};
+}
+
+/// Memory internals: what memory tests check `read_mem_stats` against, and
+/// the page tables the TLB and probe tests change.
+pub mod mem {
+    /// The frame allocator (`stats`: total and free frames).
+    pub use crate::mem::frame;
+    /// The kernel heap (`stats`: size, in use, allocations).
+    pub use crate::mem::heap;
+    /// The page size.
+    pub use crate::mem::layout::PAGE_SIZE;
+    /// Page tables: tests map and unmap pages.
+    pub use crate::mem::paging;
+    /// The physical-memory window: tests read frames directly.
+    pub use crate::mem::phys_to_virt;
+}
+
+/// The kernel command-line parser: its test feeds it strings.
+pub use crate::cmdline;

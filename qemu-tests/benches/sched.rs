@@ -12,7 +12,7 @@ extern crate alloc;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-use gmpos::time::now_ns;
+use gmpos::testing::hw::now_ns;
 use gmpos::{WaitGroup, go, gosched, set_gomaxprocs};
 use qemu_tests::bench::report;
 
@@ -22,11 +22,11 @@ gmpos::qemu_test! {
         icount=1
         timeout=1200
     ",
-    cases: [spawn, yield_],
 }
 
 /// `spawn`: N goroutines that each call `wg.Done()`; main spawns them all
 /// without yielding, then waits. ns/op = elapsed / N.
+#[gmpos::test]
 fn spawn() {
     const N: u64 = 100_000;
     for procs in [1, 2] {
@@ -52,6 +52,7 @@ fn spawn() {
 
 /// `yield`: two goroutines each call Gosched 1,000,000 times.
 /// ns/op = elapsed / 2,000,000.
+#[gmpos::test]
 fn yield_() {
     const N: u64 = 1_000_000;
     for procs in [1, 2] {

@@ -3,6 +3,39 @@
 
 extern crate alloc;
 
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use gmpos::testing::hw::{now_ns, tsc};
+
+/// A CPU hog: a tight loop with no calls and no yields, until `stop`, so
+/// only asynchronous preemption takes the CPU from it (the preemption and
+/// fairness tests rely on that). Adds 1 to `work`, if given, every 4096
+/// iterations (progress without an atomic per iteration); returns the
+/// iteration count.
+pub fn hog(stop: &AtomicBool, work: Option<&AtomicU64>) -> u64 {
+    let mut x = 0u64;
+    while !stop.load(Ordering::Relaxed) {
+        // `black_box`: the loop must really run, not be folded away.
+        x = core::hint::black_box(x.wrapping_add(1));
+        if x & 0xfff == 0
+            && let Some(w) = work
+        {
+            w.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    x
+}
+
+/// Busy-waits `ns` nanoseconds of TSC time without yielding (interrupts
+/// stay as they are, so a goroutine doing this is preempted like a hog).
+/// Paced (`tsc::pace`) so that emulated time advances under QEMU's TCG.
+pub fn spin_ns(ns: u64) {
+    let until = now_ns() + ns;
+    while now_ns() < until {
+        tsc::pace();
+    }
+}
+
 /// A small xorshift64 PRNG: deterministic, seeded sequences for tests (sizes,
 /// depths, sleep times).
 pub struct Rng(pub u64);

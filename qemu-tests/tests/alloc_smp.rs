@@ -13,7 +13,7 @@ mod common;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering};
 
-use gmpos::mem::{frame, heap, phys_to_virt};
+use gmpos::testing::mem::{frame, heap, phys_to_virt};
 use qemu_tests::Rng;
 
 gmpos::qemu_test! {
@@ -22,7 +22,6 @@ gmpos::qemu_test! {
         args=heap=64M
         timeout=120
     ",
-    cases: [heap_from_all_cpus, frames_from_all_cpus],
 }
 
 static OPS: AtomicU64 = AtomicU64::new(0);
@@ -58,14 +57,15 @@ fn heap_share(cpu: usize) {
     OPS.fetch_add(20_000, Ordering::Relaxed);
 }
 
+#[gmpos::test]
 fn heap_from_all_cpus() {
-    let n = gmpos::arch::smp::ncpu() as u64;
+    let n = gmpos::testing::hw::smp::ncpu() as u64;
     common::wait_for_all_ms();
     OPS.store(0, Ordering::Relaxed);
     let before = heap::stats();
-    let t0 = gmpos::time::now_ns();
+    let t0 = gmpos::testing::hw::now_ns();
     common::on_all_cpus(heap_share);
-    let ms = (gmpos::time::now_ns() - t0) / 1_000_000;
+    let ms = (gmpos::testing::hw::now_ns() - t0) / 1_000_000;
     let after = heap::stats();
     assert_eq!(OPS.load(Ordering::Relaxed), 20_000 * n);
     assert_eq!(
@@ -116,14 +116,15 @@ fn frames_share(cpu: usize) {
     OPS.fetch_add(100 * 128, Ordering::Relaxed);
 }
 
+#[gmpos::test]
 fn frames_from_all_cpus() {
-    let n = gmpos::arch::smp::ncpu() as u64;
+    let n = gmpos::testing::hw::smp::ncpu() as u64;
     common::wait_for_all_ms();
     OPS.store(0, Ordering::Relaxed);
     let (total, free0) = frame::stats();
-    let t0 = gmpos::time::now_ns();
+    let t0 = gmpos::testing::hw::now_ns();
     common::on_all_cpus(frames_share);
-    let ms = (gmpos::time::now_ns() - t0) / 1_000_000;
+    let ms = (gmpos::testing::hw::now_ns() - t0) / 1_000_000;
     let (total1, free1) = frame::stats();
     assert_eq!(OPS.load(Ordering::Relaxed), 12_800 * n);
     assert_eq!(

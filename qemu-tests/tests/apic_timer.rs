@@ -12,9 +12,9 @@ mod common;
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
-use gmpos::arch::trap::TrapFrame;
-use gmpos::arch::{ipi, percpu, smp, timer};
-use gmpos::time::now_ns;
+use gmpos::testing::hw::now_ns;
+use gmpos::testing::hw::trap::TrapFrame;
+use gmpos::testing::hw::{ipi, percpu, smp, timer};
 
 gmpos::qemu_test! {
     config: "
@@ -22,7 +22,6 @@ gmpos::qemu_test! {
         icount=0,1
         timeout=120
     ",
-    cases: [periodic_1khz_on_every_cpu, oneshot_never_early],
 }
 
 const MAX: usize = 64;
@@ -40,7 +39,7 @@ fn count_tick(_: &mut TrapFrame) {
 /// scheduler's, and puts the scheduler's back.
 fn with_tick_handler(f: impl FnOnce()) {
     let saved = timer::tick_handler();
-    let _pin = gmpos::sched::AcquireM::new();
+    let _pin = gmpos::testing::sched::AcquireM::new();
     timer::set_tick_handler(count_tick);
     f();
     match saved {
@@ -49,6 +48,7 @@ fn with_tick_handler(f: impl FnOnce()) {
     }
 }
 
+#[gmpos::test]
 fn periodic_1khz_on_every_cpu() {
     let n = smp::ncpu();
     let start = [const { AtomicU64::new(0) }; MAX];
@@ -64,7 +64,7 @@ fn periodic_1khz_on_every_cpu() {
         });
         // 200 ms with interrupts on: the other CPUs idle (halted) between
         // ticks, this one spins.
-        common::spin_ns(200_000_000);
+        qemu_tests::spin_ns(200_000_000);
         ipi::run_on_all(&|| {
             let cpu = percpu::cpu_index();
             timer::stop();
@@ -88,6 +88,7 @@ fn periodic_1khz_on_every_cpu() {
     }
 }
 
+#[gmpos::test]
 fn oneshot_never_early() {
     let n = smp::ncpu();
     let icount = common::icount();

@@ -11,9 +11,9 @@ gmpos::qemu_test! {
         args=exit
         timeout=90
     ",
-    cases: [boots_and_reads_cmdline],
 }
 
+#[gmpos::test]
 fn boots_and_reads_cmdline() {
     // The runner passed `exit` through fw_cfg: reading it proves the
     // command-line path works end to end.
@@ -21,7 +21,7 @@ fn boots_and_reads_cmdline() {
         gmpos::config().exit,
         "the `exit` word did not reach the kernel"
     );
-    let (total, free) = gmpos::mem::frame::stats();
+    let (total, free) = gmpos::testing::mem::frame::stats();
     assert!(
         total > 0 && free <= total,
         "frame counters: total {total} free {free}"

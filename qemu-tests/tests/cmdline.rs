@@ -5,16 +5,16 @@
 #![feature(custom_test_frameworks)]
 #![test_runner(gmpos::testing::harness)]
 
-use gmpos::cmdline;
+use gmpos::testing::cmdline;
 
 gmpos::qemu_test! {
     config: "
         smp=1
         args=heap=24M maxstack=64K slice=200us log=warn bogus=1 heap=tiny slice=5 gomaxprocs=0
     ",
-    cases: [good_and_bad_words],
 }
 
+#[gmpos::test]
 fn good_and_bad_words() {
     let c = gmpos::config();
     assert_eq!(c.heap_size, 24 << 20);
@@ -22,5 +22,5 @@ fn good_and_bad_words() {
     assert_eq!(c.slice_ns, 200_000);
     assert_eq!(c.log_level, cmdline::LogLevel::Warn);
     assert_eq!(c.gomaxprocs, None, "gomaxprocs=0 must be rejected");
-    assert_eq!(gmpos::mem::heap::stats().size, 24 << 20);
+    assert_eq!(gmpos::testing::mem::heap::stats().size, 24 << 20);
 }

@@ -7,16 +7,16 @@
 extern crate alloc;
 
 use alloc::vec::Vec;
-use gmpos::mem::frame;
+use gmpos::testing::mem::frame;
 
 gmpos::qemu_test! {
     config: "
         smp=1
         mem=256M
     ",
-    cases: [allocate_all_free_all],
 }
 
+#[gmpos::test]
 fn allocate_all_free_all() {
     let (total, free0) = frame::stats();
     let mut frames = Vec::with_capacity(free0 as usize);

@@ -22,11 +22,16 @@ gmpos::qemu_test! {
         args=slice=100us
         timeout=180
     ",
-    cases: [back_to_back_resizes, concurrent_resizes],
 }
 
-/// Goroutines doing short bursts of work and yielding, until `stop`.
-fn workers(n: usize, stop: &Arc<AtomicBool>, wg: &Arc<WaitGroup>, work: &Arc<AtomicU64>) {
+/// `n` goroutines doing short bursts of work and yielding, until their
+/// stop flag is set: (stop flag, WaitGroup, work count).
+fn workers(n: usize) -> (Arc<AtomicBool>, Arc<WaitGroup>, Arc<AtomicU64>) {
+    let (stop, wg, work) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(WaitGroup::new()),
+        Arc::new(AtomicU64::new(0)),
+    );
     for _ in 0..n {
         let (s, w, k) = (stop.clone(), wg.clone(), work.clone());
         wg.add(1);
@@ -41,16 +46,13 @@ fn workers(n: usize, stop: &Arc<AtomicBool>, wg: &Arc<WaitGroup>, work: &Arc<Ato
             w.done();
         });
     }
+    (stop, wg, work)
 }
 
+#[gmpos::test]
 fn back_to_back_resizes() {
     let n = gmpos::num_cpu();
-    let (stop, wg, work) = (
-        Arc::new(AtomicBool::new(false)),
-        Arc::new(WaitGroup::new()),
-        Arc::new(AtomicU64::new(0)),
-    );
-    workers(2 * n, &stop, &wg, &work);
+    let (stop, wg, work) = workers(2 * n);
     let iters = 1_000;
     for _ in 0..iters {
         gmpos::set_gomaxprocs((n / 2).max(1));
@@ -59,7 +61,7 @@ fn back_to_back_resizes() {
     assert_eq!(gmpos::gomaxprocs(), n);
     let before = work.load(Ordering::Relaxed);
     // The workers still run on every P afterwards.
-    gmpos::time::sleep(core::time::Duration::from_millis(5));
+    gmpos::sleep(core::time::Duration::from_millis(5));
     stop.store(true, Ordering::Relaxed);
     wg.wait();
     gmpos::test_note!(
@@ -70,14 +72,10 @@ fn back_to_back_resizes() {
     );
 }
 
+#[gmpos::test]
 fn concurrent_resizes() {
     let n = gmpos::num_cpu();
-    let (stop, wg, work) = (
-        Arc::new(AtomicBool::new(false)),
-        Arc::new(WaitGroup::new()),
-        Arc::new(AtomicU64::new(0)),
-    );
-    workers(2 * n, &stop, &wg, &work);
+    let (stop, wg, work) = workers(2 * n);
     let resizers = Arc::new(WaitGroup::new());
     let iters = 300;
     for r in 0..2usize {

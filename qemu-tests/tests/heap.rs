@@ -7,7 +7,7 @@
 extern crate alloc;
 
 use alloc::vec::Vec;
-use gmpos::mem::heap;
+use gmpos::testing::mem::heap;
 use qemu_tests::Rng;
 
 gmpos::qemu_test! {
@@ -15,9 +15,9 @@ gmpos::qemu_test! {
         smp=1
         args=heap=32M
     ",
-    cases: [heap_100k_mixed, heap_size_from_cmdline],
 }
 
+#[gmpos::test]
 fn heap_100k_mixed() {
     let before = heap::stats();
     let mut rng = Rng::new(0x9e37_79b9_7f4a_7c15);
@@ -64,6 +64,7 @@ fn heap_100k_mixed() {
     );
 }
 
+#[gmpos::test]
 fn heap_size_from_cmdline() {
     assert_eq!(heap::stats().size, 32 << 20, "heap=32M not honoured");
 }

@@ -10,9 +10,9 @@ mod common;
 
 use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
-use gmpos::arch::trap::{self, TrapFrame};
-use gmpos::arch::{apic, ipi, percpu, rdtsc, smp};
-use gmpos::time::cycles_to_ns;
+use gmpos::testing::hw::cycles_to_ns;
+use gmpos::testing::hw::trap::{self, TrapFrame};
+use gmpos::testing::hw::{apic, ipi, percpu, rdtsc, smp};
 
 gmpos::qemu_test! {
     config: "
@@ -20,7 +20,6 @@ gmpos::qemu_test! {
         icount=0,1
         timeout=180
     ",
-    cases: [ping_pong_10k_with_every_cpu],
 }
 
 const PING: u8 = 0x60;
@@ -41,8 +40,9 @@ fn on_pong(_: &mut TrapFrame) {
     apic::eoi();
 }
 
+#[gmpos::test]
 fn ping_pong_10k_with_every_cpu() {
-    let _pin = gmpos::sched::AcquireM::new();
+    let _pin = gmpos::testing::sched::AcquireM::new();
     trap::register(PING, on_ping);
     trap::register(PONG, on_pong);
     let me = percpu::cpu_index();

@@ -5,23 +5,23 @@
 #![feature(custom_test_frameworks)]
 #![test_runner(gmpos::testing::harness)]
 
-use gmpos::arch::trap::{self, TrapFrame};
-use gmpos::sched::WaitReason;
+use gmpos::testing::hw::trap::{self, TrapFrame};
+use gmpos::testing::sched::WaitReason;
 
 gmpos::qemu_test! {
     config: "
         smp=1
         expect=fatal error: gopark called from an interrupt handler
     ",
-    cases: [gopark_in_interrupt_handler],
 }
 
 const VECTOR: u8 = 0x70;
 
 fn handler(_frame: &mut TrapFrame) {
-    gmpos::sched::gopark(None, WaitReason::Park);
+    gmpos::testing::sched::gopark(None, WaitReason::Park);
 }
 
+#[gmpos::test]
 fn gopark_in_interrupt_handler() {
     trap::register(VECTOR, handler);
     // SAFETY: vector 0x70 has a handler registered just above.

@@ -5,18 +5,18 @@
 #![feature(custom_test_frameworks)]
 #![test_runner(gmpos::testing::harness)]
 
-use gmpos::sync::SpinLock;
+use gmpos::testing::sched::SpinLock;
 
 gmpos::qemu_test! {
     config: "
         smp=1
         expect=fatal error: gosched: holding locks
     ",
-    cases: [gosched_holding_a_spin_lock],
 }
 
 static LOCK: SpinLock<u32> = SpinLock::new(0);
 
+#[gmpos::test]
 fn gosched_holding_a_spin_lock() {
     let mut guard = LOCK.lock();
     *guard += 1;

@@ -15,9 +15,9 @@ gmpos::qemu_test! {
         smp=1
         expect=goroutine 2 [running]:
     ",
-    cases: [panic_in_goroutine],
 }
 
+#[gmpos::test]
 fn panic_in_goroutine() {
     let wg = Arc::new(gmpos::WaitGroup::new());
     wg.add(1);

@@ -14,9 +14,9 @@ gmpos::qemu_test! {
         smp=1
         expect=goroutine 2 [running]:
     ",
-    cases: [null_pointer_in_goroutine],
 }
 
+#[gmpos::test]
 fn null_pointer_in_goroutine() {
     let wg = Arc::new(gmpos::WaitGroup::new());
     wg.add(1);

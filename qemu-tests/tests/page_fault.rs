@@ -10,9 +10,9 @@ gmpos::qemu_test! {
         smp=1
         expect=page fault at address 0x00000deadbeef000: page not present on write
     ",
-    cases: [write_to_unmapped_address],
 }
 
+#[gmpos::test]
 fn write_to_unmapped_address() {
     let p = 0x0dea_dbee_f000 as *mut u64;
     // SAFETY: not sound at all: this test exists to fault.

@@ -13,10 +13,12 @@ use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use core::time::Duration;
-use gmpos::sched::preempt::counters;
-use gmpos::sync::SpinLock;
-use gmpos::time::{now_ns, sleep};
+use gmpos::sleep;
+use gmpos::testing::hw::now_ns;
+use gmpos::testing::sched::SpinLock;
+use gmpos::testing::sched::counters;
 use gmpos::{WaitGroup, go};
+use qemu_tests::hog;
 
 gmpos::qemu_test! {
     config: "
@@ -25,18 +27,6 @@ gmpos::qemu_test! {
         args=gomaxprocs=1 slice=1ms
         timeout=180
     ",
-    cases: [sleeper_beats_one_spinner, sleeper_beats_two_spinners, runnext_respawn_does_not_starve_global,
-            no_async_preemption_under_spin_lock, copies_and_recursion_under_preemption],
-}
-
-fn spin_until(stop: &AtomicBool) -> u64 {
-    let mut x = 0u64;
-    // No calls, no yields: only asynchronous preemption can interrupt this.
-    while !stop.load(Ordering::Relaxed) {
-        x = x.wrapping_add(1);
-        core::hint::black_box(x);
-    }
-    x
 }
 
 fn sleeper_vs_spinners(spinners: usize) {
@@ -47,7 +37,7 @@ fn sleeper_vs_spinners(spinners: usize) {
         let (s, w) = (stop.clone(), wg.clone());
         wg.add(1);
         go(move || {
-            core::hint::black_box(spin_until(&s));
+            core::hint::black_box(hog(&s, None));
             w.done();
         });
     }
@@ -72,10 +62,12 @@ fn sleeper_vs_spinners(spinners: usize) {
     assert!(a1 > a0, "the spinners were never preempted asynchronously");
 }
 
+#[gmpos::test]
 fn sleeper_beats_one_spinner() {
     sleeper_vs_spinners(1);
 }
 
+#[gmpos::test]
 fn sleeper_beats_two_spinners() {
     sleeper_vs_spinners(2);
 }
@@ -95,6 +87,7 @@ fn respawn(n: u64) {
     go(move || respawn(x));
 }
 
+#[gmpos::test]
 fn runnext_respawn_does_not_starve_global() {
     CHAIN_STOP.store(false, Ordering::Relaxed);
     go(|| respawn(1));
@@ -132,6 +125,7 @@ fn runnext_respawn_does_not_starve_global() {
 
 static LOCK: SpinLock<u64> = SpinLock::new(0);
 
+#[gmpos::test]
 fn no_async_preemption_under_spin_lock() {
     let done = Arc::new(AtomicBool::new(false));
     let stats = Arc::new([const { AtomicU64::new(0) }; 6]);
@@ -143,7 +137,7 @@ fn no_async_preemption_under_spin_lock() {
     let stop = Arc::new(AtomicBool::new(false));
     let s2 = stop.clone();
     go(move || {
-        core::hint::black_box(spin_until(&s2));
+        core::hint::black_box(hog(&s2, None));
     });
     go(move || {
         let mut guard = LOCK.lock();
@@ -210,6 +204,7 @@ fn deep_sum(n: u64) -> u64 {
     }
 }
 
+#[gmpos::test]
 fn copies_and_recursion_under_preemption() {
     let wg = Arc::new(WaitGroup::new());
     let bad = Arc::new(AtomicU64::new(0));

@@ -15,10 +15,10 @@ use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use core::time::Duration;
 
-use gmpos::arch::{smp, timer};
-use gmpos::sched::preempt::{counters, set_slice};
-use gmpos::time::now_ns;
+use gmpos::testing::hw::{smp, timer};
+use gmpos::testing::sched::{counters, set_slice};
 use gmpos::{WaitGroup, go};
+use qemu_tests::{hog, spin_ns};
 
 mod common;
 
@@ -28,26 +28,6 @@ gmpos::qemu_test! {
         icount=0,1
         timeout=240
     ",
-    cases: [hogs_at_100us_slice, hogs_at_default_slice],
-}
-
-/// A tight loop with no calls: only asynchronous preemption stops it.
-fn hog(stop: &AtomicBool, work: &AtomicU64) {
-    let mut x = 0u64;
-    while !stop.load(Ordering::Relaxed) {
-        x = x.wrapping_add(1);
-        if x & 0xfff == 0 {
-            work.fetch_add(1, Ordering::Relaxed);
-        }
-    }
-}
-
-/// Busy `main` for `ns` (it is preempted like the hogs).
-fn busy(ns: u64) {
-    let t0 = now_ns();
-    while now_ns() - t0 < ns {
-        core::hint::spin_loop();
-    }
 }
 
 fn run(slice: Duration, rounds: usize, round_ns: u64) {
@@ -61,12 +41,12 @@ fn run(slice: Duration, rounds: usize, round_ns: u64) {
         let (s, w, wg) = (stop.clone(), work.clone(), wg.clone());
         wg.add(1);
         go(move || {
-            hog(&s, &w);
+            hog(&s, Some(&w));
             wg.done();
         });
     }
     // Let the hogs spread over every CPU (idle CPUs rightly take no ticks).
-    busy(round_ns);
+    spin_ns(round_ns);
     let (a0, c0, _) = counters();
     let mut last: Vec<u64> = (0..ncpu).map(timer::ticks).collect();
     let mut min_ticks = u64::MAX;
@@ -87,7 +67,7 @@ fn run(slice: Duration, rounds: usize, round_ns: u64) {
     let allowed_silent = if strict { 0 } else { 4 };
     let mut silent = alloc::vec![0usize; ncpu];
     for round in 0..rounds {
-        busy(round_ns);
+        spin_ns(round_ns);
         for (cpu, prev) in last.iter_mut().enumerate() {
             let now = timer::ticks(cpu);
             min_ticks = min_ticks.min(now - *prev);
@@ -95,10 +75,10 @@ fn run(slice: Duration, rounds: usize, round_ns: u64) {
             if silent[cpu] > allowed_silent {
                 // Say where every CPU is before failing.
                 for c in 0..ncpu {
-                    gmpos::arch::apic::send_nmi(smp::apic_id(c));
+                    gmpos::testing::hw::apic::send_nmi(smp::apic_id(c));
                 }
-                busy(1_000_000);
-                gmpos::sched::dump::print_sched_state();
+                spin_ns(1_000_000);
+                gmpos::testing::sched::print_sched_state();
             }
             assert!(
                 silent[cpu] <= allowed_silent,
@@ -124,10 +104,12 @@ fn run(slice: Duration, rounds: usize, round_ns: u64) {
     assert!(a1 > a0, "the hogs were never preempted asynchronously");
 }
 
+#[gmpos::test]
 fn hogs_at_100us_slice() {
     run(Duration::from_micros(100), 200, 5_000_000);
 }
 
+#[gmpos::test]
 fn hogs_at_default_slice() {
     run(Duration::from_millis(10), 30, 25_000_000);
 }

@@ -14,9 +14,11 @@ use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use core::time::Duration;
 
-use gmpos::time::{now_ns, sleep};
+use gmpos::sleep;
+use gmpos::testing::hw::now_ns;
 use gmpos::{WaitGroup, go, gosched};
 use qemu_tests::bench::report;
+use qemu_tests::hog;
 
 gmpos::qemu_test! {
     config: "
@@ -25,7 +27,6 @@ gmpos::qemu_test! {
         args=gomaxprocs=1 slice=1ms
         timeout=300
     ",
-    cases: [preempt_latency],
 }
 
 static STARTED: AtomicBool = AtomicBool::new(false);
@@ -40,14 +41,12 @@ fn one_rep() -> Vec<u64> {
     let w = wg.clone();
     go(move || {
         STARTED.store(true, Ordering::Relaxed);
-        let mut x = 0u64;
-        while !STOP.load(Ordering::Relaxed) {
-            x = x.wrapping_add(1);
-        }
-        SINK.store(x, Ordering::Relaxed);
+        SINK.store(hog(&STOP, None), Ordering::Relaxed);
         w.done();
     });
-    let lat = Arc::new(gmpos::sync::SpinLock::new(Vec::with_capacity(100)));
+    let lat = Arc::new(gmpos::testing::sched::SpinLock::new(Vec::with_capacity(
+        100,
+    )));
     let (w, l) = (wg.clone(), lat.clone());
     go(move || {
         while !STARTED.load(Ordering::Relaxed) {
@@ -69,6 +68,7 @@ fn one_rep() -> Vec<u64> {
     v
 }
 
+#[gmpos::test]
 fn preempt_latency() {
     let mut medians = Vec::new();
     let (mut p50, mut p90, mut mins, mut maxs) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());

@@ -13,7 +13,7 @@ use alloc::sync::Arc;
 use core::sync::atomic::{AtomicU64, Ordering};
 use core::time::Duration;
 
-use gmpos::sched::preempt::counters;
+use gmpos::testing::sched::counters;
 use gmpos::{WaitGroup, go};
 
 gmpos::qemu_test! {
@@ -22,7 +22,6 @@ gmpos::qemu_test! {
         args=slice=200us
         timeout=300
     ",
-    cases: [registers_survive_2000_async_preemptions],
 }
 
 /// Set by the test to end the loops.
@@ -118,6 +117,7 @@ extern "C" fn register_loop() {
     )
 }
 
+#[gmpos::test]
 fn registers_survive_2000_async_preemptions() {
     let (a0, _, _) = counters();
     let wg = Arc::new(WaitGroup::new());
@@ -129,11 +129,11 @@ fn registers_survive_2000_async_preemptions() {
             w.done();
         });
     }
-    let t0 = gmpos::time::now_ns();
+    let t0 = gmpos::testing::hw::now_ns();
     while counters().0 - a0 < 2000 && GMPOS_REGS_FAIL.load(Ordering::Relaxed) == 0 {
-        gmpos::time::sleep(Duration::from_millis(10));
+        gmpos::sleep(Duration::from_millis(10));
         assert!(
-            gmpos::time::now_ns() - t0 < 120_000_000_000,
+            gmpos::testing::hw::now_ns() - t0 < 120_000_000_000,
             "not 2000 preemptions in 120 s"
         );
     }

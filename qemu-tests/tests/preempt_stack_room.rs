@@ -17,11 +17,11 @@ use alloc::sync::Arc;
 use core::hint::black_box;
 use core::sync::atomic::{AtomicU64, Ordering};
 
-use gmpos::arch::preempt::ASYNC_PREEMPT_STACK;
-use gmpos::mem::layout::PAGE_SIZE;
-use gmpos::sched::getg;
-use gmpos::sched::preempt::counters;
-use gmpos::time::{now_ns, ns_to_cycles};
+use gmpos::testing::hw::ASYNC_PREEMPT_STACK;
+use gmpos::testing::hw::{now_ns, ns_to_cycles};
+use gmpos::testing::mem::PAGE_SIZE;
+use gmpos::testing::sched::counters;
+use gmpos::testing::sched::getg;
 use gmpos::{WaitGroup, go};
 
 gmpos::qemu_test! {
@@ -31,8 +31,6 @@ gmpos::qemu_test! {
         args=slice=100us
         timeout=120
     ",
-    cases: [spin_just_above_guard_page, preempted_with_just_enough_room,
-            preempted_with_just_enough_unmapped_room],
 }
 
 /// How long each spinner runs (virtual time under icount): hundreds of
@@ -149,7 +147,7 @@ fn spinner(above: u64, room: Room) -> Spun {
         } else {
             2048
         };
-        let until = gmpos::arch::rdtsc() + ns_to_cycles(SPIN_NS);
+        let until = gmpos::testing::hw::rdtsc() + ns_to_cycles(SPIN_NS);
         let spun = descend_and_fill(sp, slack, until, room);
         assert_eq!(spun, sp);
         if room == Room::Filled {
@@ -207,6 +205,7 @@ fn descend_and_fill(sp: u64, slack: u64, until: u64, room: Room) -> u64 {
     descend(sp, slack, until)
 }
 
+#[gmpos::test]
 fn spin_just_above_guard_page() {
     for above in [64, 96, 128] {
         let s = spinner(above, Room::Unmapped);
@@ -219,6 +218,7 @@ fn spin_just_above_guard_page() {
     }
 }
 
+#[gmpos::test]
 fn preempted_with_just_enough_room() {
     let s = spinner(ASYNC_PREEMPT_STACK, Room::Filled);
     assert!(
@@ -234,6 +234,7 @@ fn preempted_with_just_enough_room() {
     );
 }
 
+#[gmpos::test]
 fn preempted_with_just_enough_unmapped_room() {
     let s = spinner(ASYNC_PREEMPT_STACK, Room::Unmapped);
     assert!(

@@ -4,15 +4,15 @@
 #![feature(custom_test_frameworks)]
 #![test_runner(gmpos::testing::harness)]
 
-use gmpos::arch::{probe_read, probe_write};
+use gmpos::testing::hw::{probe_read, probe_write};
 
 gmpos::qemu_test! {
     config: "
         smp=1
     ",
-    cases: [probe_unmapped_is_error, probe_mapped_reads_value],
 }
 
+#[gmpos::test]
 fn probe_unmapped_is_error() {
     // Unmapped: the null page, a hole in the upper half, the heap's far end.
     for addr in [0u64, 0x1000, 0xffff_f000_dead_0000, 0x0000_7000_0000_0000] {
@@ -25,6 +25,7 @@ fn probe_unmapped_is_error() {
     }
 }
 
+#[gmpos::test]
 fn probe_mapped_reads_value() {
     let x: u64 = 0x1234_5678_9abc_def0;
     assert_eq!(

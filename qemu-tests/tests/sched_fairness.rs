@@ -11,17 +11,17 @@ extern crate alloc;
 use alloc::sync::Arc;
 use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
-use gmpos::sched::goyield;
-use gmpos::sched::p::p;
+use gmpos::testing::sched::goyield;
+use gmpos::testing::sched::p;
 use gmpos::{WaitGroup, go, gosched};
 
 gmpos::qemu_test! {
     config: "
         smp=1
     ",
-    cases: [global_queue_runs_within_61_ticks],
 }
 
+#[gmpos::test]
 fn global_queue_runs_within_61_ticks() {
     let stop = Arc::new(AtomicBool::new(false));
     let wg = Arc::new(WaitGroup::new());

@@ -16,12 +16,13 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use gmpos::sched::WaitReason;
-use gmpos::sched::p::p;
-use gmpos::sched::preempt::preempt_disable;
-use gmpos::sync::sema::Sema;
-use gmpos::time::now_ns;
+use gmpos::testing::hw::now_ns;
+use gmpos::testing::sched::Sema;
+use gmpos::testing::sched::WaitReason;
+use gmpos::testing::sched::p;
+use gmpos::testing::sched::preempt_disable;
 use gmpos::{WaitGroup, go};
+use qemu_tests::hog;
 
 mod common;
 
@@ -32,20 +33,12 @@ gmpos::qemu_test! {
         args=slice=200us
         timeout=240
     ",
-    cases: [spawned_gs_run_behind_hogs, woken_gs_run_behind_hogs],
 }
 
 const SLICE_NS: u64 = 200_000;
 /// Goroutines readied per round.
 const K: usize = 4;
 const ROUNDS: usize = 20;
-
-fn hog(stop: &AtomicBool) {
-    let mut x = 0u64;
-    while !stop.load(Ordering::Relaxed) {
-        x = core::hint::black_box(x.wrapping_add(1));
-    }
-}
 
 /// Starts two hogs per CPU and returns their stop flag and WaitGroup.
 fn start_hogs() -> (Arc<AtomicBool>, Arc<WaitGroup>) {
@@ -55,7 +48,7 @@ fn start_hogs() -> (Arc<AtomicBool>, Arc<WaitGroup>) {
         let (s, w) = (stop.clone(), wg.clone());
         wg.add(1);
         go(move || {
-            hog(&s);
+            hog(&s, None);
             w.done();
         });
     }
@@ -89,7 +82,7 @@ impl Started {
     /// Called first thing by the readied goroutine.
     fn record(&self) {
         let _pin = preempt_disable();
-        let cpu = gmpos::arch::percpu::cpu_index();
+        let cpu = gmpos::testing::hw::percpu::cpu_index();
         self.cpu.store(cpu as u64, Ordering::Relaxed);
         self.tick.store(
             p(cpu).schedtick.load(Ordering::Relaxed) as u64,
@@ -113,7 +106,7 @@ struct Readied {
 /// all land in this P's local queue) through `ready(i)`.
 fn ready_all(mut ready: impl FnMut(usize)) -> Readied {
     let _pin = preempt_disable();
-    let cpu = gmpos::arch::percpu::cpu_index();
+    let cpu = gmpos::testing::hw::percpu::cpu_index();
     let r = Readied {
         cpu,
         ahead: p(cpu).runq.len(),
@@ -173,10 +166,11 @@ fn check_round(round: usize, r: &Readied, started: &[Started; K], worst: &mut u6
     }
 }
 
+#[gmpos::test]
 fn spawned_gs_run_behind_hogs() {
     let (stop, hogs) = start_hogs();
     // Let the hogs spread and fill the global queue.
-    common::spin_ns(5 * SLICE_NS);
+    qemu_tests::spin_ns(5 * SLICE_NS);
     let mut worst = 0;
     for round in 0..ROUNDS {
         let started = Arc::new([const { Started::new() }; K]);
@@ -196,9 +190,10 @@ fn spawned_gs_run_behind_hogs() {
     );
 }
 
+#[gmpos::test]
 fn woken_gs_run_behind_hogs() {
     let (stop, hogs) = start_hogs();
-    common::spin_ns(5 * SLICE_NS);
+    qemu_tests::spin_ns(5 * SLICE_NS);
     let mut worst = 0;
     let done = Arc::new(WaitGroup::new());
     for round in 0..ROUNDS {
@@ -218,7 +213,10 @@ fn woken_gs_run_behind_hogs() {
         }
         // Wait until all K are parked (they may have to wait behind hogs).
         while parked.load(Ordering::Acquire) < K as u64
-            || gmpos::sched::schedt::SCHED.nwaiting.load(Ordering::Relaxed) < K as u64
+            || gmpos::testing::sched::SCHED
+                .nwaiting
+                .load(Ordering::Relaxed)
+                < K as u64
         {
             gmpos::gosched();
         }

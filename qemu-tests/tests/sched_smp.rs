@@ -11,24 +11,25 @@ extern crate alloc;
 use alloc::sync::Arc;
 use core::sync::atomic::{AtomicU64, Ordering};
 
-use gmpos::arch::{cpu_index, rdtsc};
-use gmpos::sched::WaitReason;
-use gmpos::sched::m::m;
-use gmpos::sched::p::p;
-use gmpos::sync::sema::Sema;
-use gmpos::time::{now_ns, ns_to_cycles};
+use gmpos::testing::hw::now_ns;
+use gmpos::testing::hw::{cpu_index, rdtsc};
+use gmpos::testing::sched::Sema;
+use gmpos::testing::sched::WaitReason;
+use gmpos::testing::sched::m;
+use gmpos::testing::sched::p;
 use gmpos::{WaitGroup, go, gomaxprocs, num_cpu};
+use qemu_tests::spin_ns;
 
 gmpos::qemu_test! {
     config: "
         smp=1,2,4
         timeout=120
     ",
-    cases: [work_stealing, handoffs_100k, ready_from_interrupt_while_all_halted],
 }
 
 const MAX: usize = 64;
 
+#[gmpos::test]
 fn work_stealing() {
     let ran_on: Arc<[AtomicU64; MAX]> = Arc::new([const { AtomicU64::new(0) }; MAX]);
     let steals0: u64 = (0..gomaxprocs())
@@ -42,10 +43,7 @@ fn work_stealing() {
         go(move || {
             r[cpu_index()].fetch_add(1, Ordering::Relaxed);
             // Busy for 1 ms of TSC time, no yields.
-            let until = rdtsc() + ns_to_cycles(1_000_000);
-            while rdtsc() < until {
-                core::hint::spin_loop();
-            }
+            spin_ns(1_000_000);
             w.done();
         });
     }
@@ -77,6 +75,7 @@ fn work_stealing() {
     }
 }
 
+#[gmpos::test]
 fn handoffs_100k() {
     // Two ping-pong pairs; each round trip is two park/ready hand-offs.
     const ROUNDS: u64 = 25_000;
@@ -131,6 +130,7 @@ fn handoffs_100k() {
     );
 }
 
+#[gmpos::test]
 fn ready_from_interrupt_while_all_halted() {
     let n = num_cpu();
     let halted0: alloc::vec::Vec<u64> = (0..n).map(|i| m(i).halted_cycles_now()).collect();
@@ -145,7 +145,7 @@ fn ready_from_interrupt_while_all_halted() {
         // interrupt-safe path: global queue + wake-up IPI) while every CPU
         // is halted.
         let t0 = now_ns();
-        gmpos::time::sleep(core::time::Duration::from_millis(200));
+        gmpos::sleep(core::time::Duration::from_millis(200));
         l.store(now_ns() - t0 - 200_000_000, Ordering::Relaxed);
         w.done();
     });

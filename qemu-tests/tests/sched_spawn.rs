@@ -10,7 +10,7 @@ extern crate alloc;
 use alloc::sync::Arc;
 use core::sync::atomic::{AtomicU64, Ordering};
 
-use gmpos::sched::schedt::SCHED;
+use gmpos::testing::sched::SCHED;
 use gmpos::{WaitGroup, go, num_goroutine};
 
 gmpos::qemu_test! {
@@ -18,7 +18,6 @@ gmpos::qemu_test! {
         smp=1,2,4
         timeout=120
     ",
-    cases: [spawn_100k_in_batches, free_g_reuse_1m, goroutine_ids_and_api, gomaxprocs_resize],
 }
 
 fn spawn_batches(total: u64, batch: u64) -> u64 {
@@ -39,8 +38,9 @@ fn spawn_batches(total: u64, batch: u64) -> u64 {
     counter.load(Ordering::Relaxed)
 }
 
+#[gmpos::test]
 fn spawn_100k_in_batches() {
-    let t0 = gmpos::time::now_ns();
+    let t0 = gmpos::testing::hw::now_ns();
     let n = spawn_batches(100_000, 1_000);
     assert_eq!(n, 100_000, "not every goroutine ran");
     // The last batch's goroutines may still be finishing goexit after
@@ -48,7 +48,7 @@ fn spawn_100k_in_batches() {
     while num_goroutine() != 1 {
         gmpos::gosched();
     }
-    let dt = gmpos::time::now_ns() - t0;
+    let dt = gmpos::testing::hw::now_ns() - t0;
     gmpos::test_note!(
         "100000 goroutines in {} ms ({} ns each), {} CPUs",
         dt / 1_000_000,
@@ -57,6 +57,7 @@ fn spawn_100k_in_batches() {
     );
 }
 
+#[gmpos::test]
 fn free_g_reuse_1m() {
     let before = SCHED.nallocated.load(Ordering::Relaxed);
     let n = spawn_batches(1_000_000, 1_000);
@@ -75,15 +76,20 @@ fn free_g_reuse_1m() {
     );
 }
 
+#[gmpos::test]
 fn goroutine_ids_and_api() {
-    assert_eq!(gmpos::current_goid(), 1, "main must be goroutine 1");
+    assert_eq!(
+        gmpos::testing::sched::current_goid(),
+        1,
+        "main must be goroutine 1"
+    );
     assert_eq!(gmpos::gomaxprocs(), gmpos::num_cpu());
     let wg = Arc::new(WaitGroup::new());
     let child = Arc::new(AtomicU64::new(0));
     wg.add(1);
     let (w, c) = (wg.clone(), child.clone());
     let id = go(move || {
-        c.store(gmpos::current_goid(), Ordering::Relaxed);
+        c.store(gmpos::testing::sched::current_goid(), Ordering::Relaxed);
         w.done();
     });
     wg.wait();
@@ -95,10 +101,28 @@ fn goroutine_ids_and_api() {
     assert!(id > 1);
 }
 
+/// Go's `runtime.GOMAXPROCS(0)`: a query. It returns the current value,
+/// whatever it is, and changes nothing (no stop-the-world, no message).
+#[gmpos::test]
+fn gomaxprocs_zero_is_a_query() {
+    let n = gmpos::num_cpu();
+    for procs in [(n / 2).max(1), n] {
+        gmpos::set_gomaxprocs(procs);
+        for _ in 0..3 {
+            assert_eq!(
+                gmpos::set_gomaxprocs(0),
+                procs,
+                "set_gomaxprocs(0) with gomaxprocs={procs}"
+            );
+            assert_eq!(gmpos::gomaxprocs(), procs, "set_gomaxprocs(0) changed it");
+        }
+    }
+}
+
+#[gmpos::test]
 fn gomaxprocs_resize() {
     let n = gmpos::num_cpu();
     // Out of range: a clear message, nothing changes.
-    assert_eq!(gmpos::set_gomaxprocs(0), n);
     assert_eq!(gmpos::set_gomaxprocs(n + 1), n);
     assert_eq!(gmpos::gomaxprocs(), n);
     for procs in [1, n, (n / 2).max(1), n] {
@@ -110,11 +134,8 @@ fn gomaxprocs_resize() {
         for _ in 0..200 {
             let (w, r) = (wg.clone(), ran_on.clone());
             go(move || {
-                r[gmpos::arch::cpu_index()].fetch_add(1, Ordering::Relaxed);
-                let until = gmpos::arch::rdtsc() + gmpos::time::ns_to_cycles(100_000);
-                while gmpos::arch::rdtsc() < until {
-                    core::hint::spin_loop();
-                }
+                r[gmpos::testing::hw::cpu_index()].fetch_add(1, Ordering::Relaxed);
+                qemu_tests::spin_ns(100_000);
                 w.done();
             });
         }

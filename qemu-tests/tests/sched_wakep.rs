@@ -15,9 +15,10 @@ use alloc::sync::Arc;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use core::time::Duration;
 
-use gmpos::sched::halt::WAKEP_WINDOW_DELAY_NS;
-use gmpos::sched::schedt::SCHED;
-use gmpos::time::{now_ns, sleep};
+use gmpos::sleep;
+use gmpos::testing::hw::now_ns;
+use gmpos::testing::sched::SCHED;
+use gmpos::testing::sched::WAKEP_WINDOW_DELAY_NS;
 use gmpos::{WaitGroup, go};
 
 mod common;
@@ -29,7 +30,6 @@ gmpos::qemu_test! {
         args=slice=100us
         timeout=300
     ",
-    cases: [wakeups_survive_a_stalled_wakep],
 }
 
 /// Ms spinning right now, by their own flags.
@@ -39,6 +39,7 @@ fn spinning_ms() -> u32 {
         .count() as u32
 }
 
+#[gmpos::test]
 fn wakeups_survive_a_stalled_wakep() {
     WAKEP_WINDOW_DELAY_NS.store(3_000, Ordering::Relaxed);
     let rounds = 3_000;
@@ -71,7 +72,7 @@ fn wakeups_survive_a_stalled_wakep() {
             consistent = true;
             break;
         }
-        common::spin_ns(1_000_000);
+        qemu_tests::spin_ns(1_000_000);
     }
     gmpos::test_note!(
         "after {rounds} rounds: nmspinning={nm}, spinning Ms={real}, idle Ps={}",
@@ -90,7 +91,10 @@ fn wakeups_survive_a_stalled_wakep() {
         wg.add(1);
         go(move || {
             while !s.load(Ordering::Relaxed) {
-                c.fetch_or(1 << gmpos::arch::percpu::cpu_index(), Ordering::Relaxed);
+                c.fetch_or(
+                    1 << gmpos::testing::hw::percpu::cpu_index(),
+                    Ordering::Relaxed,
+                );
                 core::hint::spin_loop();
             }
             w.done();

@@ -13,8 +13,9 @@ use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use core::time::Duration;
 
-use gmpos::arch::timer;
-use gmpos::time::{now_ns, sleep};
+use gmpos::sleep;
+use gmpos::testing::hw::now_ns;
+use gmpos::testing::hw::timer;
 use gmpos::{WaitGroup, go, num_cpu};
 
 gmpos::qemu_test! {
@@ -24,10 +25,9 @@ gmpos::qemu_test! {
         timeout=300
     ",
     // sleep_forever_beside_200ms leaves its sleeper parked for good: last.
-    cases: [sleep_1ms_200_times, ten_thousand_sleepers, tickless_when_all_asleep,
-            sleep_forever_beside_200ms],
 }
 
+#[gmpos::test]
 fn sleep_1ms_200_times() {
     let mut over: Vec<u64> = Vec::with_capacity(200);
     for _ in 0..200 {
@@ -51,6 +51,7 @@ fn sleep_1ms_200_times() {
     assert!(median <= 25_000, "median oversleep {median} ns > 25 us");
 }
 
+#[gmpos::test]
 fn ten_thousand_sleepers() {
     let wg = Arc::new(WaitGroup::new());
     let early = Arc::new(AtomicU64::new(0));
@@ -101,6 +102,7 @@ fn ten_thousand_sleepers() {
     );
 }
 
+#[gmpos::test]
 fn tickless_when_all_asleep() {
     let n = num_cpu();
     let wg = Arc::new(WaitGroup::new());
@@ -137,6 +139,7 @@ fn tickless_when_all_asleep() {
 /// deadline lies in the past and re-arms forever). QEMU's TCG has no TSC
 /// deadline, so this exercises the APIC-count path; the conversions are
 /// unit-tested on the host (`time::convert`).
+#[gmpos::test]
 fn sleep_forever_beside_200ms() {
     let n = num_cpu();
     let woke = Arc::new(AtomicBool::new(false));
@@ -165,7 +168,7 @@ fn sleep_forever_beside_200ms() {
         slept >= 200_000_000,
         "sleep(200ms) woke early: after {slept} ns"
     );
-    if gmpos::arch::tsc::counts_instructions() {
+    if gmpos::testing::hw::tsc::counts_instructions() {
         assert!(
             slept <= 205_000_000,
             "sleep(200ms) took {} us (limit 205 ms)",

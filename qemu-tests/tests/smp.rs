@@ -16,8 +16,8 @@ use alloc::vec::Vec;
 
 use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
-use gmpos::arch::trap::{self, TrapFrame};
-use gmpos::arch::{apic, cpuinfo, ioapic, ipi, percpu, smp, tsc};
+use gmpos::testing::hw::trap::{self, TrapFrame};
+use gmpos::testing::hw::{apic, cpuinfo, ioapic, ipi, percpu, smp, tsc};
 
 gmpos::qemu_test! {
     config: "
@@ -25,9 +25,9 @@ gmpos::qemu_test! {
         cpu=default,max
         timeout=90
     ",
-    cases: [all_cpus_online, apic_mode_matches_cpu, cross_calls_reach_every_cpu, wakeup_ipis, ioapic_routes_com1_to_each_cpu],
 }
 
+#[gmpos::test]
 fn all_cpus_online() {
     let n = smp::ncpu();
     let expected = common::qemu_smp().expect("no fw_cfg") as usize;
@@ -80,6 +80,7 @@ fn all_cpus_online() {
     );
 }
 
+#[gmpos::test]
 fn apic_mode_matches_cpu() {
     let f = cpuinfo::features();
     // x2APIC whenever offered, except under icount (see tsc::counts_instructions).
@@ -96,7 +97,7 @@ fn apic_mode_matches_cpu() {
         apic::errors()
     );
     let t = tsc::frequency();
-    let a = gmpos::arch::timer::frequency();
+    let a = gmpos::testing::hw::timer::frequency();
     gmpos::test_note!(
         "{}; TSC {} kHz ({}), APIC timer {} kHz ({}); TSC-deadline {}",
         if apic::is_x2apic() { "x2APIC" } else { "xAPIC" },
@@ -104,7 +105,7 @@ fn apic_mode_matches_cpu() {
         t.source.describe(),
         a.hz / 1000,
         a.source.describe(),
-        if gmpos::arch::timer::uses_tsc_deadline() {
+        if gmpos::testing::hw::timer::uses_tsc_deadline() {
             "yes"
         } else {
             "no"
@@ -114,6 +115,7 @@ fn apic_mode_matches_cpu() {
     assert!(a.hz > 1_000_000, "APIC timer at {} Hz", a.hz);
 }
 
+#[gmpos::test]
 fn cross_calls_reach_every_cpu() {
     let n = smp::ncpu();
     let hits = [const { AtomicUsize::new(0) }; 64];
@@ -137,6 +139,7 @@ fn cross_calls_reach_every_cpu() {
     assert_eq!(others.load(Ordering::Relaxed), n - 1);
 }
 
+#[gmpos::test]
 fn wakeup_ipis() {
     let n = smp::ncpu();
     let me = percpu::cpu_index();
@@ -145,8 +148,8 @@ fn wakeup_ipis() {
         for _ in 0..10 {
             ipi::send_wakeup(cpu);
             // Let it arrive before the next one (IPIs to one vector coalesce).
-            let t = gmpos::time::now_ns() + 50_000_000;
-            while ipi::wakeups(cpu) == before && gmpos::time::now_ns() < t {
+            let t = gmpos::testing::hw::now_ns() + 50_000_000;
+            while ipi::wakeups(cpu) == before && gmpos::testing::hw::now_ns() < t {
                 core::hint::spin_loop();
             }
         }
@@ -171,6 +174,7 @@ fn on_com1(_: &mut TrapFrame) {
     apic::eoi();
 }
 
+#[gmpos::test]
 fn ioapic_routes_com1_to_each_cpu() {
     trap::register(COM1_VECTOR, on_com1);
     let route = ioapic::isa_route(4);
@@ -185,8 +189,8 @@ fn ioapic_routes_com1_to_each_cpu() {
             core::arch::asm!("out dx, al", in("dx") 0x3f9u16, in("al") 2u8, options(nostack))
         };
         // The interrupt must land on `cpu` (the handler counts per CPU).
-        let t = gmpos::time::now_ns() + 500_000_000;
-        while irqs.load(Ordering::Relaxed) == before && gmpos::time::now_ns() < t {
+        let t = gmpos::testing::hw::now_ns() + 500_000_000;
+        while irqs.load(Ordering::Relaxed) == before && gmpos::testing::hw::now_ns() < t {
             core::hint::spin_loop();
         }
         ioapic::mask_isa(4).unwrap();

@@ -10,7 +10,7 @@
 
 mod common;
 
-use gmpos::arch::{apic, ipi, smp, tsc};
+use gmpos::testing::hw::{apic, ipi, smp, tsc};
 
 gmpos::qemu_test! {
     config: "
@@ -19,9 +19,9 @@ gmpos::qemu_test! {
         icount=1
         timeout=120
     ",
-    cases: [all_cpus_online_under_icount],
 }
 
+#[gmpos::test]
 fn all_cpus_online_under_icount() {
     assert!(
         common::icount(),
@@ -45,7 +45,7 @@ fn all_cpus_online_under_icount() {
     });
     assert_eq!(hits.into_inner(), expected);
     let t = tsc::frequency();
-    let a = gmpos::arch::timer::frequency();
+    let a = gmpos::testing::hw::timer::frequency();
     // Under icount shift=0 the TSC counts nanoseconds of virtual time.
     assert!(
         tsc::ppm(t.hz, 1_000_000_000) <= 100,

@@ -8,7 +8,7 @@
 
 mod common;
 
-use gmpos::arch::{ipi, smp};
+use gmpos::testing::hw::{ipi, smp};
 
 gmpos::qemu_test! {
     config: "
@@ -16,9 +16,9 @@ gmpos::qemu_test! {
         uefi=1
         timeout=120
     ",
-    cases: [all_cpus_online_under_uefi],
 }
 
+#[gmpos::test]
 fn all_cpus_online_under_uefi() {
     let expected = common::qemu_smp().expect("no fw_cfg") as usize;
     assert_eq!(

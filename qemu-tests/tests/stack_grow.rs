@@ -11,9 +11,9 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering};
 
-use gmpos::sched::WaitReason;
-use gmpos::sched::stack::{self, STATS};
-use gmpos::sync::sema::Sema;
+use gmpos::testing::sched::Sema;
+use gmpos::testing::sched::WaitReason;
+use gmpos::testing::sched::stack::{self, STATS};
 use gmpos::{WaitGroup, go};
 
 gmpos::qemu_test! {
@@ -23,7 +23,6 @@ gmpos::qemu_test! {
         args=heap=128M
         timeout=180
     ",
-    cases: [recurse_256k, ten_thousand_random_depths, shrink_after_deep_recursion],
 }
 
 /// A frame with a 1 KiB local array; returns a checksum that depends on
@@ -62,6 +61,7 @@ fn deep_reference(n: u32, seed: u64) -> u64 {
     acc
 }
 
+#[gmpos::test]
 fn recurse_256k() {
     let wg = Arc::new(WaitGroup::new());
     let result = Arc::new(AtomicU64::new(0));
@@ -71,7 +71,7 @@ fn recurse_256k() {
     go(move || {
         r.store(deep(256, 42), Ordering::Relaxed);
         // SAFETY: the current G is live.
-        let g = unsafe { &*gmpos::sched::getg() };
+        let g = unsafe { &*gmpos::testing::sched::getg() };
         m.store(
             g.stack_hi.load(Ordering::Relaxed) - g.stack_lo.load(Ordering::Relaxed),
             Ordering::Relaxed,
@@ -92,6 +92,7 @@ fn recurse_256k() {
     );
 }
 
+#[gmpos::test]
 fn ten_thousand_random_depths() {
     let wg = Arc::new(WaitGroup::new());
     let bad = Arc::new(AtomicU64::new(0));
@@ -117,6 +118,7 @@ fn ten_thousand_random_depths() {
     );
 }
 
+#[gmpos::test]
 fn shrink_after_deep_recursion() {
     static PARK: Sema = Sema::new(0);
     let wg = Arc::new(WaitGroup::new());
@@ -130,7 +132,7 @@ fn shrink_after_deep_recursion() {
     go(move || {
         core::hint::black_box(deep(200, 7));
         // SAFETY: the current G is live.
-        let g = unsafe { &*gmpos::sched::getg() };
+        let g = unsafe { &*gmpos::testing::sched::getg() };
         b.store(
             g.stack_hi.load(Ordering::Relaxed) - g.stack_lo.load(Ordering::Relaxed),
             Ordering::Relaxed,
@@ -144,7 +146,11 @@ fn shrink_after_deep_recursion() {
         w.done();
     });
     // Let it park, then wake it.
-    while gmpos::sched::schedt::SCHED.nwaiting.load(Ordering::Relaxed) == 0 {
+    while gmpos::testing::sched::SCHED
+        .nwaiting
+        .load(Ordering::Relaxed)
+        == 0
+    {
         gmpos::gosched();
     }
     let mapped_parked = stack::mapped_bytes();

@@ -11,10 +11,10 @@ gmpos::qemu_test! {
         expect=fatal error: kernel stack overflow: boot stack
     ",
     early: recurse_forever,
-    cases: [never_reached],
 }
 
 /// The kernel must die in `recurse_forever` (on the boot stack) first.
+#[gmpos::test]
 fn never_reached() {
     panic!("the boot stack overflow was not caught");
 }

@@ -15,7 +15,6 @@ gmpos::qemu_test! {
         args=maxstack=64K
         expect=stack overflow: limit 65536 bytes (used
     ",
-    cases: [recurse_past_limit],
 }
 
 #[inline(never)]
@@ -27,6 +26,7 @@ fn recurse(n: u64) -> u64 {
     recurse(n + 1) + buf[0] as u64
 }
 
+#[gmpos::test]
 fn recurse_past_limit() {
     let wg = Arc::new(gmpos::WaitGroup::new());
     wg.add(1);

@@ -11,7 +11,7 @@ extern crate alloc;
 use alloc::sync::Arc;
 use core::sync::atomic::Ordering;
 
-use gmpos::sched::stack::{self, STATS};
+use gmpos::testing::sched::stack::{self, STATS};
 use gmpos::{WaitGroup, go};
 
 gmpos::qemu_test! {
@@ -19,9 +19,9 @@ gmpos::qemu_test! {
         smp=2
         timeout=180
     ",
-    cases: [million_goroutines_bounded_stack],
 }
 
+#[gmpos::test]
 fn million_goroutines_bounded_stack() {
     let peak0 = STATS.peak.load(Ordering::Relaxed);
     let mapped0 = stack::mapped_bytes();

@@ -28,22 +28,21 @@ use alloc::string::String;
 use core::fmt::Write;
 use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
-use gmpos::arch::trap::{self, TrapFrame};
-use gmpos::arch::{apic, ipi, percpu, probe_read, smp};
-use gmpos::mem::{frame, paging};
-use gmpos::sched::AcquireM;
-use gmpos::sched::g::{G, Status, WaitReason};
-use gmpos::sched::m;
-use gmpos::sched::stack::{self, STATS};
-use gmpos::sync::sema::Sema;
-use gmpos::time::now_ns;
+use gmpos::testing::hw::now_ns;
+use gmpos::testing::hw::trap::{self, TrapFrame};
+use gmpos::testing::hw::{apic, ipi, percpu, probe_read, smp};
+use gmpos::testing::mem::{frame, paging};
+use gmpos::testing::sched::AcquireM;
+use gmpos::testing::sched::Sema;
+use gmpos::testing::sched::m;
+use gmpos::testing::sched::stack::{self, STATS};
+use gmpos::testing::sched::{G, Status, WaitReason};
 
 gmpos::qemu_test! {
     config: "
         smp=2,4
         timeout=60
     ",
-    cases: [shrunk_frames_wait_for_every_cpu, regrown_page_keeps_its_frame],
 }
 
 // --- holding the other CPUs -------------------------------------------------
@@ -85,7 +84,7 @@ fn hold_others() -> Held {
     let n = smp::ncpu();
     let deadline = now_ns() + 5_000_000_000;
     for cpu in (0..n).filter(|&c| c != me) {
-        while !m::m(cpu).is_halted() {
+        while !m(cpu).is_halted() {
             assert!(now_ns() < deadline, "cpu {cpu} never went idle");
             core::hint::spin_loop();
         }
@@ -164,7 +163,7 @@ fn start(rounds: usize) {
     ROUNDS.store(0, Ordering::Relaxed);
     FINISHED.store(false, Ordering::Relaxed);
     gmpos::go(move || {
-        GP.store(gmpos::sched::getg() as usize, Ordering::Relaxed);
+        GP.store(gmpos::testing::sched::getg() as usize, Ordering::Relaxed);
         for round in 0..rounds {
             core::hint::black_box(descend(DEPTH, round));
             ROUNDS.store(round + 1, Ordering::Release);
@@ -188,14 +187,14 @@ fn wait_parked(round: usize) {
         || GP.load(Ordering::Relaxed) == 0
         || g().status() != Status::Waiting
     {
-        gmpos::sched::goyield();
+        gmpos::testing::sched::goyield();
     }
 }
 
 fn finish() {
     PARK.release();
     while !FINISHED.load(Ordering::Acquire) {
-        gmpos::sched::goyield();
+        gmpos::testing::sched::goyield();
     }
 }
 
@@ -212,6 +211,7 @@ fn cpus_reading(x: u64) -> u64 {
 
 // --- the cases ----------------------------------------------------------------
 
+#[gmpos::test]
 fn shrunk_frames_wait_for_every_cpu() {
     let n = smp::ncpu();
     let held = hold_others();
@@ -253,7 +253,7 @@ fn shrunk_frames_wait_for_every_cpu() {
     let waiting = || stack::frame_in_limbo(pa) && !stack::frame_recyclable(pa);
     let t0 = now_ns();
     while waiting() && now_ns() - t0 < 5_000_000_000 {
-        gmpos::sched::goyield();
+        gmpos::testing::sched::goyield();
     }
     let drained_us = (now_ns() - t0) / 1000;
     let still_in_limbo = waiting();
@@ -307,6 +307,7 @@ fn shrunk_frames_wait_for_every_cpu() {
     );
 }
 
+#[gmpos::test]
 fn regrown_page_keeps_its_frame() {
     let n = smp::ncpu();
     let held = hold_others();

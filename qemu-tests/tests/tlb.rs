@@ -10,16 +10,15 @@ mod common;
 
 use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
-use gmpos::arch::{ipi, percpu, probe_read, smp, tlb};
-use gmpos::mem::layout::PAGE_SIZE;
-use gmpos::mem::paging::{self, DATA};
+use gmpos::testing::hw::{ipi, percpu, probe_read, smp, tlb};
+use gmpos::testing::mem::PAGE_SIZE;
+use gmpos::testing::mem::paging::{self, DATA};
 
 gmpos::qemu_test! {
     config: "
         smp=1,2,4
         timeout=120
     ",
-    cases: [shootdown_latency, unmapped_page_faults_on_every_cpu, two_cpus_shoot_down_at_once, all_cpus_shoot_down_at_once],
 }
 
 /// Test pages, in the unused hole between the bootloader's dynamic
@@ -45,17 +44,18 @@ fn map_and_read_everywhere(va: u64, value: u64) {
     );
 }
 
+#[gmpos::test]
 fn shootdown_latency() {
-    let _pin = gmpos::sched::AcquireM::new();
-    let t0 = gmpos::time::now_ns();
+    let _pin = gmpos::testing::sched::AcquireM::new();
+    let t0 = gmpos::testing::hw::now_ns();
     for _ in 0..200 {
         ipi::run_on_all(&|| {});
     }
-    let t1 = gmpos::time::now_ns();
+    let t1 = gmpos::testing::hw::now_ns();
     for i in 0..200 {
         tlb::shootdown(TEST_VA + (i % 16) * PAGE_SIZE, PAGE_SIZE);
     }
-    let t2 = gmpos::time::now_ns();
+    let t2 = gmpos::testing::hw::now_ns();
     gmpos::test_note!(
         "{} CPUs: empty cross-call to all {} ns, one-page shootdown {} ns (means of 200)",
         smp::ncpu(),
@@ -64,13 +64,14 @@ fn shootdown_latency() {
     );
 }
 
+#[gmpos::test]
 fn unmapped_page_faults_on_every_cpu() {
     let n = smp::ncpu();
     // Control: unmapped on this CPU only, the others may still read the
     // old frame through their TLBs (that is what shootdowns are for).
     let va = TEST_VA;
     map_and_read_everywhere(va, 0x5eed_0001);
-    let _pin = gmpos::sched::AcquireM::new();
+    let _pin = gmpos::testing::sched::AcquireM::new();
     paging::unmap(va).expect("unmap");
     let stale = AtomicUsize::new(0);
     ipi::run_on_others(&|| {
@@ -121,13 +122,14 @@ fn shoot_1000(cpu: usize) {
 fn shoot(mask: u64) -> u64 {
     SHOOTERS.store(mask, Ordering::Relaxed);
     SHOT.store(0, Ordering::Relaxed);
-    let t0 = gmpos::time::now_ns();
+    let t0 = gmpos::testing::hw::now_ns();
     common::on_all_cpus(shoot_1000);
     let shots = SHOT.load(Ordering::Relaxed);
     assert_eq!(shots, 1000 * mask.count_ones() as u64);
-    gmpos::time::now_ns() - t0
+    gmpos::testing::hw::now_ns() - t0
 }
 
+#[gmpos::test]
 fn two_cpus_shoot_down_at_once() {
     let n = smp::ncpu();
     if n < 2 {
@@ -151,6 +153,7 @@ fn two_cpus_shoot_down_at_once() {
     );
 }
 
+#[gmpos::test]
 fn all_cpus_shoot_down_at_once() {
     let n = smp::ncpu();
     let ns = shoot(smp::online_mask());

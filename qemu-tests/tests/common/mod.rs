@@ -6,8 +6,8 @@
 
 use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
-use gmpos::arch::trap::{self, TrapFrame};
-use gmpos::arch::{apic, ipi, percpu, smp};
+use gmpos::testing::hw::trap::{self, TrapFrame};
+use gmpos::testing::hw::{apic, ipi, percpu, smp};
 
 /// The vector [`on_all_cpus`] uses to start the other CPUs.
 pub const WORK_VECTOR: u8 = 0x70;
@@ -43,7 +43,7 @@ fn run_share() {
 /// the interrupt handler of [`WORK_VECTOR`] (interrupts off, on their
 /// interrupt stack), so `f` must not block or yield.
 pub fn on_all_cpus(f: fn(usize)) {
-    let _pin = gmpos::sched::AcquireM::new();
+    let _pin = gmpos::testing::sched::AcquireM::new();
     trap::register(WORK_VECTOR, on_work);
     WORK.store(f as usize, Ordering::Release);
     ARRIVED.store(0, Ordering::Release);
@@ -73,7 +73,7 @@ pub fn wait_for_all_ms() {
 /// Is time deterministic (QEMU's `-icount shift=0`: the TSC counts
 /// instructions)? Timing assertions are made only then.
 pub fn icount() -> bool {
-    gmpos::arch::tsc::counts_instructions()
+    gmpos::testing::hw::tsc::counts_instructions()
 }
 
 /// The number of CPUs QEMU was started with (`-smp`), from fw_cfg's
@@ -98,12 +98,4 @@ pub fn qemu_smp() -> Option<u16> {
     }
     select(5);
     Some(u16::from_le_bytes([byte(), byte()]))
-}
-
-/// Busy-waits `ns` nanoseconds of TSC time (interrupts stay as they are).
-pub fn spin_ns(ns: u64) {
-    let until = gmpos::time::now_ns() + ns;
-    while gmpos::time::now_ns() < until {
-        gmpos::arch::tsc::pace();
-    }
 }
