@@ -98,7 +98,7 @@ impl log::Log for KernelLogger {
         if !self.enabled(record.metadata()) {
             return;
         }
-        let ns = crate::time::now_ns();
+        let ns = crate::clock::now_ns();
         crate::println!(
             "[{:>4}.{:06}] cpu{} {:<5} {}",
             ns / 1_000_000_000,

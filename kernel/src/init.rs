@@ -9,11 +9,12 @@ use spin::Once;
 
 use crate::arch::{gdt, percpu, pic, qemu, trap};
 use crate::cmdline::{self, Config};
-use crate::mem::{self, kstack, layout};
-use crate::{console, println, time};
+use crate::layout;
+use crate::mem::{self, kstack};
+use crate::{clock, console, println};
 
 /// How the bootloader sets up the kernel's address space (see
-/// `mem/layout.rs`): physical memory, the boot stack and the kernel image at
+/// `layout.rs`): physical memory, the boot stack and the kernel image at
 /// fixed addresses, and its own dynamic mappings kept in a range of their own.
 pub const BOOTLOADER_CONFIG: BootloaderConfig = {
     let mut c = BootloaderConfig::new_default();
@@ -73,7 +74,7 @@ pub fn boot_with_early(
     main: fn(),
     early: Option<fn()>,
 ) -> ! {
-    time::mark_boot();
+    clock::mark_boot();
     // SAFETY: first thing on the bootstrap CPU, index 0 is its own.
     unsafe { percpu::install(0) };
     console::init();

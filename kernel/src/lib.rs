@@ -10,6 +10,7 @@
 #[cfg(target_os = "none")]
 extern crate alloc;
 
+pub mod clock;
 pub mod cmdline;
 pub mod sched;
 pub mod sync;
@@ -21,6 +22,8 @@ pub mod arch;
 pub mod console;
 #[cfg(target_os = "none")]
 pub mod init;
+#[cfg(target_os = "none")]
+pub mod layout;
 #[cfg(target_os = "none")]
 pub mod mem;
 #[cfg(target_os = "none")]

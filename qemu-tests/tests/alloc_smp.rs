@@ -13,7 +13,8 @@ mod common;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering};
 
-use gmpos::mem::{frame, heap, phys_to_virt};
+use gmpos::layout::phys_to_virt;
+use gmpos::mem::{frame, heap};
 use qemu_tests::Rng;
 
 gmpos::qemu_test! {

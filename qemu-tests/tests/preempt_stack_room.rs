@@ -18,7 +18,7 @@ use core::hint::black_box;
 use core::sync::atomic::{AtomicU64, Ordering};
 
 use gmpos::arch::preempt::ASYNC_PREEMPT_STACK;
-use gmpos::mem::layout::PAGE_SIZE;
+use gmpos::layout::PAGE_SIZE;
 use gmpos::sched::m::getg;
 use gmpos::sched::preempt::counters;
 use gmpos::time::{now_ns, ns_to_cycles};

@@ -11,7 +11,7 @@ mod common;
 use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use gmpos::arch::{ipi, percpu, probe_read, smp, tlb};
-use gmpos::mem::layout::PAGE_SIZE;
+use gmpos::layout::PAGE_SIZE;
 use gmpos::mem::paging::{self, DATA};
 
 gmpos::qemu_test! {

@@ -7,8 +7,8 @@ use core::sync::atomic::{AtomicU64, Ordering};
 
 use linked_list_allocator::Heap;
 
-use super::layout::{HEAP_START, PAGE_SIZE};
 use super::paging::{self, DATA};
+use crate::layout::{HEAP_START, PAGE_SIZE};
 use crate::sync::IrqSpinLock;
 
 pub struct KernelHeap {

@@ -6,10 +6,11 @@
 pub mod frame;
 pub mod heap;
 pub mod kstack;
-pub mod layout;
 pub mod paging;
 
 use bootloader_api::BootInfo;
+
+use crate::layout;
 
 /// Sets up frames, paging and the heap from the bootloader's hand-off.
 pub fn init(boot_info: &'static mut BootInfo, heap_size: usize) {
@@ -25,12 +26,6 @@ pub fn init(boot_info: &'static mut BootInfo, heap_size: usize) {
     frame::init(&boot_info.memory_regions);
     paging::init();
     heap::init(heap_size);
-}
-
-/// The virtual address at which physical address `pa` is mapped.
-#[inline]
-pub fn phys_to_virt(pa: u64) -> *mut u8 {
-    (layout::PHYS_OFFSET + pa) as *mut u8
 }
 
 /// Prints the memory counters: frames, heap, goroutine stacks.

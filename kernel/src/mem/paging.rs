@@ -13,7 +13,7 @@ use x86_64::structures::paging::{
 use x86_64::{PhysAddr, VirtAddr};
 
 use super::frame::{self, KernelFrames};
-use super::layout::PHYS_OFFSET;
+use crate::layout::PHYS_OFFSET;
 use crate::sync::IrqSpinLock;
 
 static MAPPER: IrqSpinLock<Option<OffsetPageTable<'static>>> = IrqSpinLock::new(None);

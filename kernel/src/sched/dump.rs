@@ -17,7 +17,7 @@ use crate::console::emergency;
 /// Prints one goroutine's header, entry function and creator.
 pub fn print_goroutine(g: &G, state: &str) {
     let waited_min = if g.status() == Status::Waiting {
-        crate::time::now_ns().saturating_sub(g.wait_since.load(Ordering::Relaxed)) / 60_000_000_000
+        crate::clock::now_ns().saturating_sub(g.wait_since.load(Ordering::Relaxed)) / 60_000_000_000
     } else {
         0
     };
@@ -69,7 +69,7 @@ pub fn dump_all(all: bool) {
 /// the runner requests on a timeout.
 pub fn print_sched_state() {
     use super::p::p;
-    let now = crate::time::now_ns();
+    let now = crate::clock::now_ns();
     emergency(format_args!(
         "SCHED {}ms: gomaxprocs={} idleprocs={} spinningthreads={} runqueue={} goroutines={} waiting={}\n",
         now / 1_000_000,

@@ -30,7 +30,7 @@ use super::stack::STACK_PREEMPT;
 use crate::arch::preempt as hw;
 use crate::arch::trap::TrapFrame;
 use crate::arch::{percpu, timer};
-use crate::mem::layout::PAGE_SIZE;
+use crate::layout::PAGE_SIZE;
 use crate::time::{self, timer as rtimer};
 
 /// Timers due this close after the ones firing now are waited for in the

@@ -159,7 +159,7 @@ fn execute(mp: &M, gp: NonNull<G>, inherit_time: bool) -> ! {
     g.casgstatus(Status::Runnable, Status::Running);
     g.preempt.store(false, Ordering::Relaxed);
     g.stackguard0.store(
-        g.stack_window.load(Ordering::Relaxed) + crate::mem::layout::PAGE_SIZE,
+        g.stack_window.load(Ordering::Relaxed) + crate::layout::PAGE_SIZE,
         Ordering::Relaxed,
     );
     g.ran_on.fetch_or(1 << mp.id, Ordering::Relaxed);
@@ -175,7 +175,7 @@ fn execute(mp: &M, gp: NonNull<G>, inherit_time: bool) -> ! {
     {
         pp.slice_tick.store(tick, Ordering::Relaxed);
         pp.urgent_cut.store(false, Ordering::Relaxed);
-        pp.begin_slice(crate::time::now_ns(), super::preempt::slice_ns());
+        pp.begin_slice(crate::clock::now_ns(), super::preempt::slice_ns());
     }
     pp.counters.grun.fetch_add(1, Ordering::Relaxed);
     super::preempt::rearm(Some(pp));
@@ -286,7 +286,7 @@ impl FindSources for Sources<'_> {
                     return;
                 }
                 counters.runnext_backoffs.fetch_add(1, Ordering::Relaxed);
-                let until = arch::rdtsc() + crate::time::ns_to_cycles(3_000);
+                let until = arch::rdtsc() + crate::clock::ns_to_cycles(3_000);
                 while arch::rdtsc() < until {
                     core::hint::spin_loop();
                 }
@@ -310,7 +310,7 @@ impl FindSources for Sources<'_> {
         // the scheduler notices it here: Go's sysmon would preempt the next
         // G right away).
         let flagged = self.pp.slice_expired.swap(false, Ordering::Relaxed);
-        let ran_out = crate::time::now_ns() >= self.pp.slice_deadline.load(Ordering::Relaxed)
+        let ran_out = crate::clock::now_ns() >= self.pp.slice_deadline.load(Ordering::Relaxed)
             && self.pp.schedtick.load(Ordering::Relaxed)
                 == self.pp.slice_tick.load(Ordering::Relaxed);
         flagged || ran_out
@@ -334,7 +334,7 @@ fn find_runnable(mp: &M) -> (NonNull<G>, bool) {
         };
         // Go: checkTimers: run this P's due timers (function timers too: we
         // are on g0, not in an interrupt handler).
-        let now = crate::time::now_ns();
+        let now = crate::clock::now_ns();
         if pp.timers.timer0_when.load(Ordering::Acquire) <= now
             || pp.timers.due.load(Ordering::Relaxed)
         {
@@ -379,7 +379,7 @@ impl idle::Machine for Cpu<'_> {
             || SCHED.nurgent.load(Ordering::SeqCst) != 0
             || SCHED.gcwaiting.load(Ordering::SeqCst)
             || pp.timers.due.load(Ordering::Relaxed)
-            || pp.timers.timer0_when.load(Ordering::Acquire) <= crate::time::now_ns()
+            || pp.timers.timer0_when.load(Ordering::Acquire) <= crate::clock::now_ns()
     }
 
     fn interrupts_off(&self) {
@@ -415,8 +415,8 @@ impl idle::Machine for Cpu<'_> {
     fn wakep_window(&self) {
         let ns = WAKEP_WINDOW_DELAY_NS.load(Ordering::Relaxed);
         if ns != 0 {
-            let until = crate::time::now_ns() + ns;
-            while crate::time::now_ns() < until {
+            let until = crate::clock::now_ns() + ns;
+            while crate::clock::now_ns() < until {
                 core::hint::spin_loop();
             }
         }
@@ -697,7 +697,8 @@ pub fn gopark(unlock: Option<&dyn Fn() -> bool>, reason: WaitReason) {
     // SAFETY: getg() is our live goroutine.
     let g = unsafe { &*getg() };
     g.set_wait_reason(reason);
-    g.wait_since.store(crate::time::now_ns(), Ordering::Relaxed);
+    g.wait_since
+        .store(crate::clock::now_ns(), Ordering::Relaxed);
     // SAFETY: we are a goroutine (checked above).
     unsafe { switch::mcall(park_m) };
 }
@@ -807,7 +808,7 @@ pub fn preempt_at_safe_point() {
         return;
     }
     g.stackguard0.store(
-        g.stack_window.load(Ordering::Relaxed) + crate::mem::layout::PAGE_SIZE,
+        g.stack_window.load(Ordering::Relaxed) + crate::layout::PAGE_SIZE,
         Ordering::Relaxed,
     );
     super::preempt::count_cooperative();

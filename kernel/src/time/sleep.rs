@@ -3,8 +3,8 @@
 use core::ptr::NonNull;
 use core::time::Duration;
 
-use super::convert;
 use super::timer::{Timer, TimerFn};
+use crate::clock::convert;
 use crate::sched::g::WaitReason;
 use crate::sched::m::getg;
 use crate::sched::proc::{gopark, timer_added_here};

@@ -19,7 +19,7 @@ use acpi::{AcpiHandler, AcpiTables, PhysicalMapping};
 use spin::Once;
 
 use super::percpu::MAX_CPUS;
-use crate::mem::phys_to_virt;
+use crate::layout::phys_to_virt;
 
 /// The IOAPICs gmpos can drive (PCs have one or two).
 pub const MAX_IOAPICS: usize = 8;

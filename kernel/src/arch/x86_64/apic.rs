@@ -17,7 +17,7 @@ use ::x86_64::registers::model_specific::Msr;
 use volatile::VolatilePtr;
 
 use super::trap::{self, SPURIOUS_VECTOR, TrapFrame};
-use crate::mem::phys_to_virt;
+use crate::layout::phys_to_virt;
 
 /// Local APIC error interrupt.
 pub const ERROR_VECTOR: u8 = 0xfe;

@@ -13,7 +13,7 @@ use volatile::VolatilePtr;
 
 use super::acpi::{self, IoApicEntry, IsaRoute};
 use super::percpu;
-use crate::mem::phys_to_virt;
+use crate::layout::phys_to_virt;
 use crate::sync::IrqSpinLock;
 
 /// First vector used for ISA IRQs routed by default (`ISA_VECTOR_BASE + irq`);

@@ -349,13 +349,13 @@ fn start_aps<'a>(
             boot_stack_for(index),
             percpu::cpu(index) as *const percpu::PerCpu as u64,
         );
-        let start = crate::time::now_ns();
+        let start = crate::clock::now_ns();
         apic::send_startup(c.apic_id, t.vector());
         tsc::delay_us(200);
         apic::send_startup(c.apic_id, t.vector());
         tsc::delay_us(200);
         let deadline = start + AP_TIMEOUT_MS * 1_000_000;
-        while online_mask() & (1 << index) == 0 && crate::time::now_ns() < deadline {
+        while online_mask() & (1 << index) == 0 && crate::clock::now_ns() < deadline {
             core::hint::spin_loop();
         }
         if online_mask() & (1 << index) != 0 {

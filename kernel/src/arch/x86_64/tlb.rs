@@ -28,8 +28,8 @@ use ::x86_64::registers::control::{Cr3, Cr4, Cr4Flags};
 
 use super::percpu::{self, MAX_CPUS};
 use super::{ipi, smp};
+use crate::layout::PAGE_SIZE;
 use crate::mem::frame;
-use crate::mem::layout::PAGE_SIZE;
 use crate::mem::paging;
 use crate::sync::SpinLock;
 use crate::sync::spinlock::{SpinGuard, locks_held};
@@ -518,7 +518,7 @@ fn advance(l: &mut Limbo, now: bool) {
     if l.newest <= cur {
         return;
     }
-    let t = crate::time::now_ns();
+    let t = crate::clock::now_ns();
     if now
         || t.saturating_sub(l.started) >= EPOCH_NS
         || LIMBO_FRAMES.load(Ordering::Relaxed) >= LIMBO_PRESSURE
