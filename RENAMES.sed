@@ -9,3 +9,18 @@ s/use super::convert;/use crate::clock::convert;/g
 s/crate::mem::layout\b/crate::layout/g
 s/crate::mem::phys_to_virt\b/crate::layout::phys_to_virt/g
 s/gmpos::mem::layout\b/gmpos::layout/g
+# Interrupts: only arch names the instructions (arch::irq).
+s/::x86_64::instructions::interrupts::without_interrupts\(/crate::arch::irq::without(/g
+s/::x86_64::instructions::interrupts::enable_and_hlt\(\)/crate::arch::irq::enable_and_hlt()/g
+s/::x86_64::instructions::interrupts::disable\(\)/crate::arch::irq::disable()/g
+s/::x86_64::instructions::interrupts::enable\(\)/crate::arch::irq::enable()/g
+s/::x86_64::instructions::interrupts::are_enabled\(\)/crate::arch::irq::enabled()/g
+s/crate::arch::interrupts_enabled\(\)/crate::arch::irq::enabled()/g
+s/\barch::interrupts_enabled\(\)/arch::irq::enabled()/g
+# Runtime locks: the top-level module `lock` (was sync/spinlock.rs, sync/atomic.rs).
+s/crate::sync::spinlock::/crate::lock::/g
+s/crate::sync::atomic\b/crate::lock::atomic/g
+s/crate::sync::\{IrqSpinLock, SpinLock\}/crate::lock::{IrqSpinLock, SpinLock}/g
+s/crate::sync::(IrqSpinLock|SpinLock)\b/crate::lock::\1/g
+s/gmpos::sync::(IrqSpinLock|SpinLock)\b/gmpos::lock::\1/g
+s/^use super::SpinLock;/use crate::lock::SpinLock;/

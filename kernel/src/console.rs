@@ -10,7 +10,7 @@ use uart_16550::Uart16550;
 use uart_16550::backend::PioBackend;
 
 use crate::arch::{percpu, serial};
-use crate::sync::IrqSpinLock;
+use crate::lock::IrqSpinLock;
 
 static CONSOLE: IrqSpinLock<Option<Uart16550<PioBackend>>> = IrqSpinLock::new(None);
 

@@ -77,6 +77,7 @@ pub fn boot_with_early(
     clock::mark_boot();
     // SAFETY: first thing on the bootstrap CPU, index 0 is its own.
     unsafe { percpu::install(0) };
+    register_upcalls();
     console::init();
     pic::disable();
     // SAFETY: bootstrap CPU, once, during its bring-up.
@@ -113,6 +114,15 @@ pub fn boot_with_early(
     // The scheduler takes over this CPU: `main` becomes goroutine 1 and the
     // boot stack is abandoned. When `main` returns, QEMU powers off with 0.
     crate::sched::proc::init(crate::arch::smp::ncpu(), main)
+}
+
+/// Wires the upcalls: the lower layers (`arch`, `lock`, `panic`) hand
+/// control up to the scheduler and the test harness through functions
+/// registered here, since they must not import what sits above them (see
+/// ARCHITECTURE.md, "Upcalls"). Runs before anything can take a lock or
+/// trap.
+fn register_upcalls() {
+    crate::lock::set_last_release_handler(crate::sched::preempt::on_last_lock_released);
 }
 
 /// Where every application processor ends up once its GDT, TSS, IDT and local

@@ -10,14 +10,14 @@
 #[cfg(target_os = "none")]
 extern crate alloc;
 
+pub mod arch;
 pub mod clock;
 pub mod cmdline;
+pub mod lock;
 pub mod sched;
 pub mod sync;
 pub mod time;
 
-#[cfg(target_os = "none")]
-pub mod arch;
 #[cfg(target_os = "none")]
 pub mod console;
 #[cfg(target_os = "none")]

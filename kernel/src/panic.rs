@@ -10,7 +10,7 @@ static IN_PANIC: AtomicBool = AtomicBool::new(false);
 
 #[panic_handler]
 fn panic(info: &PanicInfo) -> ! {
-    ::x86_64::instructions::interrupts::disable();
+    crate::arch::irq::disable();
     if IN_PANIC.swap(true, Ordering::SeqCst) {
         // A second panic (on another CPU, or while reporting): the first one
         // is reporting and will exit.
@@ -63,7 +63,7 @@ pub fn report_context() {
 
 /// Stops the kernel with a `fatal error: <msg>` (Go's `throw`): status 2.
 pub fn fatal(msg: core::fmt::Arguments) -> ! {
-    ::x86_64::instructions::interrupts::disable();
+    crate::arch::irq::disable();
     enter_panic_mode();
     emergency(format_args!("\nfatal error: {msg}\n"));
     report_context();

@@ -5,7 +5,7 @@
 #![feature(custom_test_frameworks)]
 #![test_runner(gmpos::testing::harness)]
 
-use gmpos::sync::SpinLock;
+use gmpos::lock::SpinLock;
 
 gmpos::qemu_test! {
     config: "

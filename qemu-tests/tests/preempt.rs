@@ -13,8 +13,8 @@ use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use core::time::Duration;
+use gmpos::lock::SpinLock;
 use gmpos::sched::preempt::counters;
-use gmpos::sync::SpinLock;
 use gmpos::time::{now_ns, sleep};
 use gmpos::{WaitGroup, go};
 

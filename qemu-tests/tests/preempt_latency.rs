@@ -47,7 +47,7 @@ fn one_rep() -> Vec<u64> {
         SINK.store(x, Ordering::Relaxed);
         w.done();
     });
-    let lat = Arc::new(gmpos::sync::SpinLock::new(Vec::with_capacity(100)));
+    let lat = Arc::new(gmpos::lock::SpinLock::new(Vec::with_capacity(100)));
     let (w, l) = (wg.clone(), lat.clone());
     go(move || {
         while !STARTED.load(Ordering::Relaxed) {

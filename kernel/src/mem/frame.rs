@@ -14,7 +14,7 @@ use x86_64::PhysAddr;
 use x86_64::structures::paging::{PhysFrame, Size4KiB};
 
 use crate::layout::PAGE_SIZE;
-use crate::sync::IrqSpinLock;
+use crate::lock::IrqSpinLock;
 
 /// Lowest physical address the allocator hands out.
 pub const LOW_MEMORY_END: u64 = 0x10_0000;

@@ -9,7 +9,7 @@ use linked_list_allocator::Heap;
 
 use super::paging::{self, DATA};
 use crate::layout::{HEAP_START, PAGE_SIZE};
-use crate::sync::IrqSpinLock;
+use crate::lock::IrqSpinLock;
 
 pub struct KernelHeap {
     heap: IrqSpinLock<Heap>,

@@ -14,7 +14,7 @@ use x86_64::{PhysAddr, VirtAddr};
 
 use super::frame::{self, KernelFrames};
 use crate::layout::PHYS_OFFSET;
-use crate::sync::IrqSpinLock;
+use crate::lock::IrqSpinLock;
 
 static MAPPER: IrqSpinLock<Option<OffsetPageTable<'static>>> = IrqSpinLock::new(None);
 

@@ -86,7 +86,7 @@ impl M {
         let t0 = crate::arch::rdtsc();
         self.halted_since.store(t0, Ordering::Release);
         crate::arch::tlb::enter_idle();
-        ::x86_64::instructions::interrupts::enable_and_hlt();
+        crate::arch::irq::enable_and_hlt();
         crate::arch::tlb::leave_idle();
         let t1 = crate::arch::rdtsc();
         self.halted_cycles.fetch_add(t1 - t0, Ordering::Release);

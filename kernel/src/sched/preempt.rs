@@ -95,7 +95,7 @@ static ARMED: [core::sync::atomic::AtomicU64; crate::arch::MAX_CPUS] =
 pub fn rearm(pp: Option<&P>) {
     // With interrupts off: the timer interrupt itself re-arms, and must not
     // run between our cache update and the hardware write.
-    ::x86_64::instructions::interrupts::without_interrupts(|| rearm_locked(pp))
+    crate::arch::irq::without(|| rearm_locked(pp))
 }
 
 /// The earliest a re-arm programs the timer, from now. A deadline already

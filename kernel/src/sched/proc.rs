@@ -19,8 +19,8 @@ use super::sched::{SCHED, globrunqput, globrunqputbatch, gomaxprocs};
 use super::stack;
 use crate::arch::switch::{self, Gobuf};
 use crate::arch::{self, percpu};
+use crate::lock::locks_held;
 use crate::mem::kstack;
-use crate::sync::spinlock::locks_held;
 
 /// Size of each M's g0 (scheduler) stack.
 const G0_STACK_SIZE: u64 = 64 * 1024;
@@ -383,11 +383,11 @@ impl idle::Machine for Cpu<'_> {
     }
 
     fn interrupts_off(&self) {
-        ::x86_64::instructions::interrupts::disable();
+        crate::arch::irq::disable();
     }
 
     fn interrupts_on(&self) {
-        ::x86_64::instructions::interrupts::enable();
+        crate::arch::irq::enable();
     }
 
     fn halt(&self, m: usize) {
@@ -685,7 +685,7 @@ pub fn gopark(unlock: Option<&dyn Fn() -> bool>, reason: WaitReason) {
     // From here to the switch we must stay on this CPU: the unlock function
     // is handed over through this M. Interrupts off (mcall re-enables them
     // on g0) rules out a preemption in between (Go: acquirem).
-    ::x86_64::instructions::interrupts::disable();
+    crate::arch::irq::disable();
     let mp = getm();
     // SAFETY: only this M touches waitunlockf; the closure lives on our
     // stack, which stays intact until park_m has run it.
@@ -793,7 +793,7 @@ pub fn preempt_at_safe_point() {
         || super::m::on_g0()
         || locks_held() != 0
         || percpu::irq_depth() != 0
-        || !arch::interrupts_enabled()
+        || !arch::irq::enabled()
     {
         return;
     }
@@ -802,9 +802,9 @@ pub fn preempt_at_safe_point() {
     // Take the request with interrupts off: a timer interrupt between the
     // check and the switch could otherwise preempt us asynchronously first,
     // and we would then yield a second time for nothing.
-    ::x86_64::instructions::interrupts::disable();
+    crate::arch::irq::disable();
     if !g.preempt.swap(false, Ordering::Relaxed) {
-        ::x86_64::instructions::interrupts::enable();
+        crate::arch::irq::enable();
         return;
     }
     g.stackguard0.store(
@@ -864,7 +864,7 @@ fn requeue(g: &G, put: fn(NonNull<G>)) -> ! {
 pub fn timer_added_here(t: &crate::time::timer::Timer, when: u64) {
     let pp = mp_p(getm()).expect("timer added on a CPU without a P");
     if crate::time::timer::add(pp, t, when) {
-        ::x86_64::instructions::interrupts::without_interrupts(|| super::preempt::rearm(Some(pp)));
+        crate::arch::irq::without(|| super::preempt::rearm(Some(pp)));
     }
 }
 
@@ -908,9 +908,9 @@ fn gcstopm(mp: &M) {
 /// consumed and lost).
 fn halt_while(mp: &M, cond: impl Fn() -> bool) {
     loop {
-        ::x86_64::instructions::interrupts::disable();
+        crate::arch::irq::disable();
         if !cond() {
-            ::x86_64::instructions::interrupts::enable();
+            crate::arch::irq::enable();
             return;
         }
         mp.halt();

@@ -67,9 +67,9 @@ use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use super::g::G;
 use crate::arch::{MAX_CPUS, percpu, tlb};
 use crate::layout::{DYNAMIC_START, GSTACK_BASE, PAGE_SIZE, PHYS_OFFSET};
+use crate::lock::locks_held;
 use crate::mem::frame;
 use crate::mem::paging;
-use crate::sync::spinlock::locks_held;
 use x86_64::PhysAddr;
 use x86_64::structures::paging::PhysFrame;
 

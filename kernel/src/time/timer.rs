@@ -20,9 +20,9 @@ use core::cell::UnsafeCell;
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
+use crate::lock::IrqSpinLock;
 use crate::sched::g::G;
 use crate::sched::p::{P, p};
-use crate::sync::IrqSpinLock;
 
 const NO_P: u32 = u32::MAX;
 

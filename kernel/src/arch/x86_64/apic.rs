@@ -208,7 +208,7 @@ fn send(dest: u32, low: u32) {
     } else {
         // The two halves must not be split by an interrupt handler that
         // sends an IPI of its own.
-        ::x86_64::instructions::interrupts::without_interrupts(|| {
+        super::irq::without(|| {
             wait_icr_idle();
             write(reg::ICR_HIGH, dest << 24);
             write(reg::ICR, low);

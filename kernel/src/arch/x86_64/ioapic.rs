@@ -14,7 +14,7 @@ use volatile::VolatilePtr;
 use super::acpi::{self, IoApicEntry, IsaRoute};
 use super::percpu;
 use crate::layout::phys_to_virt;
-use crate::sync::IrqSpinLock;
+use crate::lock::IrqSpinLock;
 
 /// First vector used for ISA IRQs routed by default (`ISA_VECTOR_BASE + irq`);
 /// above the range the masked 8259s were remapped to.

@@ -244,7 +244,7 @@ pub fn init(rsdp: Option<u64>) {
     }
 
     println!("smp: {} of {} CPUs online", ncpu(), ncpu_found());
-    ::x86_64::instructions::interrupts::enable();
+    super::irq::enable();
 }
 
 fn print_frequency(name: &str, f: tsc::Frequency) {
@@ -395,6 +395,6 @@ pub(super) extern "C" fn ap_entry(index: u64) -> ! {
     NCPU.fetch_add(1, Ordering::AcqRel);
     ONLINE_MASK.fetch_or(1 << index, Ordering::AcqRel);
     // Serve IPIs (cross-calls, TLB shootdowns, wake-ups) from now on.
-    ::x86_64::instructions::interrupts::enable();
+    super::irq::enable();
     crate::init::ap_main(index)
 }

@@ -211,7 +211,7 @@ pub fn interrupts(cpu: usize) -> u64 {
 pub fn set_periodic_hz(hz: u32) {
     assert!(hz > 0, "timer: 0 Hz");
     let count = (apic_hz() / hz as u64).clamp(1, u32::MAX as u64) as u32;
-    ::x86_64::instructions::interrupts::without_interrupts(|| {
+    super::irq::without(|| {
         let t = &TIMERS[percpu::cpu_index()];
         disarm();
         t.mode.store(MODE_PERIODIC, Ordering::Relaxed);
@@ -225,7 +225,7 @@ pub fn set_periodic_hz(hz: u32) {
 /// `clock::now_ns()` scale (never before it). A deadline already passed
 /// interrupts at once. Replaces any earlier setting.
 pub fn set_oneshot_ns(deadline_ns: u64) {
-    ::x86_64::instructions::interrupts::without_interrupts(|| {
+    super::irq::without(|| {
         let t = &TIMERS[percpu::cpu_index()];
         disarm();
         t.deadline_ns.store(deadline_ns, Ordering::Relaxed);
@@ -236,7 +236,7 @@ pub fn set_oneshot_ns(deadline_ns: u64) {
 
 /// Stops this CPU's timer.
 pub fn stop() {
-    ::x86_64::instructions::interrupts::without_interrupts(|| {
+    super::irq::without(|| {
         disarm();
         TIMERS[percpu::cpu_index()]
             .mode

@@ -29,10 +29,10 @@ use ::x86_64::registers::control::{Cr3, Cr4, Cr4Flags};
 use super::percpu::{self, MAX_CPUS};
 use super::{ipi, smp};
 use crate::layout::PAGE_SIZE;
+use crate::lock::SpinLock;
+use crate::lock::{SpinGuard, locks_held};
 use crate::mem::frame;
 use crate::mem::paging;
-use crate::sync::SpinLock;
-use crate::sync::spinlock::{SpinGuard, locks_held};
 
 /// Above this many pages, flush the whole TLB instead of page by page.
 const FULL_FLUSH_PAGES: u64 = 32;
@@ -553,7 +553,7 @@ fn passed(cur: u64) -> u64 {
 /// record the generation. Any context (the scheduler on g0, the tick, a
 /// forced epoch's cross-call); takes no lock.
 pub fn flush_point() {
-    ::x86_64::instructions::interrupts::without_interrupts(|| {
+    super::irq::without(|| {
         let seen = &SEEN[percpu::cpu_index()].0;
         let s = seen.load(Ordering::Relaxed);
         if s & IDLE != 0 {
@@ -588,7 +588,7 @@ pub fn leave_idle() {
     if SEEN[percpu::cpu_index()].0.load(Ordering::Relaxed) & IDLE != 0 {
         // Interrupts off: an interrupt in the middle would leave idle
         // itself, and our stores would then move SEEN backwards.
-        ::x86_64::instructions::interrupts::without_interrupts(leave_idle_slow);
+        super::irq::without(leave_idle_slow);
     }
 }
 

@@ -6,8 +6,9 @@
 //! timers), or a handler interrupting the holder on the same CPU would spin
 //! forever.
 use core::ops::{Deref, DerefMut};
+use core::sync::atomic::{AtomicPtr, Ordering};
 
-use crate::arch::percpu;
+use crate::arch::{irq, percpu};
 
 fn acquirem() {
     percpu::locks_inc();
@@ -17,12 +18,30 @@ fn releasem() {
     percpu::locks_dec();
 }
 
+/// The scheduler's "last runtime lock released" hook (an upcall: the lock
+/// sits below the scheduler). Null until registered.
+static LAST_RELEASE: AtomicPtr<()> = AtomicPtr::new(core::ptr::null_mut());
+
+/// Registers `f` to run when a CPU releases its last runtime lock with
+/// interrupts on (Go: `releasem` checking `gp.preempt`). `init` registers
+/// `sched::preempt::on_last_lock_released` once, at boot, before the
+/// scheduler starts; before that, nothing can be pending.
+pub fn set_last_release_handler(f: fn()) {
+    LAST_RELEASE.store(f as *mut (), Ordering::Release);
+}
+
 /// Go: `releasem` checking `gp.preempt`: after the last runtime lock is
 /// released (and interrupts are back on), honour a pending preemption.
 #[inline]
 fn after_release() {
     if percpu::locks() == 0 {
-        crate::sched::preempt::on_last_lock_released();
+        let f = LAST_RELEASE.load(Ordering::Acquire);
+        if !f.is_null() {
+            // SAFETY: only `set_last_release_handler` stores here, always a
+            // `fn()`.
+            let f = unsafe { core::mem::transmute::<*mut (), fn()>(f) };
+            f();
+        }
     }
 }
 
@@ -33,18 +52,18 @@ pub fn locks_held() -> u32 {
 
 /// A spin lock for code that never runs in interrupt handlers.
 pub struct SpinLock<T> {
-    inner: spin::Mutex<T>,
+    inner: ::spin::Mutex<T>,
 }
 
 /// Guard of a [`SpinLock`].
 pub struct SpinGuard<'a, T> {
-    guard: Option<spin::MutexGuard<'a, T>>,
+    guard: Option<::spin::MutexGuard<'a, T>>,
 }
 
 impl<T> SpinLock<T> {
     pub const fn new(value: T) -> Self {
         SpinLock {
-            inner: spin::Mutex::new(value),
+            inner: ::spin::Mutex::new(value),
         }
     }
 
@@ -107,25 +126,25 @@ impl<T> Drop for SpinGuard<'_, T> {
 
 /// A spin lock held with interrupts disabled (restored on release).
 pub struct IrqSpinLock<T> {
-    inner: spin::Mutex<T>,
+    inner: ::spin::Mutex<T>,
 }
 
 /// Guard of an [`IrqSpinLock`].
 pub struct IrqSpinGuard<'a, T> {
-    guard: Option<spin::MutexGuard<'a, T>>,
+    guard: Option<::spin::MutexGuard<'a, T>>,
     were_enabled: bool,
 }
 
 impl<T> IrqSpinLock<T> {
     pub const fn new(value: T) -> Self {
         IrqSpinLock {
-            inner: spin::Mutex::new(value),
+            inner: ::spin::Mutex::new(value),
         }
     }
 
     pub fn lock(&self) -> IrqSpinGuard<'_, T> {
-        let were_enabled = crate::arch::interrupts_enabled();
-        ::x86_64::instructions::interrupts::disable();
+        let were_enabled = irq::enabled();
+        irq::disable();
         acquirem();
         IrqSpinGuard {
             guard: Some(self.inner.lock()),
@@ -134,8 +153,8 @@ impl<T> IrqSpinLock<T> {
     }
 
     pub fn try_lock(&self) -> Option<IrqSpinGuard<'_, T>> {
-        let were_enabled = crate::arch::interrupts_enabled();
-        ::x86_64::instructions::interrupts::disable();
+        let were_enabled = irq::enabled();
+        irq::disable();
         acquirem();
         match self.inner.try_lock() {
             Some(g) => Some(IrqSpinGuard {
@@ -145,7 +164,7 @@ impl<T> IrqSpinLock<T> {
             None => {
                 releasem();
                 if were_enabled {
-                    ::x86_64::instructions::interrupts::enable();
+                    irq::enable();
                 }
                 None
             }
@@ -185,7 +204,7 @@ impl<T> Drop for IrqSpinGuard<'_, T> {
         drop(self.guard.take());
         releasem();
         if self.were_enabled {
-            ::x86_64::instructions::interrupts::enable();
+            irq::enable();
             after_release();
         }
     }
