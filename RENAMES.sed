@@ -24,3 +24,4 @@ s/crate::sync::\{IrqSpinLock, SpinLock\}/crate::lock::{IrqSpinLock, SpinLock}/g
 s/crate::sync::(IrqSpinLock|SpinLock)\b/crate::lock::\1/g
 s/gmpos::sync::(IrqSpinLock|SpinLock)\b/gmpos::lock::\1/g
 s/^use super::SpinLock;/use crate::lock::SpinLock;/
+s/^pub const MAX_PROCS: usize = 64;/pub const MAX_PROCS: usize = crate::arch::MAX_CPUS;/
