@@ -25,3 +25,7 @@ s/crate::sync::(IrqSpinLock|SpinLock)\b/crate::lock::\1/g
 s/gmpos::sync::(IrqSpinLock|SpinLock)\b/gmpos::lock::\1/g
 s/^use super::SpinLock;/use crate::lock::SpinLock;/
 s/^pub const MAX_PROCS: usize = 64;/pub const MAX_PROCS: usize = crate::arch::MAX_CPUS;/
+# TLB: the limbo, lazy unmaps and recycling moved to mem::tlb_epoch; the
+# shootdown, flush points and generations stay in arch::tlb.
+s/\btlb::(reclaim|limbo_frames|force_epoch|frame_in_limbo|frame_recyclable|scheduler_flush_point|regain|unmap|unmap_and_free|Recycle|LIMBO_CAP|Unmapped)\b/tlb_epoch::\1/g
+s/^use crate::arch::\{MAX_CPUS, percpu, tlb\};/use crate::arch::{MAX_CPUS, percpu, tlb};\nuse crate::mem::tlb_epoch;/

@@ -30,10 +30,13 @@ impl Write for Writer<'_> {
     }
 }
 
-/// Opens COM1. Output before this goes through the raw writer.
+/// Opens COM1 and becomes `arch`'s writer (`arch` prints its boot messages
+/// and exception reports through `serial::set_writers`: it sits below the
+/// console). Output before this goes through the raw writer.
 pub fn init() {
     let uart = serial::open_com1();
     *CONSOLE.lock() = uart;
+    serial::set_writers(_print, emergency);
 }
 
 #[doc(hidden)]

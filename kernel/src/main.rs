@@ -66,6 +66,7 @@ fn main() {
 
     gmpos::sched::dump::print_sched_state();
     gmpos::mem::print_stats();
+    gmpos::sched::dump::print_stack_stats();
     if !gmpos::config().exit {
         println!("gmpos: demo done; staying up (boot with ARGS=exit to power off)");
         loop {

@@ -13,8 +13,11 @@
 //!
 //! Only [`MAX_CPUS`] builds on the host (the scheduler's pure parts size
 //! their arrays with it).
+pub mod upcall;
 #[cfg(target_os = "none")]
 mod x86_64;
+
+pub use upcall::Upcall;
 
 /// Compile-time bound on the number of CPUs gmpos runs on (and so on the
 /// number of Ps, Go's `GOMAXPROCS`). More CPUs in the MADT than this is

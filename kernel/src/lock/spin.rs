@@ -6,9 +6,8 @@
 //! timers), or a handler interrupting the holder on the same CPU would spin
 //! forever.
 use core::ops::{Deref, DerefMut};
-use core::sync::atomic::{AtomicPtr, Ordering};
 
-use crate::arch::{irq, percpu};
+use crate::arch::{Upcall, irq, percpu};
 
 fn acquirem() {
     percpu::locks_inc();
@@ -19,15 +18,16 @@ fn releasem() {
 }
 
 /// The scheduler's "last runtime lock released" hook (an upcall: the lock
-/// sits below the scheduler). Null until registered.
-static LAST_RELEASE: AtomicPtr<()> = AtomicPtr::new(core::ptr::null_mut());
+/// sits below the scheduler). Empty until registered.
+// SAFETY: `fn()` is a function pointer type.
+static LAST_RELEASE: Upcall<fn()> = unsafe { Upcall::new() };
 
 /// Registers `f` to run when a CPU releases its last runtime lock with
 /// interrupts on (Go: `releasem` checking `gp.preempt`). `init` registers
 /// `sched::preempt::on_last_lock_released` once, at boot, before the
 /// scheduler starts; before that, nothing can be pending.
 pub fn set_last_release_handler(f: fn()) {
-    LAST_RELEASE.store(f as *mut (), Ordering::Release);
+    LAST_RELEASE.set(f);
 }
 
 /// Go: `releasem` checking `gp.preempt`: after the last runtime lock is
@@ -35,11 +35,7 @@ pub fn set_last_release_handler(f: fn()) {
 #[inline]
 fn after_release() {
     if percpu::locks() == 0 {
-        let f = LAST_RELEASE.load(Ordering::Acquire);
-        if !f.is_null() {
-            // SAFETY: only `set_last_release_handler` stores here, always a
-            // `fn()`.
-            let f = unsafe { core::mem::transmute::<*mut (), fn()>(f) };
+        if let Some(f) = LAST_RELEASE.get() {
             f();
         }
     }

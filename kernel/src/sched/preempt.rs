@@ -272,7 +272,8 @@ pub fn is_async_safe_point(g: &G, frame: &TrapFrame) -> bool {
 /// Called by `async_preempt2` on the goroutine's stack: Go's
 /// `mcall(gopreempt_m)`.
 #[unsafe(link_section = ".text.nopreempt.sched")]
-pub fn async_preempt_park() {
+#[unsafe(export_name = "gmpos_async_preempt_park")]
+pub extern "C" fn async_preempt_park() {
     // SAFETY: we are the preempted goroutine, at an async safe point.
     unsafe { crate::arch::switch::mcall(gopreempt_m) };
 }

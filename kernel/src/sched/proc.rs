@@ -475,6 +475,7 @@ extern "C" fn gostart() {
 }
 
 /// Go: `goexit1`: called by `goexit` when a goroutine's function returns.
+#[unsafe(export_name = "gmpos_goexit1")]
 pub extern "C" fn goexit1() -> ! {
     // SAFETY: we are on a goroutine stack (goexit only runs there).
     unsafe { switch::mcall(goexit0) };

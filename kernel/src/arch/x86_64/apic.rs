@@ -181,7 +181,7 @@ fn on_error(_: &mut TrapFrame) {
     write(reg::ESR, 0);
     let esr = read(reg::ESR);
     if ERRORS.fetch_or(esr as u64, Ordering::Relaxed) & esr as u64 != esr as u64 {
-        crate::console::emergency(format_args!(
+        super::serial::emergency(format_args!(
             "apic: local APIC error {esr:#x} on cpu {}\n",
             super::percpu::cpu_index()
         ));

@@ -188,7 +188,7 @@ fn run_pinned(mask: u64, f: &(dyn Fn() + Sync)) {
 fn publish(me: usize, online: u64, targets: u64, f: &(dyn Fn() + Sync)) {
     let req = &REQUESTS[me];
     if req.pending.load(Ordering::Acquire) != 0 {
-        crate::panic::fatal(format_args!(
+        super::exceptions::throw(format_args!(
             "cross-call from cpu {me} while its previous cross-call is still waiting (a cross-call from an \
              interrupt handler or from a cross-called function)"
         ));
