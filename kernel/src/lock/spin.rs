@@ -34,10 +34,10 @@ pub fn set_last_release_handler(f: fn()) {
 /// released (and interrupts are back on), honour a pending preemption.
 #[inline]
 fn after_release() {
-    if percpu::locks() == 0 {
-        if let Some(f) = LAST_RELEASE.get() {
-            f();
-        }
+    if percpu::locks() == 0
+        && let Some(f) = LAST_RELEASE.get()
+    {
+        f();
     }
 }
 
