@@ -29,3 +29,4 @@ s/^pub const MAX_PROCS: usize = 64;/pub const MAX_PROCS: usize = crate::arch::MA
 # shootdown, flush points and generations stay in arch::tlb.
 s/\btlb::(reclaim|limbo_frames|force_epoch|frame_in_limbo|frame_recyclable|scheduler_flush_point|regain|unmap|unmap_and_free|Recycle|LIMBO_CAP|Unmapped)\b/tlb_epoch::\1/g
 s/^use crate::arch::\{MAX_CPUS, percpu, tlb\};/use crate::arch::{MAX_CPUS, percpu, tlb};\nuse crate::mem::tlb_epoch;/
+s/crate::init::(exit|fatal_exit)\b/crate::panic::\1/g

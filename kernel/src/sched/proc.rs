@@ -82,7 +82,7 @@ pub fn init(ncpu: usize, main: fn()) -> ! {
         p(0),
         move || {
             main();
-            crate::init::exit(0)
+            crate::panic::exit(0)
         },
         "main",
         false,
