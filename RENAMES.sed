@@ -30,3 +30,10 @@ s/^pub const MAX_PROCS: usize = 64;/pub const MAX_PROCS: usize = crate::arch::MA
 s/\btlb::(reclaim|limbo_frames|force_epoch|frame_in_limbo|frame_recyclable|scheduler_flush_point|regain|unmap|unmap_and_free|Recycle|LIMBO_CAP|Unmapped)\b/tlb_epoch::\1/g
 s/^use crate::arch::\{MAX_CPUS, percpu, tlb\};/use crate::arch::{MAX_CPUS, percpu, tlb};\nuse crate::mem::tlb_epoch;/
 s/crate::init::(exit|fatal_exit)\b/crate::panic::\1/g
+s/the TLB epoch's limbo \(`arch::tlb`, /the TLB epoch's limbo (`mem::tlb_epoch`, /
+# Not expressible here (do by hand), then `cargo fmt` (import order):
+#  - sched/proc.rs: `#[unsafe(export_name = "gmpos_goexit1")]` on `goexit1`
+#    (arch/x86_64/switch.rs calls it by that symbol).
+#  - sched/preempt.rs: `#[unsafe(export_name = "gmpos_async_preempt_park")]`
+#    and `pub extern "C" fn async_preempt_park()` (keeps its link_section;
+#    arch/x86_64/preempt.rs calls it by that symbol).
