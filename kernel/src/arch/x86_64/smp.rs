@@ -35,7 +35,7 @@ use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use ::x86_64::registers::control::{Cr0, Cr4, Efer};
 
 use super::acpi::{self, CpuEntry};
-use super::serial::arch_println as println;
+use super::serial::arch_println;
 use super::trampoline::{self, STAGE_NAMES, Trampoline};
 use super::{apic, cpuinfo, gdt, ioapic, ipi, percpu, timer, trap, tsc};
 use crate::arch::Upcall;
@@ -122,11 +122,11 @@ pub fn init(rsdp: Option<u64>, ap: ApStart) {
     let bsp_apic = apic::cpuid_apic_id();
     let (platform, err) = acpi::discover(rsdp, bsp_apic);
     if let Some(e) = &err {
-        println!("acpi: no usable MADT ({e:?}): PC defaults, this CPU only");
+        arch_println!("acpi: no usable MADT ({e:?}): PC defaults, this CPU only");
     }
     NCPU_FOUND.store(platform.ncpus_found, Ordering::Relaxed);
     if platform.ncpus_found > percpu::MAX_CPUS {
-        println!(
+        arch_println!(
             "smp: the MADT lists {} CPUs, more than MAX_CPUS = {}: gmpos runs on {} of them{}",
             platform.ncpus_found,
             percpu::MAX_CPUS,
@@ -181,7 +181,7 @@ pub fn init(rsdp: Option<u64>, ap: ApStart) {
                     nfailed += 1;
                 });
             }
-            None => println!(
+            None => arch_println!(
                 "smp: no usable {} KiB below 1 MiB for the AP trampoline: running on the bootstrap CPU only",
                 trampoline::PAGES * 4
             ),
@@ -196,7 +196,7 @@ pub fn init(rsdp: Option<u64>, ap: ApStart) {
 
     // Banner.
     let p = platform;
-    println!(
+    arch_println!(
         "acpi: {}: {} CPU(s) listed, {} IOAPIC(s), {} interrupt source override(s), local APIC at {:#x}",
         if p.from_madt { "MADT" } else { "no MADT" },
         p.ncpus_found,
@@ -205,7 +205,7 @@ pub fn init(rsdp: Option<u64>, ap: ApStart) {
         p.lapic_addr
     );
     for io in p.ioapics() {
-        println!(
+        arch_println!(
             "ioapic: id {} at {:#x}, GSIs {}..={}; COM1 (IRQ 4) -> GSI {}",
             io.id,
             io.addr,
@@ -214,7 +214,7 @@ pub fn init(rsdp: Option<u64>, ap: ApStart) {
             ioapic::isa_route(4).gsi
         );
     }
-    println!(
+    arch_println!(
         "apic: {}; TSC-deadline: {}",
         if apic::is_x2apic() {
             "x2APIC (MSR access)"
@@ -232,7 +232,7 @@ pub fn init(rsdp: Option<u64>, ap: ApStart) {
     print_frequency("tsc", tsc_f);
     print_frequency("apic timer", apic_f);
     let (warps, max_warp) = tsc::warp_result();
-    println!(
+    arch_println!(
         "tsc: invariant TSC advertised: {}{}; {}",
         if tsc::invariant() { "yes" } else { "no" },
         if tsc::invariant() {
@@ -254,26 +254,26 @@ pub fn init(rsdp: Option<u64>, ap: ApStart) {
         }
     );
     for cpu in 0..ncpu() {
-        println!(
+        arch_println!(
             "cpu {cpu}: apic id {}{}",
             apic_id(cpu),
             if cpu == 0 { " (bootstrap)" } else { "" }
         );
     }
     for &(id, stage) in &failed[..nfailed.min(failed.len())] {
-        println!(
+        arch_println!(
             "smp: the CPU with APIC id {id} did not report in within {AP_TIMEOUT_MS} ms (it got to: {}); continuing without it",
             STAGE_NAMES[stage as usize % STAGE_NAMES.len()]
         );
     }
     if nfailed > failed.len() {
-        println!(
+        arch_println!(
             "smp: ... and {} more CPUs did not report in",
             nfailed - failed.len()
         );
     }
 
-    println!("smp: {} of {} CPUs online", ncpu(), ncpu_found());
+    arch_println!("smp: {} of {} CPUs online", ncpu(), ncpu_found());
     super::irq::enable();
 }
 
@@ -297,7 +297,7 @@ fn print_frequency(name: &str, f: tsc::Frequency) {
     } else {
         alloc::string::String::new()
     };
-    println!(
+    arch_println!(
         "{name}: {}.{:03} MHz, {}{check}{rejected}",
         mhz(f.hz).0,
         mhz(f.hz).1,
@@ -358,7 +358,7 @@ fn start_aps<'a>(
 
     let addressable = |c: &CpuEntry| apic::is_x2apic() || c.apic_id <= 0xff;
     for c in aps.clone().filter(|c| !addressable(c)) {
-        println!(
+        arch_println!(
             "smp: APIC id {} needs x2APIC, which this CPU lacks: not started",
             c.apic_id
         );
