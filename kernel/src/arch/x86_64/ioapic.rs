@@ -29,7 +29,7 @@ const RTE_ACTIVE_LOW: u64 = 1 << 13;
 
 /// IOREGSEL/IOWIN is a two-step access: one lock for all IOAPICs, held
 /// through [`locked`]. A plain `spin::Mutex` with interrupts off rather than
-/// a runtime lock (`crate::lock`), which sits above `arch`: with interrupts
+/// a runtime lock (`lock::IrqSpinLock`), which sits above `arch`: with interrupts
 /// off nothing can preempt or interrupt the holder, which is what an
 /// `IrqSpinLock` would guarantee, and no caller parks or blocks under it.
 static LOCK: spin::Mutex<()> = spin::Mutex::new(());
