@@ -10,7 +10,7 @@ use uart_16550::Uart16550;
 use uart_16550::backend::PioBackend;
 
 use crate::arch::{percpu, serial};
-use crate::sync::IrqSpinLock;
+use crate::lock::IrqSpinLock;
 
 static CONSOLE: IrqSpinLock<Option<Uart16550<PioBackend>>> = IrqSpinLock::new(None);
 
@@ -30,10 +30,13 @@ impl Write for Writer<'_> {
     }
 }
 
-/// Opens COM1. Output before this goes through the raw writer.
+/// Opens COM1 and becomes `arch`'s writer (`arch` prints its boot messages
+/// and exception reports through `serial::set_writers`: it sits below the
+/// console). Output before this goes through the raw writer.
 pub fn init() {
     let uart = serial::open_com1();
     *CONSOLE.lock() = uart;
+    serial::set_writers(_print, emergency);
 }
 
 #[doc(hidden)]
@@ -98,7 +101,7 @@ impl log::Log for KernelLogger {
         if !self.enabled(record.metadata()) {
             return;
         }
-        let ns = crate::time::now_ns();
+        let ns = crate::clock::now_ns();
         crate::println!(
             "[{:>4}.{:06}] cpu{} {:<5} {}",
             ns / 1_000_000_000,

@@ -7,13 +7,22 @@ use bootloader_api::BootloaderConfig;
 use bootloader_api::config::Mapping;
 use spin::Once;
 
-use crate::arch::{gdt, percpu, pic, qemu, trap};
+use core::sync::atomic::Ordering;
+
+use crate::arch::exceptions::FaultOutcome;
+use crate::arch::{TrapFrame, gdt, percpu, pic, qemu, smp, trap};
 use crate::cmdline::{self, Config};
-use crate::mem::{self, kstack, layout};
-use crate::{console, println, time};
+use crate::layout;
+use crate::mem::{self, kstack};
+use crate::sched::stack::FaultAction;
+use crate::{clock, console, panic, println};
+
+/// Powers QEMU off with `code` (the public `gmpos::exit`; the exit path is
+/// `panic`'s).
+pub use crate::panic::exit;
 
 /// How the bootloader sets up the kernel's address space (see
-/// `mem/layout.rs`): physical memory, the boot stack and the kernel image at
+/// `layout.rs`): physical memory, the boot stack and the kernel image at
 /// fixed addresses, and its own dynamic mappings kept in a range of their own.
 pub const BOOTLOADER_CONFIG: BootloaderConfig = {
     let mut c = BootloaderConfig::new_default();
@@ -73,9 +82,10 @@ pub fn boot_with_early(
     main: fn(),
     early: Option<fn()>,
 ) -> ! {
-    time::mark_boot();
+    clock::mark_boot();
     // SAFETY: first thing on the bootstrap CPU, index 0 is its own.
     unsafe { percpu::install(0) };
+    register_upcalls();
     console::init();
     pic::disable();
     // SAFETY: bootstrap CPU, once, during its bring-up.
@@ -105,17 +115,78 @@ pub fn boot_with_early(
     banner();
     // Platform bring-up: ACPI, local APIC/IOAPIC, TSC and APIC-timer
     // calibration, the other CPUs (they end up in `ap_main`).
-    crate::arch::smp::init(rsdp);
+    smp::init(
+        rsdp,
+        smp::ApStart {
+            main: ap_main,
+            alloc_stack: alloc_ap_stack,
+            low_usable: mem::frame::low_usable,
+        },
+    );
     if let Some(f) = early {
         f();
     }
     // The scheduler takes over this CPU: `main` becomes goroutine 1 and the
     // boot stack is abandoned. When `main` returns, QEMU powers off with 0.
-    crate::sched::init(cfg, crate::arch::smp::ncpu(), main)
+    crate::sched::init(cfg, smp::ncpu(), main)
+}
+
+/// Wires the upcalls: the lower layers (`arch`, `lock`, `panic`) hand
+/// control up to the scheduler and the test harness through functions
+/// registered here, since they must not import what sits above them (see
+/// ARCHITECTURE.md, "Upcalls"). Runs before anything can take a lock or
+/// trap.
+fn register_upcalls() {
+    use crate::arch::exceptions;
+    crate::lock::set_last_release_handler(crate::sched::preempt::on_last_lock_released);
+    exceptions::set_page_fault_handler(page_fault);
+    exceptions::set_nmi_handler(crate::sched::dump::nmi_report);
+    exceptions::set_fatal_handlers(panic::report_context, panic::fatal_exit);
+    exceptions::set_throw_handler(panic::fatal);
+    panic::set_goroutine_reporter(crate::sched::dump::print_running);
+    // The harness is `testing`'s; its hooks are wired here so that `panic`
+    // need not import it.
+    panic::set_test_hooks(crate::testing::on_panic, crate::testing::on_fatal);
+}
+
+/// The page-fault upcall (`arch::exceptions::set_page_fault_handler`): a
+/// goroutine touching its stack below the mapped part grows it; a kernel
+/// stack's guard page is a named overflow.
+fn page_fault(cr2: u64, _frame: &TrapFrame) -> FaultOutcome {
+    let cpu = percpu::this();
+    let g = cpu.g.load(Ordering::Relaxed);
+    if g != 0 && g != cpu.g0.load(Ordering::Relaxed) {
+        // SAFETY: the current G is live while it runs on this CPU.
+        let g = unsafe { &*(g as *const crate::sched::G) };
+        match crate::sched::stack::handle_fault(g, cr2) {
+            FaultAction::Grown => return FaultOutcome::Resume,
+            FaultAction::Fatal => return FaultOutcome::Reported,
+            FaultAction::NotStack => {}
+        }
+    }
+    if let Some(stack) = kstack::guard_hit(cr2) {
+        console::emergency(format_args!(
+            "\nfatal error: kernel stack overflow: {} (cpu {}) hit its guard page at {:#x}\n",
+            stack.name, stack.cpu, cr2
+        ));
+        return FaultOutcome::Fatal;
+    }
+    FaultOutcome::NotHandled
+}
+
+/// `arch::smp`'s stack allocator for the APs: kernel stacks with guard
+/// pages.
+fn alloc_ap_stack(kind: smp::StackKind, index: usize, size: u64) -> u64 {
+    let kind = match kind {
+        smp::StackKind::ApBoot => kstack::Kind::ApBoot,
+        smp::StackKind::Ist => kstack::Kind::Ist,
+    };
+    kstack::alloc(kind, index, size).top
 }
 
 /// Where every application processor ends up once its GDT, TSS, IDT and local
-/// APIC are set up (called by `arch::smp` on the AP, with its CPU index).
+/// APIC are set up (`arch::smp`'s `ApStart::main` upcall, on the AP, with
+/// its CPU index).
 pub fn ap_main(index: usize) -> ! {
     // Wait for the bootstrap CPU to set up the scheduler (Ps,
     // gomaxprocs), then become M `index`.
@@ -138,15 +209,4 @@ fn banner() {
         heap.size >> 20
     );
     println!("cmdline: {}", cmdline_str());
-}
-
-/// Powers QEMU off with `code` (0 success, 2 panic or fatal error).
-pub fn exit(code: u32) -> ! {
-    qemu::exit(code)
-}
-
-/// Exit path of fatal exceptions: status 2, like a Go program dying.
-pub fn fatal_exit() -> ! {
-    crate::testing::on_fatal();
-    exit(2)
 }

@@ -18,17 +18,20 @@
 
 extern crate alloc;
 
+pub mod arch;
+pub mod clock;
 pub mod cmdline;
+pub mod lock;
 pub mod sched;
 pub mod sync;
 pub mod time;
 
 #[cfg(target_os = "none")]
-pub mod arch;
-#[cfg(target_os = "none")]
 pub mod console;
 #[cfg(target_os = "none")]
 pub mod init;
+#[cfg(target_os = "none")]
+pub mod layout;
 #[cfg(target_os = "none")]
 pub mod mem;
 #[cfg(target_os = "none")]

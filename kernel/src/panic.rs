@@ -1,16 +1,49 @@
-//! Panics and fatal errors. Like Go: print `panic: <message>` with its
-//! location (or `fatal error: <message>`), then the context, then exit with
-//! status 2.
+//! Panics and fatal errors: the kernel's single exit path (like xv6's
+//! `panic`). Like Go: print `panic: <message>` with its location (or
+//! `fatal error: <message>`), then the context, then exit with status 2.
+//! Every way the kernel stops goes through here: Rust panics, [`fatal`]
+//! (Go's `throw`), fatal exceptions ([`fatal_exit`], after `arch` printed
+//! the report) and a normal end ([`exit`]).
+//!
+//! Below the scheduler and the test harness: what the running goroutine
+//! looks like in a report, and what a test kernel does when it dies, are
+//! upcalls registered by `init` ([`set_goroutine_reporter`],
+//! [`set_test_hooks`]).
 use core::panic::PanicInfo;
 use core::sync::atomic::{AtomicBool, Ordering};
 
+use crate::arch::{self, Upcall, qemu};
 use crate::console::{emergency, enter_panic_mode};
 
 static IN_PANIC: AtomicBool = AtomicBool::new(false);
 
+/// Prints the goroutine at the given address, the one running on this CPU
+/// (the scheduler's `print_goroutine(g, "running")`).
+// SAFETY: a function pointer type.
+static GOROUTINE_REPORTER: Upcall<fn(usize)> = unsafe { Upcall::new() };
+/// The test harness's hook on a panic (marks the running test failed).
+// SAFETY: a function pointer type.
+static ON_PANIC: Upcall<fn(&PanicInfo)> = unsafe { Upcall::new() };
+/// The test harness's hook on a fatal exception.
+// SAFETY: a function pointer type.
+static ON_FATAL: Upcall<fn()> = unsafe { Upcall::new() };
+
+/// Registers how a report prints the goroutine running on this CPU: `f(g)`
+/// with `g` the per-CPU current-G pointer (not g0).
+pub fn set_goroutine_reporter(f: fn(usize)) {
+    GOROUTINE_REPORTER.set(f);
+}
+
+/// Registers the test harness's hooks: `on_panic` runs first on a panic,
+/// `on_fatal` on a fatal exception.
+pub fn set_test_hooks(on_panic: fn(&PanicInfo), on_fatal: fn()) {
+    ON_PANIC.set(on_panic);
+    ON_FATAL.set(on_fatal);
+}
+
 #[panic_handler]
 fn panic(info: &PanicInfo) -> ! {
-    ::x86_64::instructions::interrupts::disable();
+    arch::irq::disable();
     if IN_PANIC.swap(true, Ordering::SeqCst) {
         // A second panic (on another CPU, or while reporting): the first one
         // is reporting and will exit.
@@ -18,10 +51,12 @@ fn panic(info: &PanicInfo) -> ! {
             "panic: {} (while already panicking)\n",
             info.message()
         ));
-        crate::arch::halt_forever();
+        arch::halt_forever();
     }
     enter_panic_mode();
-    crate::testing::on_panic(info);
+    if let Some(f) = ON_PANIC.get() {
+        f(info);
+    }
     match info.location() {
         Some(loc) => emergency(format_args!(
             "\npanic: {}\n\tat {}:{}:{} on cpu {}\n",
@@ -29,18 +64,18 @@ fn panic(info: &PanicInfo) -> ! {
             loc.file(),
             loc.line(),
             loc.column(),
-            crate::arch::cpu_index()
+            arch::cpu_index()
         )),
         None => emergency(format_args!("\npanic: {}\n", info.message())),
     }
     report_context();
-    crate::init::exit(2)
+    exit(2)
 }
 
 /// Prints what this CPU is running (the current goroutine, once the
 /// scheduler exists) for panic, fault and NMI reports.
 pub fn report_context() {
-    let cpu = crate::arch::percpu::this();
+    let cpu = arch::percpu::this();
     let g = cpu.g.load(Ordering::Relaxed);
     let g0 = cpu.g0.load(Ordering::Relaxed);
     if g == 0 {
@@ -54,18 +89,30 @@ pub fn report_context() {
             cpu.index,
             cpu.locks.load(Ordering::Relaxed)
         ));
-    } else {
-        // SAFETY: the current G is live while it runs on this CPU.
-        let g = unsafe { &*(g as *const crate::sched::g::G) };
-        crate::sched::dump::print_goroutine(g, "running");
+    } else if let Some(f) = GOROUTINE_REPORTER.get() {
+        f(g);
     }
 }
 
 /// Stops the kernel with a `fatal error: <msg>` (Go's `throw`): status 2.
 pub fn fatal(msg: core::fmt::Arguments) -> ! {
-    ::x86_64::instructions::interrupts::disable();
+    arch::irq::disable();
     enter_panic_mode();
     emergency(format_args!("\nfatal error: {msg}\n"));
     report_context();
-    crate::init::exit(2)
+    exit(2)
+}
+
+/// Exit path of fatal exceptions (their report is printed): status 2, like
+/// a Go program dying.
+pub fn fatal_exit() -> ! {
+    if let Some(f) = ON_FATAL.get() {
+        f();
+    }
+    exit(2)
+}
+
+/// Powers QEMU off with `code` (0 success, 2 panic or fatal error).
+pub fn exit(code: u32) -> ! {
+    qemu::exit(code)
 }

@@ -203,6 +203,9 @@ pub fn harness(_: &[&dyn Fn()]) {}
 /// Scheduler internals: what tests of the scheduler itself observe or
 /// provoke, beyond what a Go program can (`gmpos::go`, `gosched`, ...).
 pub mod sched {
+    /// The runtime spin lock (counts as `m.locks`: no preemption while
+    /// held): preemption and misuse tests hold one.
+    pub use crate::lock::SpinLock;
     /// Pins the goroutine to its CPU (preemption off) while held: tests
     /// that read per-CPU state or must not migrate mid-measurement.
     pub use crate::sched::AcquireM;
@@ -241,9 +244,6 @@ pub mod sched {
     /// Goroutine stacks: mapped bytes, peak, shrinks, frames waiting for
     /// the TLB epoch; stack growth and reuse tests read them.
     pub use crate::sched::stack;
-    /// The runtime spin lock (counts as `m.locks`: no preemption while
-    /// held): preemption and misuse tests hold one.
-    pub use crate::sync::SpinLock;
     /// The runtime semaphore (Go's `semacquire`/`semrelease`): parks
     /// goroutines on one wait queue without a WaitGroup's bookkeeping.
     pub use crate::sync::sema::Sema;
@@ -289,16 +289,18 @@ pub mod hw {
 /// Memory internals: what memory tests check `read_mem_stats` against, and
 /// the page tables the TLB and probe tests change.
 pub mod mem {
+    /// The page size.
+    pub use crate::layout::PAGE_SIZE;
+    /// The physical-memory window: tests read frames directly.
+    pub use crate::layout::phys_to_virt;
     /// The frame allocator (`stats`: total and free frames).
     pub use crate::mem::frame;
     /// The kernel heap (`stats`: size, in use, allocations).
     pub use crate::mem::heap;
-    /// The page size.
-    pub use crate::mem::layout::PAGE_SIZE;
     /// Page tables: tests map and unmap pages.
     pub use crate::mem::paging;
-    /// The physical-memory window: tests read frames directly.
-    pub use crate::mem::phys_to_virt;
+    /// Unmapping with the TLB epoch (`unmap_and_free`): the TLB tests.
+    pub use crate::mem::tlb_epoch;
 }
 
 /// The kernel command-line parser: its test feeds it strings.

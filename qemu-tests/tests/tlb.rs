@@ -11,8 +11,8 @@ mod common;
 use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use gmpos::testing::hw::{ipi, percpu, probe_read, smp, tlb};
-use gmpos::testing::mem::PAGE_SIZE;
 use gmpos::testing::mem::paging::{self, DATA};
+use gmpos::testing::mem::{PAGE_SIZE, tlb_epoch};
 
 gmpos::qemu_test! {
     config: "
@@ -91,7 +91,7 @@ fn unmapped_page_faults_on_every_cpu() {
     for round in 0..20u64 {
         let va = TEST_VA + (round + 1) * PAGE_SIZE;
         map_and_read_everywhere(va, 0xdead_0000 + round);
-        assert_eq!(tlb::unmap_and_free(va, 1), 1);
+        assert_eq!(tlb_epoch::unmap_and_free(va, 1), 1);
         let readers = AtomicUsize::new(0);
         ipi::run_on_all(&|| {
             if probe_read(va).is_ok() {

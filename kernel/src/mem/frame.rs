@@ -13,8 +13,8 @@ use bootloader_api::info::{MemoryRegionKind, MemoryRegions};
 use x86_64::PhysAddr;
 use x86_64::structures::paging::{PhysFrame, Size4KiB};
 
-use super::layout::PAGE_SIZE;
-use crate::sync::IrqSpinLock;
+use crate::layout::PAGE_SIZE;
+use crate::lock::IrqSpinLock;
 
 /// Lowest physical address the allocator hands out.
 pub const LOW_MEMORY_END: u64 = 0x10_0000;
@@ -101,7 +101,7 @@ pub fn alloc() -> Option<PhysFrame<Size4KiB>> {
         let pa = a.free_head;
         // SAFETY: free frames are owned by the allocator and hold the next
         // free frame's address in their first word.
-        a.free_head = unsafe { (super::phys_to_virt(pa) as *const u64).read() };
+        a.free_head = unsafe { (crate::layout::phys_to_virt(pa) as *const u64).read() };
         pa
     } else {
         loop {
@@ -143,7 +143,7 @@ pub fn is_free(pa: u64) -> bool {
         }
         // SAFETY: free frames are owned by the allocator (we hold its lock)
         // and hold the next free frame's address in their first word.
-        f = unsafe { (super::phys_to_virt(f) as *const u64).read() };
+        f = unsafe { (crate::layout::phys_to_virt(f) as *const u64).read() };
     }
     false
 }
@@ -159,7 +159,7 @@ pub unsafe fn free(frame: PhysFrame<Size4KiB>) {
     debug_assert!(a.free < a.total, "double free of frame {pa:#x}");
     // SAFETY: the caller gave the frame back; we own it and thread the list
     // through it.
-    unsafe { (super::phys_to_virt(pa) as *mut u64).write(a.free_head) };
+    unsafe { (crate::layout::phys_to_virt(pa) as *mut u64).write(a.free_head) };
     a.free_head = pa;
     a.free += 1;
 }

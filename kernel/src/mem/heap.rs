@@ -7,9 +7,9 @@ use core::sync::atomic::{AtomicU64, Ordering};
 
 use linked_list_allocator::Heap;
 
-use super::layout::{HEAP_START, PAGE_SIZE};
 use super::paging::{self, DATA};
-use crate::sync::IrqSpinLock;
+use crate::layout::{HEAP_START, PAGE_SIZE};
+use crate::lock::IrqSpinLock;
 
 pub struct KernelHeap {
     heap: IrqSpinLock<Heap>,

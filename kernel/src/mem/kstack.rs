@@ -7,8 +7,8 @@
 //! table is a static array of atomics.
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
-use super::layout::{BOOT_STACK, KSTACK_BASE, PAGE_SIZE};
 use super::paging::{self, DATA};
+use crate::layout::{BOOT_STACK, KSTACK_BASE, PAGE_SIZE};
 
 const SLOT_SIZE: u64 = 1 << 20;
 const MAX_SLOTS: usize = 1024;

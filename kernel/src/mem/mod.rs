@@ -6,10 +6,12 @@
 pub mod frame;
 pub mod heap;
 pub mod kstack;
-pub mod layout;
 pub mod paging;
+pub mod tlb_epoch;
 
 use bootloader_api::BootInfo;
+
+use crate::layout;
 
 /// Sets up frames, paging and the heap from the bootloader's hand-off.
 pub fn init(boot_info: &'static mut BootInfo, heap_size: usize) {
@@ -27,18 +29,11 @@ pub fn init(boot_info: &'static mut BootInfo, heap_size: usize) {
     heap::init(heap_size);
 }
 
-/// The virtual address at which physical address `pa` is mapped.
-#[inline]
-pub fn phys_to_virt(pa: u64) -> *mut u8 {
-    (layout::PHYS_OFFSET + pa) as *mut u8
-}
-
-/// Prints the memory counters: frames, heap, goroutine stacks.
+/// Prints the memory counters: frames, heap (the goroutine stacks' are
+/// the scheduler's: `sched::dump::print_stack_stats`).
 pub fn print_stats() {
-    use core::sync::atomic::Ordering;
     let (total, free) = frame::stats();
     let h = heap::stats();
-    let s = &crate::sched::stack::STATS;
     crate::println!(
         "mem: frames {} free of {} ({} MiB used); heap {} KiB in use of {} MiB ({} allocs, {} frees)",
         free,
@@ -48,15 +43,5 @@ pub fn print_stats() {
         h.size >> 20,
         h.allocs,
         h.frees
-    );
-    crate::println!(
-        "mem: goroutine stacks {} KiB mapped (peak {} KiB) in {} windows; segments mapped {} unmapped {}; shrinks {}; {} KiB unmapped awaiting TLB flushes",
-        s.mapped.load(Ordering::Relaxed) >> 10,
-        s.peak.load(Ordering::Relaxed) >> 10,
-        s.windows.load(Ordering::Relaxed),
-        s.segments_mapped.load(Ordering::Relaxed),
-        s.segments_unmapped.load(Ordering::Relaxed),
-        s.shrinks.load(Ordering::Relaxed),
-        crate::sched::stack::limbo_frames() * 4
     );
 }

@@ -2,7 +2,7 @@
 //! CPUs share, on the bootloader's physical-memory mapping (`OffsetPageTable`).
 //!
 //! Unmapping here flushes only this CPU's TLB; before reusing the frame of a
-//! page any other CPU may have cached, unmap through `arch::tlb::unmap` (a
+//! page any other CPU may have cached, unmap through `mem::tlb_epoch::unmap` (a
 //! shootdown, or the TLB epoch's limbo).
 use core::sync::atomic::AtomicU64;
 use x86_64::structures::paging::mapper::{MapToError, Translate};
@@ -13,8 +13,8 @@ use x86_64::structures::paging::{
 use x86_64::{PhysAddr, VirtAddr};
 
 use super::frame::{self, KernelFrames};
-use super::layout::PHYS_OFFSET;
-use crate::sync::IrqSpinLock;
+use crate::layout::PHYS_OFFSET;
+use crate::lock::IrqSpinLock;
 
 static MAPPER: IrqSpinLock<Option<OffsetPageTable<'static>>> = IrqSpinLock::new(None);
 

@@ -14,10 +14,32 @@ use super::g::{G, Status};
 use super::schedt::SCHED;
 use crate::console::emergency;
 
+/// Prints the goroutine running on this CPU, `g` being the per-CPU
+/// current-G pointer (not g0): the panic path's goroutine reporter
+/// (`panic::set_goroutine_reporter`, registered by `init`).
+pub fn print_running(g: usize) {
+    // SAFETY: the current G is live while it runs on this CPU, and the
+    // panic path passes only the current G.
+    let g = unsafe { &*(g as *const G) };
+    print_goroutine(g, "running");
+}
+
+/// What an NMI prints after this CPU's registers (the runner sends one on
+/// a test timeout): what the CPU runs, and on CPU 0, once the scheduler
+/// runs, its state and every goroutine (`arch::exceptions::set_nmi_handler`,
+/// registered by `init`).
+pub fn nmi_report() {
+    crate::panic::report_context();
+    if crate::arch::cpu_index() == 0 && SCHED.mainstarted.load(Ordering::Relaxed) {
+        print_sched_state();
+        dump_all();
+    }
+}
+
 /// Prints one goroutine's header, entry function and creator.
 pub fn print_goroutine(g: &G, state: &str) {
     let waited_min = if g.status() == Status::Waiting {
-        crate::time::now_ns().saturating_sub(g.wait_since.load(Ordering::Relaxed)) / 60_000_000_000
+        crate::clock::now_ns().saturating_sub(g.wait_since.load(Ordering::Relaxed)) / 60_000_000_000
     } else {
         0
     };
@@ -69,7 +91,7 @@ pub fn dump_all() {
 /// the runner requests on a timeout.
 pub fn print_sched_state() {
     use super::p::p;
-    let now = crate::time::now_ns();
+    let now = crate::clock::now_ns();
     emergency(format_args!(
         "SCHED {}ms: gomaxprocs={} idleprocs={} spinningthreads={} runqueue={} goroutines={} waiting={}\n",
         now / 1_000_000,
@@ -134,4 +156,19 @@ pub fn print_sched_state() {
             crate::arch::timer::ticks(i),
         ));
     }
+}
+
+/// Prints the goroutine stacks' counters (after `mem::print_stats`).
+pub fn print_stack_stats() {
+    let s = &super::stack::STATS;
+    crate::println!(
+        "mem: goroutine stacks {} KiB mapped (peak {} KiB) in {} windows; segments mapped {} unmapped {}; shrinks {}; {} KiB unmapped awaiting TLB flushes",
+        s.mapped.load(Ordering::Relaxed) >> 10,
+        s.peak.load(Ordering::Relaxed) >> 10,
+        s.windows.load(Ordering::Relaxed),
+        s.segments_mapped.load(Ordering::Relaxed),
+        s.segments_unmapped.load(Ordering::Relaxed),
+        s.shrinks.load(Ordering::Relaxed),
+        super::stack::limbo_frames() * 4
+    );
 }

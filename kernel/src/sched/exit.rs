@@ -19,7 +19,9 @@ use super::schedt::SCHED;
 use super::stack;
 use crate::arch::switch;
 
-/// Go: `goexit1`: called by `goexit` when a goroutine's function returns.
+/// Go: `goexit1`: called by `goexit` when a goroutine's function returns
+/// (a link-time upcall: `arch/x86_64/switch.rs` names it `gmpos_goexit1`).
+#[unsafe(export_name = "gmpos_goexit1")]
 pub extern "C" fn goexit1() -> ! {
     // SAFETY: we are on a goroutine stack (goexit only runs there).
     unsafe { switch::mcall(goexit0) };

@@ -36,15 +36,15 @@ impl Machine for Cpu<'_> {
         SCHED.runqsize.load(Ordering::SeqCst) != 0
             || SCHED.nwoken.load(Ordering::SeqCst) != 0
             || SCHED.gcwaiting.load(Ordering::SeqCst)
-            || pp.timers.due(crate::time::now_ns())
+            || pp.timers.due(crate::clock::now_ns())
     }
 
     fn interrupts_off(&self) {
-        ::x86_64::instructions::interrupts::disable();
+        crate::arch::irq::disable();
     }
 
     fn interrupts_on(&self) {
-        ::x86_64::instructions::interrupts::enable();
+        crate::arch::irq::enable();
     }
 
     fn halt(&self, m: usize) {
@@ -72,8 +72,8 @@ impl Machine for Cpu<'_> {
     fn wakep_window(&self) {
         let ns = WAKEP_WINDOW_DELAY_NS.load(Ordering::Relaxed);
         if ns != 0 {
-            let until = crate::time::now_ns() + ns;
-            while crate::time::now_ns() < until {
+            let until = crate::clock::now_ns() + ns;
+            while crate::clock::now_ns() < until {
                 core::hint::spin_loop();
             }
         }

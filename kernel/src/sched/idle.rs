@@ -53,7 +53,7 @@
 //!    once more instead. Best effort (without Go's `sched.lock` the note can
 //!    come just after the M looked): the work it is about is in a running
 //!    P's queue, which that P runs itself.
-use crate::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering, fence};
+use crate::lock::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering, fence};
 
 /// P states in the hand-off protocol.
 const BUSY: u8 = 0;

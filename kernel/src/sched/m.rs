@@ -92,7 +92,7 @@ impl M {
         let t0 = crate::arch::rdtsc();
         self.halted_since.store(t0, Ordering::Release);
         crate::arch::tlb::enter_idle();
-        ::x86_64::instructions::interrupts::enable_and_hlt();
+        crate::arch::irq::enable_and_hlt();
         crate::arch::tlb::leave_idle();
         let t1 = crate::arch::rdtsc();
         self.halted_cycles.fetch_add(t1 - t0, Ordering::Release);
@@ -113,9 +113,9 @@ impl M {
     /// and the halt would be consumed and lost).
     pub fn halt_while(&self, cond: impl Fn() -> bool) {
         loop {
-            ::x86_64::instructions::interrupts::disable();
+            crate::arch::irq::disable();
             if !cond() {
-                ::x86_64::instructions::interrupts::enable();
+                crate::arch::irq::enable();
                 return;
             }
             self.halt();

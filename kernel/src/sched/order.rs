@@ -17,7 +17,7 @@
 ///
 /// Bounded so that [`RandomOrder`] can keep its coprime table inline: the
 /// scheduler never allocates.
-pub const MAX_PROCS: usize = 64;
+pub const MAX_PROCS: usize = crate::arch::MAX_CPUS;
 
 /// The set of strides coprime to the current P count.
 ///

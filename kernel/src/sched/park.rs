@@ -13,7 +13,7 @@ use super::g::{G, Status, WaitReason};
 use super::m::{AcquireM, UnlockFn, getg, getm};
 use super::schedt::{globrunqput, globrunqputbatch, wokenput};
 use crate::arch::{percpu, switch};
-use crate::sync::spinlock::locks_held;
+use crate::lock::locks_held;
 
 /// Fatal error when a goroutine-only operation runs where it cannot work:
 /// in an interrupt handler, on g0, or (unless it parks with an unlock
@@ -51,7 +51,7 @@ pub fn gopark(unlock: Option<&dyn Fn() -> bool>, reason: WaitReason) {
     // From here to the switch we must stay on this CPU: the unlock function
     // is handed over through this M. Interrupts off (mcall re-enables them
     // on g0) rules out a preemption in between (Go: acquirem).
-    ::x86_64::instructions::interrupts::disable();
+    crate::arch::irq::disable();
     let mp = getm();
     // SAFETY: only this M touches waitunlockf; the closure lives on our
     // stack, which stays intact until park_m has run it.
@@ -63,7 +63,8 @@ pub fn gopark(unlock: Option<&dyn Fn() -> bool>, reason: WaitReason) {
     // SAFETY: getg() is our live goroutine.
     let g = unsafe { &*getg() };
     g.set_wait_reason(reason);
-    g.wait_since.store(crate::time::now_ns(), Ordering::Relaxed);
+    g.wait_since
+        .store(crate::clock::now_ns(), Ordering::Relaxed);
     // SAFETY: we are a goroutine (checked above).
     unsafe { switch::mcall(park_m) };
 }

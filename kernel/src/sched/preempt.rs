@@ -31,8 +31,8 @@ use super::slice::SliceCheck;
 use crate::arch::preempt as hw;
 use crate::arch::trap::TrapFrame;
 use crate::arch::{percpu, switch};
-use crate::mem::layout::PAGE_SIZE;
-use crate::sync::spinlock::locks_held;
+use crate::layout::PAGE_SIZE;
+use crate::lock::locks_held;
 
 /// After a refused (unsafe) attempt, check again this much later.
 const RETRY_NS: u64 = 100_000;
@@ -116,9 +116,11 @@ pub fn is_async_safe_point(g: &G, frame: &TrapFrame) -> bool {
 }
 
 /// Called by `async_preempt` on the goroutine's stack, every register
-/// saved: Go's `asyncPreempt2` -> `mcall(gopreempt_m)`.
+/// saved: Go's `asyncPreempt2` -> `mcall(gopreempt_m)`. A link-time upcall:
+/// `arch/x86_64/preempt.rs` names it `gmpos_async_preempt_park`.
+#[unsafe(export_name = "gmpos_async_preempt_park")]
 #[unsafe(link_section = ".text.nopreempt.sched")]
-pub fn async_preempt_park() {
+pub extern "C" fn async_preempt_park() {
     // SAFETY: we are the preempted goroutine, at an async safe point.
     unsafe { switch::mcall(gopreempt_m) };
 }
@@ -148,11 +150,7 @@ pub fn on_last_lock_released() {
 
 #[cold]
 fn preempt_pending() {
-    if on_g0()
-        || locks_held() != 0
-        || percpu::irq_depth() != 0
-        || !crate::arch::interrupts_enabled()
-    {
+    if on_g0() || locks_held() != 0 || percpu::irq_depth() != 0 || !crate::arch::irq::enabled() {
         return;
     }
     // SAFETY: not g0 (checked), so the current goroutine.
@@ -160,9 +158,9 @@ fn preempt_pending() {
     // Take the request with interrupts off: a timer interrupt between the
     // check and the switch could otherwise preempt us asynchronously first,
     // and we would then yield a second time for nothing.
-    ::x86_64::instructions::interrupts::disable();
+    crate::arch::irq::disable();
     if !g.preempt.swap(false, Ordering::Relaxed) {
-        ::x86_64::instructions::interrupts::enable();
+        crate::arch::irq::enable();
         return;
     }
     if let Some(pp) = getm().p() {

@@ -20,8 +20,8 @@ use super::schedt::{SCHED, gomaxprocs};
 use super::{halt, stack, stw, timers};
 use crate::arch::percpu;
 use crate::arch::switch;
+use crate::lock::locks_held;
 use crate::mem::kstack;
-use crate::sync::spinlock::locks_held;
 
 /// Size of each M's g0 (scheduler) stack.
 const G0_STACK_SIZE: u64 = 64 * 1024;
@@ -59,7 +59,7 @@ pub fn init(cfg: &crate::cmdline::Config, ncpu: usize, main: fn()) -> ! {
         p(0),
         move || {
             main();
-            crate::init::exit(0)
+            crate::panic::exit(0)
         },
         "main",
     );
@@ -151,7 +151,7 @@ pub(super) fn execute(mp: &M, gp: NonNull<G>, inherit_time: bool) -> ! {
     if pp.slice.starts_new(tick) {
         pp.slice.begin(
             tick,
-            crate::time::now_ns(),
+            crate::clock::now_ns(),
             super::preempt::slice_ns(),
             pp.runq.mark(),
         );
@@ -178,7 +178,7 @@ fn find_runnable(mp: &M) -> (NonNull<G>, bool) {
         };
         // Go: checkTimers, for this P and (a timer must not be late because
         // its own CPU is busy, stalled or asleep) the others.
-        let now = crate::time::now_ns();
+        let now = crate::clock::now_ns();
         if pp.timers.due(now) {
             timers::run_due(pp, now);
         }
@@ -294,7 +294,7 @@ impl FindSources for Queues<'_> {
                     return;
                 }
                 counters.runnext_backoffs.fetch_add(1, Ordering::Relaxed);
-                let until = crate::arch::rdtsc() + crate::time::ns_to_cycles(3_000);
+                let until = crate::arch::rdtsc() + crate::clock::ns_to_cycles(3_000);
                 while crate::arch::rdtsc() < until {
                     core::hint::spin_loop();
                 }
@@ -315,7 +315,7 @@ impl FindSources for Queues<'_> {
     fn take_slice_expired(&mut self) -> bool {
         self.pp.slice.take_expired(
             self.pp.schedtick.load(Ordering::Relaxed),
-            crate::time::now_ns(),
+            crate::clock::now_ns(),
         )
     }
 }

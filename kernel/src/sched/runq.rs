@@ -48,7 +48,7 @@
 
 use core::ptr::{self, NonNull};
 
-use crate::sync::atomic::{AtomicPtr, AtomicU32, Ordering};
+use crate::lock::atomic::{AtomicPtr, AtomicU32, Ordering};
 
 /// Capacity of the ring (Go: `len(p.runq)`, 256).
 ///

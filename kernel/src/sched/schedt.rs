@@ -5,7 +5,7 @@ use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsiz
 use super::g::G;
 use super::gfree::{GFreeGlobal, GFreeGlobalLock};
 use super::glist::GQueue;
-use crate::sync::{IrqSpinLock, SpinLock};
+use crate::lock::{IrqSpinLock, SpinLock};
 
 pub struct Sched {
     /// Go: `sched.runq` under `sched.lock`. Interrupt handlers push here

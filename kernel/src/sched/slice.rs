@@ -20,8 +20,8 @@
 //! | [`Slice::expire`] | `gopreempt_m`: the G left because of the slice |
 //! | [`Slice::take_expired`] | `findRunnable`: does an expiry order the next pick? |
 //! | [`Slice::take_woken_cut`] | `gopreempt_m`: was it cut for woken goroutines? |
+use crate::lock::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use crate::sched::runq::RunqMark;
-use crate::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 /// "No slice running" (after a preemption, until the next `execute`).
 const NONE: u64 = u64::MAX;

@@ -33,7 +33,7 @@
 //!   receiver, dumps), and any CPU may cache a present translation
 //!   speculatively. An unmapped frame is therefore reused only after
 //!   **every online CPU has flushed its TLB since the unmap**: it waits in
-//!   the TLB epoch's limbo (`arch::tlb`, [`tlb::Recycle::Lazy`]) until every
+//!   the TLB epoch's limbo (`mem::tlb_epoch`, [`tlb_epoch::Recycle::Lazy`]) until every
 //!   CPU has passed a flush point (scheduler loop, tick, idle; halted CPUs
 //!   count as flushed and flush on waking), then a reserve takes it when it
 //!   wants a batch (or the frame allocator, when the limbo is under
@@ -42,14 +42,14 @@
 //!   - the unmapping CPU flushes the range from its own TLB at once (the
 //!     goroutine may run there next without a flush point);
 //!   - a page regrown while its old frame is still in limbo gets that frame
-//!     back (`tlb::regain`): a CPU still caching the old translation then
+//!     back (`tlb_epoch::regain`): a CPU still caching the old translation then
 //!     reads what the goroutine writes;
 //!   - a goroutine runs only on a CPU whose TLB holds no translation for its
 //!     unmapped pages: before running it, [`flush_point`] flushes the
 //!     goroutine's unmapped range if this CPU neither did the unmap (or ran
 //!     the goroutine since) nor has passed the generation of that unmap.
 //!
-//!   The limbo is bounded ([`tlb::LIMBO_CAP`] frames). With it full, an
+//!   The limbo is bounded ([`tlb_epoch::LIMBO_CAP`] frames). With it full, an
 //!   unmap holding no lock forces the epoch (a cross-call); one holding a
 //!   lock stops where it is (the shrink is partial or skipped, the rest
 //!   stays mapped and counted). [`limbo_frames`] counts the frames in limbo
@@ -66,10 +66,11 @@ use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use super::g::G;
 use crate::arch::{MAX_CPUS, percpu, tlb};
+use crate::layout::{DYNAMIC_START, GSTACK_BASE, PAGE_SIZE, PHYS_OFFSET};
+use crate::lock::locks_held;
 use crate::mem::frame;
-use crate::mem::layout::{DYNAMIC_START, GSTACK_BASE, PAGE_SIZE, PHYS_OFFSET};
 use crate::mem::paging;
-use crate::sync::spinlock::locks_held;
+use crate::mem::tlb_epoch;
 use x86_64::PhysAddr;
 use x86_64::structures::paging::PhysFrame;
 
@@ -180,7 +181,7 @@ pub fn refill_reserve() {
     // Recyclable limbo frames first (the unmapped stacks' frames come back
     // to stacks, as Go's stack pool does).
     let target = RESERVE_CAP - RESERVE_LOW;
-    tlb::reclaim(target - r.n.load(Ordering::Relaxed), &mut give_back);
+    tlb_epoch::reclaim(target - r.n.load(Ordering::Relaxed), &mut give_back);
     let mut forced = false;
     while r.n.load(Ordering::Relaxed) < target {
         match frame::alloc() {
@@ -189,10 +190,10 @@ pub fn refill_reserve() {
             }
             // Out of frames while some wait in limbo: force the epoch (we
             // are on g0 in `schedule`, holding no lock) and take them.
-            None if !forced && tlb::limbo_frames() != 0 && locks_held() == 0 => {
+            None if !forced && tlb_epoch::limbo_frames() != 0 && locks_held() == 0 => {
                 forced = true;
-                tlb::force_epoch();
-                tlb::reclaim(target - r.n.load(Ordering::Relaxed), &mut give_back);
+                tlb_epoch::force_epoch();
+                tlb_epoch::reclaim(target - r.n.load(Ordering::Relaxed), &mut give_back);
             }
             None => break,
         }
@@ -239,18 +240,18 @@ pub fn in_reserve(pa: u64) -> bool {
 /// (in use for memory accounting: free + reserves + limbo + mapped is what
 /// the stacks have).
 pub fn limbo_frames() -> u64 {
-    tlb::limbo_frames()
+    tlb_epoch::limbo_frames()
 }
 
 /// Is the frame at `pa` waiting for every CPU's TLB flush before reuse?
 pub fn frame_in_limbo(pa: u64) -> bool {
-    tlb::frame_in_limbo(pa)
+    tlb_epoch::frame_in_limbo(pa)
 }
 
 /// Is the frame at `pa` in limbo with every CPU past its flush (it may be
 /// reused now; it stays there until a reserve wants it)?
 pub fn frame_recyclable(pa: u64) -> bool {
-    tlb::frame_recyclable(pa)
+    tlb_epoch::frame_recyclable(pa)
 }
 
 /// The scheduler's flush point, on g0 before it runs `gp` (`schedule`): the
@@ -267,7 +268,7 @@ pub fn flush_point(gp: NonNull<G>) {
     // flush points are paid once per batch, not per frame).
     let room = RESERVE_CAP - reserve().n.load(Ordering::Relaxed);
     let want = if room >= RESERVE_CAP / 4 { room } else { 0 };
-    tlb::scheduler_flush_point(want, &mut give_back);
+    tlb_epoch::scheduler_flush_point(want, &mut give_back);
     // SAFETY: the scheduler found `gp` on a run queue: a live G it owns.
     let g = unsafe { gp.as_ref() };
     let tag = g.retired_gen.load(Ordering::Relaxed);
@@ -360,7 +361,7 @@ pub fn handle_fault(g: &G, addr: u64) -> FaultAction {
         run = &run[1..];
         // A page whose old frame is still in limbo gets it back: other CPUs
         // may still cache that translation (see the module doc).
-        if tlb::regain(pte, PTE_FLAGS) {
+        if tlb_epoch::regain(pte, PTE_FLAGS) {
             va += PAGE_SIZE;
             continue;
         }
@@ -413,7 +414,7 @@ fn overflow(g: &G, addr: u64) {
 /// Returns the new bottom of the mapped part: `to`, or lower if the limbo
 /// filled up (a lock held) before the end.
 fn unmap_range(g: &G, from: u64, to: u64) -> u64 {
-    let done = tlb::unmap(from, (to - from) / PAGE_SIZE, tlb::Recycle::Lazy);
+    let done = tlb_epoch::unmap(from, (to - from) / PAGE_SIZE, tlb_epoch::Recycle::Lazy);
     let reached = from + done.pages * PAGE_SIZE;
     if done.pages == 0 {
         return from;
@@ -434,7 +435,7 @@ fn unmap_range(g: &G, from: u64, to: u64) -> u64 {
         g.retired_lo.store(lo, Ordering::Relaxed);
         g.retired_hi.store(hi, Ordering::Relaxed);
         g.retired_gen.store(done.tag, Ordering::Relaxed);
-        // `tlb::unmap` flushed this CPU: the only one known clean now.
+        // `tlb_epoch::unmap` flushed this CPU: the only one known clean now.
         g.ran_on.store(1 << percpu::cpu_index(), Ordering::Relaxed);
     }
     reached

@@ -62,7 +62,7 @@ pub(super) fn init() {
 pub fn rearm(pp: Option<&P>) {
     // With interrupts off: the timer interrupt itself re-arms, and must not
     // run between our cache update and the hardware write.
-    ::x86_64::instructions::interrupts::without_interrupts(|| rearm_locked(pp))
+    crate::arch::irq::without(|| rearm_locked(pp))
 }
 
 fn rearm_locked(pp: Option<&P>) {

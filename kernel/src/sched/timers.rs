@@ -25,7 +25,7 @@ use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use super::g::G;
 use super::p::{P, p};
 use super::timerheap::{HeapTimer, TimerHeap, next_period};
-use crate::sync::IrqSpinLock;
+use crate::lock::IrqSpinLock;
 
 const NO_P: u32 = u32::MAX;
 

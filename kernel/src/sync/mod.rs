@@ -1,16 +1,10 @@
-//! Synchronisation: the kernel's spin locks (which count as runtime locks for
-//! the scheduler, Go's `lock()` -> `acquirem()`), and the atomics shim that
-//! lets the lock-free parts run under loom on the host.
-pub mod atomic;
-#[cfg(target_os = "none")]
-pub mod spinlock;
-
+//! Goroutine-level synchronisation (Go: `sync`, `runtime/sema.go`): the
+//! semaphore and `WaitGroup`, which park goroutines. The spin locks they are
+//! built on are runtime locks: [`crate::lock`].
 #[cfg(target_os = "none")]
 pub mod sema;
 #[cfg(target_os = "none")]
 pub mod waitgroup;
 
-#[cfg(target_os = "none")]
-pub use spinlock::{IrqSpinLock, SpinLock};
 #[cfg(target_os = "none")]
 pub use waitgroup::WaitGroup;

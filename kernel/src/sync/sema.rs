@@ -5,7 +5,7 @@
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicU32, Ordering};
 
-use super::SpinLock;
+use crate::lock::SpinLock;
 use crate::sched::getg;
 use crate::sched::glist::GQueue;
 use crate::sched::{G, WaitReason};

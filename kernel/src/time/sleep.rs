@@ -3,7 +3,7 @@
 use core::ptr::NonNull;
 use core::time::Duration;
 
-use super::convert;
+use crate::clock::convert;
 use crate::sched::timers::{self, Timer, TimerFn};
 use crate::sched::{WaitReason, getg, gopark};
 

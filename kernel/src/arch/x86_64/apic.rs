@@ -17,7 +17,7 @@ use ::x86_64::registers::model_specific::Msr;
 use volatile::VolatilePtr;
 
 use super::trap::{self, SPURIOUS_VECTOR, TrapFrame};
-use crate::mem::phys_to_virt;
+use crate::layout::phys_to_virt;
 
 /// Local APIC error interrupt.
 pub const ERROR_VECTOR: u8 = 0xfe;
@@ -181,7 +181,7 @@ fn on_error(_: &mut TrapFrame) {
     write(reg::ESR, 0);
     let esr = read(reg::ESR);
     if ERRORS.fetch_or(esr as u64, Ordering::Relaxed) & esr as u64 != esr as u64 {
-        crate::console::emergency(format_args!(
+        super::serial::emergency(format_args!(
             "apic: local APIC error {esr:#x} on cpu {}\n",
             super::percpu::cpu_index()
         ));
@@ -208,7 +208,7 @@ fn send(dest: u32, low: u32) {
     } else {
         // The two halves must not be split by an interrupt handler that
         // sends an IPI of its own.
-        ::x86_64::instructions::interrupts::without_interrupts(|| {
+        super::irq::without(|| {
             wait_icr_idle();
             write(reg::ICR_HIGH, dest << 24);
             write(reg::ICR, low);

@@ -3,8 +3,16 @@
 //! Every exception is fatal (a report, then exit status 2) except:
 //! - a page fault at an instruction listed in the fixup table
 //!   (`probe_read`/`probe_write`), which resumes at its fixup;
+//! - a page fault the registered page-fault handler resolves (a goroutine
+//!   stack growing);
 //! - NMI, which prints this CPU's state (the runner's timeout dump) and
 //!   returns.
+//!
+//! What a fault means to the kernel (a goroutine stack, a kernel stack's
+//! guard page), what this CPU was running, how the kernel exits, and what an
+//! NMI dumps besides the registers belong to the layers above: they are
+//! upcalls registered at boot ([`set_page_fault_handler`],
+//! [`set_nmi_handler`], [`set_fatal_handlers`], [`set_throw_handler`]).
 //!
 //! A trap arriving on an IST stack that is already in use would have
 //! overwritten the first trap's frame: that is detected with the per-CPU
@@ -13,8 +21,87 @@ use core::sync::atomic::Ordering;
 
 use super::gdt::IST_NAMES;
 use super::percpu;
+use super::serial::emergency;
 use super::trap::TrapFrame;
-use crate::console::emergency;
+use crate::arch::Upcall;
+
+/// What the registered page-fault handler made of a fault.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaultOutcome {
+    /// Not the handler's business: the generic exception report.
+    NotHandled,
+    /// Resolved (a goroutine stack grew): the faulting code resumes.
+    Resume,
+    /// Fatal; the handler printed the first line: the frame and context
+    /// follow, then the fatal exit.
+    Fatal,
+    /// Fatal and fully reported by the handler: the fatal exit at once.
+    Reported,
+}
+
+/// The page-fault upcall: `(cr2, frame)` of a fault no fixup covers.
+pub type PageFaultHandler = fn(u64, &TrapFrame) -> FaultOutcome;
+
+// SAFETY: a function pointer type.
+static PAGE_FAULT: Upcall<PageFaultHandler> = unsafe { Upcall::new() };
+// SAFETY: a function pointer type.
+static NMI: Upcall<fn()> = unsafe { Upcall::new() };
+// SAFETY: a function pointer type.
+static CONTEXT: Upcall<fn()> = unsafe { Upcall::new() };
+// SAFETY: a function pointer type.
+static FATAL_EXIT: Upcall<fn() -> !> = unsafe { Upcall::new() };
+// SAFETY: a function pointer type.
+static THROW: Upcall<fn(core::fmt::Arguments) -> !> = unsafe { Upcall::new() };
+
+/// Registers the page-fault upcall (the scheduler's stack growth and the
+/// kernel stacks' guard pages), called for faults no fixup covers.
+pub fn set_page_fault_handler(f: PageFaultHandler) {
+    PAGE_FAULT.set(f);
+}
+
+/// Registers what an NMI prints after this CPU's registers (what it runs;
+/// on CPU 0, the scheduler's state).
+pub fn set_nmi_handler(f: fn()) {
+    NMI.set(f);
+}
+
+/// Registers the end of every fatal exception report: `context` prints what
+/// this CPU was running, `exit` stops the kernel (exit status 2).
+pub fn set_fatal_handlers(context: fn(), exit: fn() -> !) {
+    CONTEXT.set(context);
+    FATAL_EXIT.set(exit);
+}
+
+/// Registers the kernel's `fatal error` path (Go's `throw`: the panic
+/// module's `fatal`), which `arch` uses for misuse it detects.
+pub fn set_throw_handler(f: fn(core::fmt::Arguments) -> !) {
+    THROW.set(f);
+}
+
+/// Stops the kernel with `fatal error: <msg>` (Go: `throw`) through the
+/// registered handler; before one is registered, prints and halts.
+pub fn throw(msg: core::fmt::Arguments) -> ! {
+    match THROW.get() {
+        Some(f) => f(msg),
+        None => {
+            emergency(format_args!("\nfatal error: {msg}\n"));
+            super::halt_forever()
+        }
+    }
+}
+
+fn report_context() {
+    if let Some(f) = CONTEXT.get() {
+        f();
+    }
+}
+
+fn fatal_exit() -> ! {
+    match FATAL_EXIT.get() {
+        Some(f) => f(),
+        None => super::halt_forever(),
+    }
+}
 
 /// Exception names, by vector, with their mnemonics.
 pub const NAMES: [&str; 32] = [
@@ -73,7 +160,7 @@ pub fn handle(frame: &mut TrapFrame) {
             NAMES[frame.vector as usize], cpu.index, IST_NAMES[ist]
         ));
         report(frame);
-        crate::init::fatal_exit();
+        fatal_exit();
     }
     if frame.vector == 14 && page_fault(frame) {
         cpu.ist_depth[ist].fetch_sub(1, Ordering::Relaxed);
@@ -84,7 +171,7 @@ pub fn handle(frame: &mut TrapFrame) {
         NAMES[frame.vector as usize]
     ));
     report(frame);
-    crate::init::fatal_exit();
+    fatal_exit();
 }
 
 /// The page-fault path. Returns true when the fault was handled and the
@@ -95,25 +182,19 @@ fn page_fault(frame: &mut TrapFrame) -> bool {
         frame.rip = fixup;
         return true;
     }
-    // A goroutine touching its stack below the mapped part: grow it.
-    let cpu = percpu::this();
-    let g = cpu.g.load(Ordering::Relaxed);
-    if g != 0 && g != cpu.g0.load(Ordering::Relaxed) {
-        // SAFETY: the current G is live while it runs on this CPU.
-        let g = unsafe { &*(g as *const crate::sched::g::G) };
-        match crate::sched::stack::handle_fault(g, cr2) {
-            crate::sched::stack::FaultAction::Grown => return true,
-            crate::sched::stack::FaultAction::Fatal => crate::init::fatal_exit(),
-            crate::sched::stack::FaultAction::NotStack => {}
+    // A goroutine stack growing, a kernel stack's guard page: the kernel's
+    // business, not the hardware's.
+    match PAGE_FAULT
+        .get()
+        .map_or(FaultOutcome::NotHandled, |f| f(cr2, frame))
+    {
+        FaultOutcome::NotHandled => {}
+        FaultOutcome::Resume => return true,
+        FaultOutcome::Fatal => {
+            report(frame);
+            fatal_exit();
         }
-    }
-    if let Some(stack) = crate::mem::kstack::guard_hit(cr2) {
-        emergency(format_args!(
-            "\nfatal error: kernel stack overflow: {} (cpu {}) hit its guard page at {:#x}\n",
-            stack.name, stack.cpu, cr2
-        ));
-        report(frame);
-        crate::init::fatal_exit();
+        FaultOutcome::Reported => fatal_exit(),
     }
     false
 }
@@ -167,7 +248,7 @@ fn report(frame: &TrapFrame) {
         "  r8={:#x} r9={:#x} r10={:#x} r11={:#x} r12={:#x} r13={:#x} r14={:#x} r15={:#x}\n",
         frame.r8, frame.r9, frame.r10, frame.r11, frame.r12, frame.r13, frame.r14, frame.r15
     ));
-    crate::panic::report_context();
+    report_context();
 }
 
 /// NMI: print where this CPU is (the runner sends one on a test timeout).
@@ -183,13 +264,7 @@ pub fn nmi(frame: &mut TrapFrame) {
         cpu.irq_depth.load(Ordering::Relaxed),
         cpu.locks.load(Ordering::Relaxed)
     ));
-    crate::panic::report_context();
-    if cpu.index == 0
-        && crate::sched::schedt::SCHED
-            .mainstarted
-            .load(Ordering::Relaxed)
-    {
-        crate::sched::dump::print_sched_state();
-        crate::sched::dump::dump_all();
+    if let Some(f) = NMI.get() {
+        f();
     }
 }

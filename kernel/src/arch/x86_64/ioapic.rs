@@ -12,9 +12,8 @@ use core::ptr::NonNull;
 use volatile::VolatilePtr;
 
 use super::acpi::{self, IoApicEntry, IsaRoute};
-use super::percpu;
-use crate::mem::phys_to_virt;
-use crate::sync::IrqSpinLock;
+use super::{irq, percpu};
+use crate::layout::phys_to_virt;
 
 /// First vector used for ISA IRQs routed by default (`ISA_VECTOR_BASE + irq`);
 /// above the range the masked 8259s were remapped to.
@@ -28,8 +27,20 @@ const RTE_MASKED: u64 = 1 << 16;
 const RTE_LEVEL: u64 = 1 << 15;
 const RTE_ACTIVE_LOW: u64 = 1 << 13;
 
-/// IOREGSEL/IOWIN is a two-step access: one lock for all IOAPICs.
-static LOCK: IrqSpinLock<()> = IrqSpinLock::new(());
+/// IOREGSEL/IOWIN is a two-step access: one lock for all IOAPICs, held
+/// through [`locked`]. A plain `spin::Mutex` with interrupts off rather than
+/// a runtime lock (`lock::IrqSpinLock`), which sits above `arch`: with interrupts
+/// off nothing can preempt or interrupt the holder, which is what an
+/// `IrqSpinLock` would guarantee, and no caller parks or blocks under it.
+static LOCK: spin::Mutex<()> = spin::Mutex::new(());
+
+/// Runs `f` holding [`LOCK`] with interrupts off on this CPU.
+fn locked<R>(f: impl FnOnce() -> R) -> R {
+    irq::without(|| {
+        let _g = LOCK.lock();
+        f()
+    })
+}
 
 fn reg(base: u64, offset: u64) -> VolatilePtr<'static, u32> {
     // SAFETY: IOAPIC registers are MMIO below 4 GiB, inside the physical
@@ -53,19 +64,19 @@ fn write(io: &IoApicEntry, index: u32, value: u32) {
 
 /// Number of inputs (redirection entries) of an IOAPIC.
 pub fn inputs(io: &IoApicEntry) -> u32 {
-    let _g = LOCK.lock();
-    ((read(io, REG_VERSION) >> 16) & 0xff) + 1
+    locked(|| ((read(io, REG_VERSION) >> 16) & 0xff) + 1)
 }
 
 /// Masks every input of every IOAPIC (bootstrap CPU, once).
 pub fn init() {
     for io in acpi::platform().ioapics() {
         let n = inputs(io);
-        let _g = LOCK.lock();
-        for i in 0..n {
-            write(io, REG_REDTBL + 2 * i, RTE_MASKED as u32);
-            write(io, REG_REDTBL + 2 * i + 1, 0);
-        }
+        locked(|| {
+            for i in 0..n {
+                write(io, REG_REDTBL + 2 * i, RTE_MASKED as u32);
+                write(io, REG_REDTBL + 2 * i + 1, 0);
+            }
+        });
     }
 }
 
@@ -112,11 +123,12 @@ pub fn route_gsi(gsi: u32, route: IsaRoute, vector: u8, cpu: usize) -> Result<()
     if route.level_triggered {
         low |= RTE_LEVEL;
     }
-    let _g = LOCK.lock();
-    // Mask while the entry is half written.
-    write(io, REG_REDTBL + 2 * pin, RTE_MASKED as u32);
-    write(io, REG_REDTBL + 2 * pin + 1, dest << 24);
-    write(io, REG_REDTBL + 2 * pin, low as u32);
+    locked(|| {
+        // Mask while the entry is half written.
+        write(io, REG_REDTBL + 2 * pin, RTE_MASKED as u32);
+        write(io, REG_REDTBL + 2 * pin + 1, dest << 24);
+        write(io, REG_REDTBL + 2 * pin, low as u32);
+    });
     Ok(())
 }
 
@@ -130,14 +142,15 @@ pub fn route_isa(irq: u8, vector: u8, cpu: usize) -> Result<u32, RouteError> {
 
 fn set_mask(gsi: u32, masked: bool) -> Result<(), RouteError> {
     let (io, pin) = find(gsi).ok_or(RouteError::NoSuchGsi(gsi))?;
-    let _g = LOCK.lock();
-    let low = read(io, REG_REDTBL + 2 * pin) as u64;
-    let low = if masked {
-        low | RTE_MASKED
-    } else {
-        low & !RTE_MASKED
-    };
-    write(io, REG_REDTBL + 2 * pin, low as u32);
+    locked(|| {
+        let low = read(io, REG_REDTBL + 2 * pin) as u64;
+        let low = if masked {
+            low | RTE_MASKED
+        } else {
+            low & !RTE_MASKED
+        };
+        write(io, REG_REDTBL + 2 * pin, low as u32);
+    });
     Ok(())
 }
 

@@ -27,11 +27,6 @@ pub const WAKEUP_VECTOR: u8 = 0xf0;
 /// Cross-call: run the functions other CPUs asked this one to run.
 pub const CALL_VECTOR: u8 = 0xf1;
 
-const _: () = assert!(
-    MAX_CPUS <= 64,
-    "the cross-call masks are u64 bitmasks of CPU indices"
-);
-
 type CallFn = *const (dyn Fn() + Sync);
 
 /// Polls of the request between two `pause`s while a caller waits. Under
@@ -168,7 +163,7 @@ fn run_pinned(mask: u64, f: &(dyn Fn() + Sync)) {
         // Interrupts off while publishing: a handler on this CPU that
         // cross-called between the check and the store would overwrite the
         // function the targets are about to run.
-        ::x86_64::instructions::interrupts::without_interrupts(|| publish(me, online, targets, f));
+        super::irq::without(|| publish(me, online, targets, f));
     }
     if mask & (1u64 << me) != 0 {
         f();
@@ -193,7 +188,7 @@ fn run_pinned(mask: u64, f: &(dyn Fn() + Sync)) {
 fn publish(me: usize, online: u64, targets: u64, f: &(dyn Fn() + Sync)) {
     let req = &REQUESTS[me];
     if req.pending.load(Ordering::Acquire) != 0 {
-        crate::panic::fatal(format_args!(
+        super::exceptions::throw(format_args!(
             "cross-call from cpu {me} while its previous cross-call is still waiting (a cross-call from an \
              interrupt handler or from a cross-called function)"
         ));

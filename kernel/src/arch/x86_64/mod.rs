@@ -7,6 +7,7 @@ pub mod fixup;
 pub mod gdt;
 pub mod ioapic;
 pub mod ipi;
+pub mod irq;
 pub mod percpu;
 pub mod pic;
 pub mod pit;
@@ -21,13 +22,10 @@ pub mod trampoline;
 pub mod trap;
 pub mod tsc;
 
-pub use fixup::{ProbeFault, probe_read, probe_write};
-pub use percpu::{MAX_CPUS, cpu_index};
-
 /// Halts the CPU forever with interrupts off (the end of a fatal path).
 pub fn halt_forever() -> ! {
     loop {
-        ::x86_64::instructions::interrupts::disable();
+        irq::disable();
         ::x86_64::instructions::hlt();
     }
 }
@@ -37,10 +35,4 @@ pub fn halt_forever() -> ! {
 pub fn rdtsc() -> u64 {
     // SAFETY: rdtsc has no side effects; CR4.TSD is clear in ring 0 anyway.
     unsafe { core::arch::x86_64::_rdtsc() }
-}
-
-/// Are interrupts enabled on this CPU?
-#[inline(always)]
-pub fn interrupts_enabled() -> bool {
-    ::x86_64::instructions::interrupts::are_enabled()
 }

@@ -12,9 +12,7 @@ use core::cell::UnsafeCell;
 use core::mem::offset_of;
 use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
-/// Compile-time bound on the number of CPUs gmpos runs on. More CPUs in the
-/// MADT than this is reported, and the kernel runs on the first `MAX_CPUS`.
-pub const MAX_CPUS: usize = 64;
+pub use crate::arch::MAX_CPUS;
 
 /// Number of IST stacks in use (see `gdt.rs` for which is which).
 pub const IST_COUNT: usize = 5;

@@ -129,10 +129,20 @@ pub unsafe extern "C" fn async_preempt() {
     )
 }
 
+unsafe extern "C" {
+    /// The scheduler's hand-off of a preempted goroutine
+    /// (`sched::preempt::async_preempt_park`, exported under this name): a
+    /// link-time upcall, since `arch` does not import the scheduler.
+    fn gmpos_async_preempt_park();
+}
+
 /// Go: `asyncPreempt2`: hands the goroutine to the scheduler.
 #[unsafe(link_section = ".text.nopreempt.async_preempt")]
 extern "C" fn async_preempt2(_frame: *mut AsyncPreemptFrame) {
-    crate::sched::preempt::async_preempt_park();
+    // SAFETY: called on the preempted goroutine's stack at an async safe
+    // point, which is what the scheduler's hand-off expects; it takes no
+    // arguments and returns when the goroutine is resumed.
+    unsafe { gmpos_async_preempt_park() };
 }
 
 /// Go: `pushCall(asyncPreempt)`: rewrites the interrupt's return frame so

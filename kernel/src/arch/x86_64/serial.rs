@@ -1,9 +1,66 @@
-//! COM1 (16550 UART at I/O port 0x3f8): the console device.
+//! COM1 (16550 UART at I/O port 0x3f8): the console device, and how `arch`
+//! itself prints.
+//!
+//! The console (locking, the `log` facade) sits above `arch`, so `arch`
+//! prints through two upcalls the console registers at boot
+//! ([`set_writers`]): the ordinary one (boot messages: `arch_println!`) and
+//! the emergency one (exception and NMI reports, which must get out even
+//! when the console lock is held by the code that died). Before they are
+//! registered, both write to COM1 directly.
+use core::fmt::{self, Write};
+
 use ::x86_64::instructions::port::Port;
 use uart_16550::Uart16550;
 use uart_16550::backend::PioBackend;
 
+use crate::arch::Upcall;
+
 pub const COM1: u16 = 0x3f8;
+
+// SAFETY: a function pointer type.
+static PRINT: Upcall<fn(fmt::Arguments)> = unsafe { Upcall::new() };
+// SAFETY: a function pointer type.
+static EMERGENCY: Upcall<fn(fmt::Arguments)> = unsafe { Upcall::new() };
+
+/// Registers the console's writers: `print` for ordinary output (`print!`),
+/// `emergency` for reports from fatal paths (`console::emergency`).
+pub fn set_writers(print: fn(fmt::Arguments), emergency: fn(fmt::Arguments)) {
+    PRINT.set(print);
+    EMERGENCY.set(emergency);
+}
+
+/// Prints through the console (raw COM1 before it exists).
+pub fn print(args: fmt::Arguments) {
+    match PRINT.get() {
+        Some(f) => f(args),
+        None => raw_fmt(args),
+    }
+}
+
+/// Prints a report from a fatal path or the NMI (see [`set_writers`]).
+pub fn emergency(args: fmt::Arguments) {
+    match EMERGENCY.get() {
+        Some(f) => f(args),
+        None => raw_fmt(args),
+    }
+}
+
+fn raw_fmt(args: fmt::Arguments) {
+    struct Raw;
+    impl Write for Raw {
+        fn write_str(&mut self, s: &str) -> fmt::Result {
+            raw_write(s.as_bytes());
+            Ok(())
+        }
+    }
+    let _ = Raw.write_fmt(args);
+}
+
+/// `println!` for `arch` (through the console's writer, see [`set_writers`]).
+macro_rules! arch_println {
+    ($($arg:tt)*) => ($crate::arch::serial::print(format_args!("{}\n", format_args!($($arg)*))));
+}
+pub(crate) use arch_println;
 
 /// Opens and initialises COM1 (115200 8N1, the uart_16550 default).
 pub fn open_com1() -> Option<Uart16550<PioBackend>> {

@@ -35,10 +35,10 @@ use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use ::x86_64::registers::control::{Cr0, Cr4, Efer};
 
 use super::acpi::{self, CpuEntry};
+use super::serial::arch_println;
 use super::trampoline::{self, STAGE_NAMES, Trampoline};
 use super::{apic, cpuinfo, gdt, ioapic, ipi, percpu, timer, trap, tsc};
-use crate::mem::{frame, kstack};
-use crate::println;
+use crate::arch::Upcall;
 
 /// Each AP's boot stack (the stack `ap_main` runs on), with a guard page.
 pub const AP_STACK_SIZE: u64 = 64 * 1024;
@@ -83,20 +83,50 @@ pub fn apic_id(cpu: usize) -> u32 {
     percpu::cpu(cpu).apic_id.load(Ordering::Relaxed)
 }
 
+/// What a kernel stack allocated for an AP is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StackKind {
+    /// The AP's boot stack ([`AP_STACK_SIZE`] bytes): `main` runs on it.
+    ApBoot,
+    /// One of its IST stacks (`gdt::IST_STACK_SIZE` bytes).
+    Ist,
+}
+
+/// What [`init`] needs from the kernel to start the APs: `arch` does not
+/// allocate memory and does not know the scheduler.
+#[derive(Clone, Copy)]
+pub struct ApStart {
+    /// Where every AP ends up once its GDT, TSS, IDT and local APIC are set
+    /// up, with its CPU index, on its boot stack, interrupts on (an upcall:
+    /// `init::ap_main`).
+    pub main: fn(usize) -> !,
+    /// Maps a kernel stack (with a guard page) of `kind` and `size` bytes
+    /// for CPU `index`; returns its top.
+    pub alloc_stack: fn(kind: StackKind, index: usize, size: u64) -> u64,
+    /// Is the physical range `[start, end)` below 1 MiB usable RAM that no
+    /// allocator hands out (for the trampoline)?
+    pub low_usable: fn(start: u64, end: u64) -> bool,
+}
+
+/// `ApStart::main`, for `ap_entry`.
+// SAFETY: a function pointer type.
+static AP_MAIN: Upcall<fn(usize) -> !> = unsafe { Upcall::new() };
+
 /// Brings up the platform and every CPU; prints the SMP part of the banner,
 /// ending with `smp: N of M CPUs online`. Bootstrap CPU, once, after memory
 /// and the heap. Returns with interrupts enabled on the BSP (so it serves
 /// cross-calls and TLB shootdowns from the other CPUs).
-pub fn init(rsdp: Option<u64>) {
+pub fn init(rsdp: Option<u64>, ap: ApStart) {
+    AP_MAIN.set(ap.main);
     let features = cpuinfo::features();
     let bsp_apic = apic::cpuid_apic_id();
     let (platform, err) = acpi::discover(rsdp, bsp_apic);
     if let Some(e) = &err {
-        println!("acpi: no usable MADT ({e:?}): PC defaults, this CPU only");
+        arch_println!("acpi: no usable MADT ({e:?}): PC defaults, this CPU only");
     }
     NCPU_FOUND.store(platform.ncpus_found, Ordering::Relaxed);
     if platform.ncpus_found > percpu::MAX_CPUS {
-        println!(
+        arch_println!(
             "smp: the MADT lists {} CPUs, more than MAX_CPUS = {}: gmpos runs on {} of them{}",
             platform.ncpus_found,
             percpu::MAX_CPUS,
@@ -142,16 +172,16 @@ pub fn init(rsdp: Option<u64>) {
     let mut nfailed = 0;
     let aps = platform.cpus().iter().filter(|c| c.apic_id != bsp_id);
     if platform.ncpus > 1 {
-        match trampoline_base() {
+        match trampoline_base(ap.low_usable) {
             Some(base) => {
-                start_aps(base, aps, &mut |id, stage| {
+                start_aps(base, aps, ap.alloc_stack, &mut |id, stage| {
                     if nfailed < failed.len() {
                         failed[nfailed] = (id, stage);
                     }
                     nfailed += 1;
                 });
             }
-            None => println!(
+            None => arch_println!(
                 "smp: no usable {} KiB below 1 MiB for the AP trampoline: running on the bootstrap CPU only",
                 trampoline::PAGES * 4
             ),
@@ -166,7 +196,7 @@ pub fn init(rsdp: Option<u64>) {
 
     // Banner.
     let p = platform;
-    println!(
+    arch_println!(
         "acpi: {}: {} CPU(s) listed, {} IOAPIC(s), {} interrupt source override(s), local APIC at {:#x}",
         if p.from_madt { "MADT" } else { "no MADT" },
         p.ncpus_found,
@@ -175,7 +205,7 @@ pub fn init(rsdp: Option<u64>) {
         p.lapic_addr
     );
     for io in p.ioapics() {
-        println!(
+        arch_println!(
             "ioapic: id {} at {:#x}, GSIs {}..={}; COM1 (IRQ 4) -> GSI {}",
             io.id,
             io.addr,
@@ -184,7 +214,7 @@ pub fn init(rsdp: Option<u64>) {
             ioapic::isa_route(4).gsi
         );
     }
-    println!(
+    arch_println!(
         "apic: {}; TSC-deadline: {}",
         if apic::is_x2apic() {
             "x2APIC (MSR access)"
@@ -202,7 +232,7 @@ pub fn init(rsdp: Option<u64>) {
     print_frequency("tsc", tsc_f);
     print_frequency("apic timer", apic_f);
     let (warps, max_warp) = tsc::warp_result();
-    println!(
+    arch_println!(
         "tsc: invariant TSC advertised: {}{}; {}",
         if tsc::invariant() { "yes" } else { "no" },
         if tsc::invariant() {
@@ -224,27 +254,27 @@ pub fn init(rsdp: Option<u64>) {
         }
     );
     for cpu in 0..ncpu() {
-        println!(
+        arch_println!(
             "cpu {cpu}: apic id {}{}",
             apic_id(cpu),
             if cpu == 0 { " (bootstrap)" } else { "" }
         );
     }
     for &(id, stage) in &failed[..nfailed.min(failed.len())] {
-        println!(
+        arch_println!(
             "smp: the CPU with APIC id {id} did not report in within {AP_TIMEOUT_MS} ms (it got to: {}); continuing without it",
             STAGE_NAMES[stage as usize % STAGE_NAMES.len()]
         );
     }
     if nfailed > failed.len() {
-        println!(
+        arch_println!(
             "smp: ... and {} more CPUs did not report in",
             nfailed - failed.len()
         );
     }
 
-    println!("smp: {} of {} CPUs online", ncpu(), ncpu_found());
-    ::x86_64::instructions::interrupts::enable();
+    arch_println!("smp: {} of {} CPUs online", ncpu(), ncpu_found());
+    super::irq::enable();
 }
 
 fn print_frequency(name: &str, f: tsc::Frequency) {
@@ -267,7 +297,7 @@ fn print_frequency(name: &str, f: tsc::Frequency) {
     } else {
         alloc::string::String::new()
     };
-    println!(
+    arch_println!(
         "{name}: {}.{:03} MHz, {}{check}{rejected}",
         mhz(f.hz).0,
         mhz(f.hz).1,
@@ -283,43 +313,44 @@ fn mhz(hz: u64) -> (u64, u64) {
 
 /// The trampoline's base: 0x8000 if usable, else the first usable page
 /// range below 1 MiB (skipping page 0).
-fn trampoline_base() -> Option<u64> {
+fn trampoline_base(low_usable: fn(u64, u64) -> bool) -> Option<u64> {
     let len = trampoline::PAGES * 4096;
     core::iter::once(TRAMPOLINE_BASE)
         .chain((0x1000..0xa0000).step_by(4096))
-        .find(|&b| b + len <= 0xa0000 && frame::low_usable(b, b + len))
+        .find(|&b| b + len <= 0xa0000 && low_usable(b, b + len))
 }
 
 /// Stacks of CPU index i, allocated the first time index i is tried (an
 /// index that failed is retried by the next AP with the same stacks).
 static BOOT_STACKS: [AtomicU64; percpu::MAX_CPUS] = [const { AtomicU64::new(0) }; percpu::MAX_CPUS];
 
-fn boot_stack_for(index: usize) -> u64 {
+fn boot_stack_for(index: usize, alloc: fn(StackKind, usize, u64) -> u64) -> u64 {
     let top = BOOT_STACKS[index].load(Ordering::Relaxed);
     if top != 0 {
         return top;
     }
-    let s = kstack::alloc(kstack::Kind::ApBoot, index, AP_STACK_SIZE);
+    let top = alloc(StackKind::ApBoot, index, AP_STACK_SIZE);
     for ist in 1..=percpu::IST_COUNT as u8 {
-        let st = kstack::alloc(kstack::Kind::Ist, index, gdt::IST_STACK_SIZE as u64);
+        let st = alloc(StackKind::Ist, index, gdt::IST_STACK_SIZE as u64);
         // SAFETY: CPU `index` is not running, so no trap uses its IST
         // stacks; the stack is mapped and IST_STACK_SIZE bytes long.
-        unsafe { gdt::set_ist_stack(index, ist, st.top) };
+        unsafe { gdt::set_ist_stack(index, ist, st) };
     }
-    BOOT_STACKS[index].store(s.top, Ordering::Relaxed);
-    s.top
+    BOOT_STACKS[index].store(top, Ordering::Relaxed);
+    top
 }
 
 fn start_aps<'a>(
     base: u64,
     aps: impl Iterator<Item = &'a CpuEntry> + Clone,
+    alloc: fn(StackKind, usize, u64) -> u64,
     on_fail: &mut dyn FnMut(u32, u64),
 ) {
     // Every AP's stacks for the indices it may get are mapped before the
     // trampoline copies the kernel's level-4 table (see Trampoline::install).
     let n = aps.clone().count().min(percpu::MAX_CPUS - 1);
     for index in 1..=n {
-        boot_stack_for(index);
+        boot_stack_for(index, alloc);
     }
     // SAFETY: the pages are usable low memory (checked by the caller) that
     // the frame allocator never hands out; only this code uses them.
@@ -327,7 +358,7 @@ fn start_aps<'a>(
 
     let addressable = |c: &CpuEntry| apic::is_x2apic() || c.apic_id <= 0xff;
     for c in aps.clone().filter(|c| !addressable(c)) {
-        println!(
+        arch_println!(
             "smp: APIC id {} needs x2APIC, which this CPU lacks: not started",
             c.apic_id
         );
@@ -346,16 +377,16 @@ fn start_aps<'a>(
         }
         t.prepare(
             index,
-            boot_stack_for(index),
+            boot_stack_for(index, alloc),
             percpu::cpu(index) as *const percpu::PerCpu as u64,
         );
-        let start = crate::time::now_ns();
+        let start = crate::clock::now_ns();
         apic::send_startup(c.apic_id, t.vector());
         tsc::delay_us(200);
         apic::send_startup(c.apic_id, t.vector());
         tsc::delay_us(200);
         let deadline = start + AP_TIMEOUT_MS * 1_000_000;
-        while online_mask() & (1 << index) == 0 && crate::time::now_ns() < deadline {
+        while online_mask() & (1 << index) == 0 && crate::clock::now_ns() < deadline {
             core::hint::spin_loop();
         }
         if online_mask() & (1 << index) != 0 {
@@ -395,6 +426,10 @@ pub(super) extern "C" fn ap_entry(index: u64) -> ! {
     NCPU.fetch_add(1, Ordering::AcqRel);
     ONLINE_MASK.fetch_or(1 << index, Ordering::AcqRel);
     // Serve IPIs (cross-calls, TLB shootdowns, wake-ups) from now on.
-    ::x86_64::instructions::interrupts::enable();
-    crate::init::ap_main(index)
+    super::irq::enable();
+    match AP_MAIN.get() {
+        Some(main) => main(index),
+        // `init` sets it before any AP starts.
+        None => unreachable!("AP {index} started without ApStart::main"),
+    }
 }

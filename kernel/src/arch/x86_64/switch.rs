@@ -1,4 +1,4 @@
-//! The context switch (Go: asm_amd64.s `gogo`, `mcall`, `systemstack`).
+//! The context switch (Go: asm_amd64.s `gogo`, `mcall`).
 //!
 //! A goroutine's context is its [`Gobuf`]: stack pointer, resume address and
 //! the registers the System V ABI makes callee-saved (rbx, rbp, r12-r15).
@@ -110,46 +110,16 @@ pub unsafe extern "C" fn mcall(f: unsafe extern "C" fn(usize) -> !) {
     )
 }
 
-/// Calls `f(arg)` on this CPU's g0 stack and returns (Go: `systemstack`).
-/// The caller must not already be on g0 (use a direct call there).
-///
-/// # Safety
-/// g0's saved stack pointer must be valid and g0 not in use (true whenever
-/// the current G is a goroutine).
-#[unsafe(naked)]
-#[unsafe(link_section = ".text.nopreempt.switch")]
-pub unsafe extern "C" fn systemstack_switch(f: unsafe extern "C" fn(usize), arg: usize) {
-    naked_asm!(
-        "push rbp",
-        "mov rbp, rsp",
-        "pushfq",
-        "cli",
-        "mov rax, gs:[{pg0}]",
-        "mov rcx, gs:[{pg}]",
-        "mov gs:[{pg}], rax",
-        "mov rdx, rsp",
-        "mov rsp, [rax + {sp}]",
-        "push rdx",
-        "push rcx",
-        "sti",
-        "mov rax, rdi",
-        "mov rdi, rsi",
-        "call rax",
-        "pop rcx",
-        "pop rdx",
-        "cli",
-        "mov gs:[{pg}], rcx",
-        "mov rsp, rdx",
-        "popfq",
-        "pop rbp",
-        "ret",
-        pg = const PERCPU_G, pg0 = const PERCPU_G0, sp = const SP,
-    )
+unsafe extern "C" {
+    /// The scheduler's `goexit1` (`sched::exit::goexit1`, exported under
+    /// this name): a link-time upcall, since `arch` does not import the
+    /// scheduler.
+    fn gmpos_goexit1() -> !;
 }
 
 /// The return address planted at the top of every goroutine stack: the
 /// goroutine's entry function "returns" here (Go: `goexit`), which calls
-/// `exit_fn` (the scheduler's `goexit1`). The leading `nop` makes a return
+/// the scheduler's `goexit1` (`gmpos_goexit1`). The leading `nop` makes a return
 /// address of `goexit + 1` still fall inside `goexit`, as in Go.
 ///
 /// # Safety
@@ -157,7 +127,7 @@ pub unsafe extern "C" fn systemstack_switch(f: unsafe extern "C" fn(usize), arg:
 #[unsafe(naked)]
 #[unsafe(link_section = ".text.nopreempt.switch")]
 pub unsafe extern "C" fn goexit() -> ! {
-    naked_asm!("nop", "call {exit}", "ud2", exit = sym crate::sched::goexit1)
+    naked_asm!("nop", "call {exit}", "ud2", exit = sym gmpos_goexit1)
 }
 
 /// Builds a new goroutine's first frame on the stack whose top is `top`:

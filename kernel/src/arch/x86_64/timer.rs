@@ -7,7 +7,7 @@
 //! frequency and rounded up. Either way a one-shot never reaches the tick
 //! handler early: if the interrupt comes before the deadline (count clamped
 //! to 32 bits, calibration error), the handler re-arms for the rest and
-//! returns. Both conversions saturate (`time::convert`): a far deadline
+//! returns. Both conversions saturate (`clock::convert`): a far deadline
 //! (`sleep(Duration::MAX)`) never wraps into the past, which with a TSC
 //! deadline would make every re-arm fire at once (an interrupt storm).
 //!
@@ -28,7 +28,7 @@ use super::apic::{self, LVT_MASKED, reg};
 use super::percpu::{self, MAX_CPUS};
 use super::trap::{self, TrapFrame};
 use super::tsc::{self, Frequency, Source};
-use crate::time::{self, convert};
+use crate::clock::{self, convert};
 
 /// The local APIC timer's vector.
 pub const TIMER_VECTOR: u8 = 0xef;
@@ -47,7 +47,7 @@ const MODE_ONESHOT: u8 = 2;
 #[repr(C, align(64))]
 struct CpuTimer {
     mode: AtomicU8,
-    /// One-shot deadline, `time::now_ns()` scale.
+    /// One-shot deadline, `clock::now_ns()` scale.
     deadline_ns: AtomicU64,
     /// Timer interrupts delivered to the tick handler.
     ticks: AtomicU64,
@@ -143,7 +143,7 @@ fn measure_by_count() -> u64 {
     let (t0, c0) = sample();
     tsc::delay_us(10_000);
     let (t1, c1) = sample();
-    ((c0 - c1) as u128 * time::tsc_hz() as u128 / (t1 - t0).max(1) as u128) as u64
+    ((c0 - c1) as u128 * clock::tsc_hz() as u128 / (t1 - t0).max(1) as u128) as u64
 }
 
 /// Determines the APIC timer frequency and registers the timer vector
@@ -211,7 +211,7 @@ pub fn interrupts(cpu: usize) -> u64 {
 pub fn set_periodic_hz(hz: u32) {
     assert!(hz > 0, "timer: 0 Hz");
     let count = (apic_hz() / hz as u64).clamp(1, u32::MAX as u64) as u32;
-    ::x86_64::instructions::interrupts::without_interrupts(|| {
+    super::irq::without(|| {
         let t = &TIMERS[percpu::cpu_index()];
         disarm();
         t.mode.store(MODE_PERIODIC, Ordering::Relaxed);
@@ -222,10 +222,10 @@ pub fn set_periodic_hz(hz: u32) {
 }
 
 /// Makes this CPU's timer interrupt once, at `deadline_ns` on the
-/// `time::now_ns()` scale (never before it). A deadline already passed
+/// `clock::now_ns()` scale (never before it). A deadline already passed
 /// interrupts at once. Replaces any earlier setting.
 pub fn set_oneshot_ns(deadline_ns: u64) {
-    ::x86_64::instructions::interrupts::without_interrupts(|| {
+    super::irq::without(|| {
         let t = &TIMERS[percpu::cpu_index()];
         disarm();
         t.deadline_ns.store(deadline_ns, Ordering::Relaxed);
@@ -236,7 +236,7 @@ pub fn set_oneshot_ns(deadline_ns: u64) {
 
 /// Stops this CPU's timer.
 pub fn stop() {
-    ::x86_64::instructions::interrupts::without_interrupts(|| {
+    super::irq::without(|| {
         disarm();
         TIMERS[percpu::cpu_index()]
             .mode
@@ -256,8 +256,11 @@ fn disarm() {
 
 fn arm_oneshot(deadline_ns: u64) {
     if uses_tsc_deadline() {
-        let tsc =
-            convert::tsc_deadline(time::tsc_at_boot(), deadline_ns, time::ns_per_cycle_fp32());
+        let tsc = convert::tsc_deadline(
+            clock::tsc_at_boot(),
+            deadline_ns,
+            clock::ns_per_cycle_fp32(),
+        );
         apic::write(reg::LVT_TIMER, LVT_TSC_DEADLINE | TIMER_VECTOR as u32);
         // SAFETY: the fence orders the LVT write before the MSR write (the
         // SDM requires the mode to be set first); writing the deadline MSR
@@ -267,7 +270,7 @@ fn arm_oneshot(deadline_ns: u64) {
             ::x86_64::registers::model_specific::Msr::new(IA32_TSC_DEADLINE).write(tsc);
         }
     } else {
-        let delta = deadline_ns.saturating_sub(time::now_ns());
+        let delta = deadline_ns.saturating_sub(clock::now_ns());
         let count = convert::apic_count(delta, apic_hz());
         apic::write(reg::LVT_TIMER, TIMER_VECTOR as u32);
         apic::write(reg::TIMER_INITIAL, count);
@@ -281,7 +284,7 @@ fn on_timer(frame: &mut TrapFrame) {
         MODE_PERIODIC => {}
         MODE_ONESHOT => {
             let deadline = t.deadline_ns.load(Ordering::Relaxed);
-            if time::now_ns() < deadline {
+            if clock::now_ns() < deadline {
                 t.rearms.fetch_add(1, Ordering::Relaxed);
                 arm_oneshot(deadline);
                 apic::eoi();

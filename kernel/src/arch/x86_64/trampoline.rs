@@ -25,7 +25,7 @@
 use core::mem::offset_of;
 use core::sync::atomic::{AtomicU64, Ordering};
 
-use crate::mem::phys_to_virt;
+use crate::layout::phys_to_virt;
 
 /// Pages the trampoline occupies from its base (code, PML4, PDPT, PD).
 pub const PAGES: u64 = 4;

@@ -210,7 +210,7 @@ extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
             let h = HANDLERS[v].load(Ordering::Acquire);
             if h == 0 {
                 if v != SPURIOUS_VECTOR as usize {
-                    crate::console::emergency(format_args!(
+                    super::serial::emergency(format_args!(
                         "gmpos: unexpected interrupt vector {v} on cpu {}\n",
                         cpu.index
                     ));

@@ -15,7 +15,7 @@ use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use raw_cpuid::CpuId;
 
 use super::{pit, rdtsc};
-use crate::time;
+use crate::clock;
 
 /// Where a frequency came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -253,7 +253,7 @@ fn measure_tsc_hz_by_count() -> u64 {
 /// Fixed-point scale of the per-pair rates in `measure_tsc_hz_by_count`.
 const PIT_HZ_TICK_SCALE: u64 = 1 << 16;
 
-/// Determines the TSC frequency and sets the clock's (`time::set_tsc_hz`).
+/// Determines the TSC frequency and sets the clock's (`clock::set_tsc_hz`).
 /// Bootstrap CPU, once, before the APs start.
 pub fn init() -> Frequency {
     *TSC_HZ_SOURCE.call_once(|| {
@@ -277,7 +277,7 @@ pub fn init() -> Frequency {
         } else {
             f
         };
-        time::set_tsc_hz(f.hz);
+        clock::set_tsc_hz(f.hz);
         INVARIANT.store(super::cpuinfo::features().invariant_tsc, Ordering::Relaxed);
         f
     })
@@ -309,7 +309,7 @@ pub fn rdtsc_ordered() -> u64 {
 /// Busy-waits `ns` nanoseconds of TSC time.
 pub fn delay_ns(ns: u64) {
     let start = rdtsc();
-    let cycles = time::ns_to_cycles(ns).max(1);
+    let cycles = clock::ns_to_cycles(ns).max(1);
     while rdtsc().wrapping_sub(start) < cycles {
         pace();
     }

@@ -10,6 +10,9 @@
 //! | `0xffff_d000_0000_0000` | goroutine stack windows                      |
 //! | `0xffff_e000_0000_0000` | bootloader's dynamic mappings (boot info...) |
 //! | `0xffff_ffff_8000_0000` | the kernel image (a PIE loaded here)         |
+//!
+//! A leaf (constants and one address computation): `arch` reaches MMIO and
+//! ACPI tables through [`phys_to_virt`] without depending on `mem`.
 pub const PHYS_OFFSET: u64 = 0xffff_8000_0000_0000;
 pub const HEAP_START: u64 = 0xffff_c000_0000_0000;
 /// The bootloader leaves the lowest page of the boot stack unmapped as a
@@ -22,3 +25,9 @@ pub const DYNAMIC_START: u64 = 0xffff_e000_0000_0000;
 pub const DYNAMIC_END: u64 = 0xffff_efff_ffff_ffff;
 pub const KERNEL_BASE: u64 = 0xffff_ffff_8000_0000;
 pub const PAGE_SIZE: u64 = 4096;
+
+/// The virtual address at which physical address `pa` is mapped.
+#[inline]
+pub fn phys_to_virt(pa: u64) -> *mut u8 {
+    (PHYS_OFFSET + pa) as *mut u8
+}

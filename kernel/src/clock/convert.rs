@@ -1,5 +1,6 @@
 //! Clock-unit conversions: nanoseconds, TSC cycles, APIC timer counts.
-//! Pure functions (host unit-tested), used by `time` and the arch timer.
+//! Pure functions (host unit-tested), used by `clock`, `time` and the arch
+//! timer.
 //!
 //! Every conversion and every `now + d` saturates instead of wrapping. A
 //! wrapped far deadline is a small one: with the TSC-deadline timer,

@@ -7,7 +7,7 @@
 //! forever.
 use core::ops::{Deref, DerefMut};
 
-use crate::arch::percpu;
+use crate::arch::{Upcall, irq, percpu};
 
 fn acquirem() {
     percpu::locks_inc();
@@ -17,12 +17,27 @@ fn releasem() {
     percpu::locks_dec();
 }
 
+/// The scheduler's "last runtime lock released" hook (an upcall: the lock
+/// sits below the scheduler). Empty until registered.
+// SAFETY: `fn()` is a function pointer type.
+static LAST_RELEASE: Upcall<fn()> = unsafe { Upcall::new() };
+
+/// Registers `f` to run when a CPU releases its last runtime lock with
+/// interrupts on (Go: `releasem` checking `gp.preempt`). `init` registers
+/// `sched::preempt::on_last_lock_released` once, at boot, before the
+/// scheduler starts; before that, nothing can be pending.
+pub fn set_last_release_handler(f: fn()) {
+    LAST_RELEASE.set(f);
+}
+
 /// Go: `releasem` checking `gp.preempt`: after the last runtime lock is
 /// released (and interrupts are back on), honour a pending preemption.
 #[inline]
 fn after_release() {
-    if percpu::locks() == 0 {
-        crate::sched::preempt::on_last_lock_released();
+    if percpu::locks() == 0
+        && let Some(f) = LAST_RELEASE.get()
+    {
+        f();
     }
 }
 
@@ -33,18 +48,18 @@ pub fn locks_held() -> u32 {
 
 /// A spin lock for code that never runs in interrupt handlers.
 pub struct SpinLock<T> {
-    inner: spin::Mutex<T>,
+    inner: ::spin::Mutex<T>,
 }
 
 /// Guard of a [`SpinLock`].
 pub struct SpinGuard<'a, T> {
-    guard: Option<spin::MutexGuard<'a, T>>,
+    guard: Option<::spin::MutexGuard<'a, T>>,
 }
 
 impl<T> SpinLock<T> {
     pub const fn new(value: T) -> Self {
         SpinLock {
-            inner: spin::Mutex::new(value),
+            inner: ::spin::Mutex::new(value),
         }
     }
 
@@ -107,25 +122,25 @@ impl<T> Drop for SpinGuard<'_, T> {
 
 /// A spin lock held with interrupts disabled (restored on release).
 pub struct IrqSpinLock<T> {
-    inner: spin::Mutex<T>,
+    inner: ::spin::Mutex<T>,
 }
 
 /// Guard of an [`IrqSpinLock`].
 pub struct IrqSpinGuard<'a, T> {
-    guard: Option<spin::MutexGuard<'a, T>>,
+    guard: Option<::spin::MutexGuard<'a, T>>,
     were_enabled: bool,
 }
 
 impl<T> IrqSpinLock<T> {
     pub const fn new(value: T) -> Self {
         IrqSpinLock {
-            inner: spin::Mutex::new(value),
+            inner: ::spin::Mutex::new(value),
         }
     }
 
     pub fn lock(&self) -> IrqSpinGuard<'_, T> {
-        let were_enabled = crate::arch::interrupts_enabled();
-        ::x86_64::instructions::interrupts::disable();
+        let were_enabled = irq::enabled();
+        irq::disable();
         acquirem();
         IrqSpinGuard {
             guard: Some(self.inner.lock()),
@@ -134,8 +149,8 @@ impl<T> IrqSpinLock<T> {
     }
 
     pub fn try_lock(&self) -> Option<IrqSpinGuard<'_, T>> {
-        let were_enabled = crate::arch::interrupts_enabled();
-        ::x86_64::instructions::interrupts::disable();
+        let were_enabled = irq::enabled();
+        irq::disable();
         acquirem();
         match self.inner.try_lock() {
             Some(g) => Some(IrqSpinGuard {
@@ -145,7 +160,7 @@ impl<T> IrqSpinLock<T> {
             None => {
                 releasem();
                 if were_enabled {
-                    ::x86_64::instructions::interrupts::enable();
+                    irq::enable();
                 }
                 None
             }
@@ -185,7 +200,7 @@ impl<T> Drop for IrqSpinGuard<'_, T> {
         drop(self.guard.take());
         releasem();
         if self.were_enabled {
-            ::x86_64::instructions::interrupts::enable();
+            irq::enable();
             after_release();
         }
     }
