@@ -144,9 +144,8 @@ fn register_upcalls() {
     exceptions::set_fatal_handlers(panic::report_context, panic::fatal_exit);
     exceptions::set_throw_handler(panic::fatal);
     panic::set_goroutine_reporter(crate::sched::dump::print_running);
-    // The harness is `testing`'s; its hooks are wired here so that `panic`
-    // need not import it.
-    panic::set_test_hooks(crate::testing::on_panic, crate::testing::on_fatal);
+    // The test harness's hooks are registered by `testing::boot`, which
+    // sits above `init`.
 }
 
 /// The page-fault upcall (`arch::exceptions::set_page_fault_handler`): a

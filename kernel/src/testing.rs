@@ -190,9 +190,21 @@ macro_rules! qemu_test {
         }
         $crate::bootloader_api::entry_point!(__gmpos_entry, config = &$crate::BOOTLOADER_CONFIG);
         fn __gmpos_entry(boot_info: &'static mut $crate::bootloader_api::BootInfo) -> ! {
-            $crate::init::boot_with_early(boot_info, __gmpos_test_main, $early)
+            $crate::testing::boot(boot_info, __gmpos_test_main, $early)
         }
     };
+}
+
+/// Boots a test kernel: registers the harness's panic and fatal-error hooks
+/// (so that a failing case is reported as FAILED), then boots as usual.
+#[doc(hidden)]
+pub fn boot(
+    boot_info: &'static mut bootloader_api::BootInfo,
+    main: fn(),
+    early: Option<fn()>,
+) -> ! {
+    crate::panic::set_test_hooks(on_panic, on_fatal);
+    crate::init::boot_with_early(boot_info, main, early)
 }
 
 /// The test runner named by `#![test_runner(...)]` in test kernels: cargo
@@ -241,12 +253,12 @@ pub mod sched {
     /// The global scheduler state (Go's `sched`): waiting/goroutine counts
     /// tests wait on.
     pub use crate::sched::schedt::SCHED;
+    /// The runtime semaphore (Go's `semacquire`/`semrelease`): parks
+    /// goroutines on one wait queue without a WaitGroup's bookkeeping.
+    pub use crate::sched::sema::Sema;
     /// Goroutine stacks: mapped bytes, peak, shrinks, frames waiting for
     /// the TLB epoch; stack growth and reuse tests read them.
     pub use crate::sched::stack;
-    /// The runtime semaphore (Go's `semacquire`/`semrelease`): parks
-    /// goroutines on one wait queue without a WaitGroup's bookkeeping.
-    pub use crate::sync::sema::Sema;
 }
 
 /// Hardware: the arch pieces hardware tests drive directly, and the clock

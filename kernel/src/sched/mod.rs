@@ -11,7 +11,7 @@
 //! | [`policy`], [`order`] | findRunnable's order and rules, the steal order (pure) |
 //! | [`idle`], [`halt`] | idle Ps and spinning Ms, `wakep` (pure, loom-checked), and the CPU side |
 //! | [`slice`], [`tick`], [`preempt`] | the time slice, the timer tick (sysmon), preemption |
-//! | [`gosched`], [`park`] | yielding; parking and readying |
+//! | [`gosched`], [`park`], [`sema`] | yielding; parking and readying; the runtime semaphore |
 //! | [`timerheap`], [`timers`] | per-P timer heaps (pure) and their runtime |
 //! | [`stack`] | growable goroutine stacks |
 //! | [`exit`] | `goexit`: back to the free cache |
@@ -51,6 +51,8 @@ pub mod preempt;
 pub mod proc;
 #[cfg(target_os = "none")]
 pub mod schedt;
+#[cfg(target_os = "none")]
+pub mod sema;
 #[cfg(target_os = "none")]
 pub mod spawn;
 #[cfg(target_os = "none")]

@@ -49,7 +49,7 @@ pub(super) fn gcstopm(mp: &M) {
 /// Go: `worldsema`: one stop-the-world at a time. A sleeping lock: the
 /// second caller parks instead of spinning with preemption off (two
 /// stoppers spinning would each wait for the other's P forever, issue 10 F).
-static WORLDSEMA: crate::sync::sema::Sema = crate::sync::sema::Sema::new(1);
+static WORLDSEMA: super::sema::Sema = super::sema::Sema::new(1);
 
 /// Go: `GOMAXPROCS(n)`: stops the world, resizes the set of Ps (Go's
 /// `procresize`: Gs of removed Ps go to the global queue), restarts.

@@ -19,7 +19,7 @@ use super::p::{P, PStatus};
 use super::timers;
 use crate::arch::trap::TrapFrame;
 use crate::arch::{MAX_CPUS, percpu, timer};
-use crate::time;
+use crate::clock;
 
 /// Timers due this close after the ones firing now are waited for in the
 /// same interrupt (tickless idle with many sleepers set at nearly the same
@@ -77,10 +77,10 @@ fn rearm_locked(pp: Option<&P>) {
             // them at the end of its slice. It also bounds the damage of a
             // slice deadline of u64::MAX (between an injection and the next
             // `execute`).
-            deadline = deadline.min(time::now_ns().saturating_add(BUSY_TICK_NS));
+            deadline = deadline.min(clock::now_ns().saturating_add(BUSY_TICK_NS));
         }
         if deadline != u64::MAX {
-            deadline = deadline.max(time::now_ns().saturating_add(MIN_REARM_NS));
+            deadline = deadline.max(clock::now_ns().saturating_add(MIN_REARM_NS));
         }
     }
     let armed = &ARMED[percpu::cpu_index()];
@@ -111,7 +111,7 @@ fn on_tick(frame: &mut TrapFrame) {
     // The one-shot fired: it is no longer armed.
     ARMED[percpu::cpu_index()].store(u64::MAX, Ordering::Relaxed);
     let pp = getm().p();
-    let now = time::now_ns();
+    let now = clock::now_ns();
     let mut readied = 0;
     if let Some(pp) = pp {
         readied += run_own_timers(pp, now);
@@ -157,9 +157,9 @@ fn run_own_timers(pp: &P, start: u64) -> usize {
         {
             return readied;
         }
-        while time::now_ns() < next {
+        while clock::now_ns() < next {
             core::hint::spin_loop();
         }
-        now = time::now_ns();
+        now = clock::now_ns();
     }
 }

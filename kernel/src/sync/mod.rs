@@ -1,8 +1,7 @@
-//! Goroutine-level synchronisation (Go: `sync`, `runtime/sema.go`): the
-//! semaphore and `WaitGroup`, which park goroutines. The spin locks they are
-//! built on are runtime locks: [`crate::lock`].
-#[cfg(target_os = "none")]
-pub mod sema;
+//! Goroutine-level synchronisation (Go: `sync`): `WaitGroup`, which parks
+//! goroutines. It is built on the runtime's semaphore-style parking
+//! (`sched::sema`, Go's runtime/sema.go, and `gopark`/`goready`) and on the
+//! runtime locks ([`crate::lock`]).
 #[cfg(target_os = "none")]
 pub mod waitgroup;
 

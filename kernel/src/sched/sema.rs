@@ -1,15 +1,16 @@
 //! A counting semaphore for goroutines (Go: runtime/sema.go's
-//! `semacquire`/`semrelease`, without the treap): the blocking building block
-//! the runtime parks on (`set_gomaxprocs`'s `worldsema`, tests). `release` hands the unit directly to the oldest
-//! waiter (FIFO), so a woken waiter never has to compete for it again.
+//! `semacquire`/`semrelease`, without the treap): the blocking building
+//! block the runtime parks on (`set_gomaxprocs`'s `worldsema`, tests).
+//! `release` hands the unit directly to the oldest waiter (FIFO), so a woken
+//! waiter never has to compete for it again.
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicU32, Ordering};
 
+use super::g::{G, WaitReason};
+use super::glist::GQueue;
+use super::m::getg;
+use super::park::{gopark, goready};
 use crate::lock::SpinLock;
-use crate::sched::getg;
-use crate::sched::glist::GQueue;
-use crate::sched::{G, WaitReason};
-use crate::sched::{gopark, goready};
 
 pub struct Sema {
     count: AtomicU32,
