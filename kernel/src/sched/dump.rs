@@ -106,7 +106,7 @@ pub fn print_sched_state() {
         let pp = p(i);
         let dl = pp.slice.deadline();
         emergency(format_args!(
-            "  P{}: {:?} runq={} schedtick={} slice_tick={} slice_left={}us timer0={}us grun={} async={} coop={} refused={}\n",
+            "  P{}: {:?} runq={} schedtick={} slice_tick={} slice_left={}us timer0={}us grun={} async={} coop={} refused={} steals={} stolen_from={} runnext_backoffs={}/{} halts={} wakeups={}\n",
             i,
             pp.status(),
             pp.runq.len(),
@@ -129,6 +129,13 @@ pub fn print_sched_state() {
             pp.counters.async_preempts.load(Ordering::Relaxed),
             pp.counters.coop_preempts.load(Ordering::Relaxed),
             pp.counters.preempt_refused.load(Ordering::Relaxed),
+            pp.counters.steals.load(Ordering::Relaxed),
+            pp.counters.stolen_from.load(Ordering::Relaxed),
+            pp.counters.runnext_backoffs.load(Ordering::Relaxed),
+            pp.counters.runnext_backoffs.load(Ordering::Relaxed)
+                + pp.counters.runnext_no_backoff.load(Ordering::Relaxed),
+            pp.counters.idle_halts.load(Ordering::Relaxed),
+            pp.counters.wakeups.load(Ordering::Relaxed),
         ));
     }
     let ncpu = SCHED.ncpu.load(Ordering::Relaxed) as usize;

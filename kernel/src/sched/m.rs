@@ -2,7 +2,7 @@
 //! and, while `i < gomaxprocs`, owns P i.
 use core::cell::UnsafeCell;
 use core::ptr;
-use core::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 
 use super::g::{G, Status};
 use super::order::CheapRand;
@@ -37,8 +37,6 @@ pub struct M {
     pub idle_rechecks: AtomicU64,
     pub idle_work_seen: AtomicU64,
     pub idle_handed: AtomicU64,
-    /// Stack top of g0 (for reports).
-    pub g0_top: AtomicUsize,
 }
 
 // SAFETY: the UnsafeCell fields are touched only by the M's own CPU.
@@ -59,7 +57,6 @@ impl M {
             idle_rechecks: AtomicU64::new(0),
             idle_work_seen: AtomicU64::new(0),
             idle_handed: AtomicU64::new(0),
-            g0_top: AtomicUsize::new(0),
         }
     }
 

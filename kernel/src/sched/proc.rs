@@ -82,7 +82,6 @@ pub fn mstart(cpu: usize) -> ! {
     // SAFETY: g0 is not running yet; only this CPU uses it.
     unsafe { (*g0.sched.get()).sp = top };
     mp.g0.store(g0, Ordering::Release);
-    mp.g0_top.store(top as usize, Ordering::Relaxed);
     let cpu_state = percpu::this();
     cpu_state.g0.store(g0 as *mut G as usize, Ordering::Release);
     cpu_state.g.store(g0 as *mut G as usize, Ordering::Release);
