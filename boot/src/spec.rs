@@ -15,7 +15,7 @@
 //! | `mem`     | QEMU `-m` size                            | `1G`         |
 //! | `timeout` | seconds per boot, `0` = none              | `60`         |
 //! | `args`    | kernel command line (every configuration) | empty        |
-//! | `expect`  | the boot must die (exit 2) printing this  | none         |
+//! | `expect`  | the boot must die (exit 2) printing this (repeat the key: every text, in order) | none |
 //! | `case`    | one case name; repeat, in order           | (at least 1) |
 //!
 //! One configuration is one element of smp × cpu × icount × uefi and is one
@@ -149,7 +149,7 @@ pub fn parse(bytes: &[u8]) -> Result<TestSpec, String> {
         };
         let (key, value) = (key.trim(), value.trim());
         let bad = |e: String| format!("{SECTION} line {}: {e}", n + 1);
-        if key != "case" {
+        if key != "case" && key != "expect" {
             if seen.iter().any(|k| k == key) {
                 return Err(bad(format!("key `{key}` given twice")));
             }
@@ -178,7 +178,12 @@ pub fn parse(bytes: &[u8]) -> Result<TestSpec, String> {
                 if value.is_empty() {
                     return Err(bad("`expect` needs a text".into()));
                 }
-                spec.expect = Some(value.to_string())
+                // Repeated `expect=` lines: all texts, in this order (kept
+                // one per line: no config value holds a newline).
+                spec.expect = Some(match spec.expect.take() {
+                    Some(prev) => format!("{prev}\n{value}"),
+                    None => value.to_string(),
+                })
             }
             "case" => {
                 if value.is_empty() || value.contains([',', ' ', '\t', '[', ']']) {

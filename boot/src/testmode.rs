@@ -212,7 +212,7 @@ fn run_job(ctx: &Ctx, job: &Job) {
         }
     };
 
-    let serial_has_expect = expect.is_some_and(|t| result.lines.iter().any(|l| l.contains(t)));
+    let serial_has_expect = expect.is_some_and(|t| expect_found(t, &result.lines));
     let verdicts = tracker.finish(&result.end, result.elapsed, expect, serial_has_expect);
     let mut p = ctx.printer.lock().unwrap();
     let mut first_failure: Option<&str> = None;
@@ -441,5 +441,36 @@ mod tests {
         assert_eq!(t[0], "60");
         assert!(what.starts_with("last 40 of 100"));
         assert_eq!(tail(&lines, true).0.len(), 100);
+    }
+}
+
+/// Does the serial output hold every `expect` text (one per line of
+/// `expect`), each on a line after the previous one's?
+fn expect_found(expect: &str, lines: &[String]) -> bool {
+    let mut from = 0;
+    for text in expect.lines() {
+        match lines[from..].iter().position(|l| l.contains(text)) {
+            Some(i) => from += i + 1,
+            None => return false,
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod expect_tests {
+    use super::expect_found;
+
+    fn lines(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn every_expect_text_in_order() {
+        let out = lines(&["boot", "fatal error: x", "", "goroutine 1 [sleep]:"]);
+        assert!(expect_found("fatal error: x", &out));
+        assert!(expect_found("fatal error: x\ngoroutine 1 [sleep]:", &out));
+        assert!(!expect_found("goroutine 1 [sleep]:\nfatal error: x", &out));
+        assert!(!expect_found("fatal error: x\ngoroutine 2", &out));
     }
 }

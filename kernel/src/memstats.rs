@@ -53,7 +53,7 @@ pub fn read_mem_stats() -> MemStats {
         heap_in_use: h.in_use,
         heap_size: h.size,
         stack_mapped: stack::STATS.mapped.load(Ordering::Relaxed),
-        goroutines: SCHED.ngoroutine.load(Ordering::Relaxed),
+        goroutines: crate::sched::num_goroutine(),
         goroutines_allocated: SCHED.nallocated.load(Ordering::Relaxed),
         timers,
     }

@@ -103,6 +103,22 @@ pub fn fatal(msg: core::fmt::Arguments) -> ! {
     exit(2)
 }
 
+/// [`fatal`] with a report of its own instead of this CPU's context (the
+/// deadlock report prints every parked goroutine): Go's `fatal` + traceback.
+pub fn fatal_report(msg: core::fmt::Arguments, report: fn()) -> ! {
+    arch::irq::disable();
+    if IN_PANIC.swap(true, Ordering::SeqCst) {
+        arch::halt_forever();
+    }
+    enter_panic_mode();
+    emergency(format_args!("\nfatal error: {msg}\n"));
+    report();
+    if let Some(f) = ON_FATAL.get() {
+        f();
+    }
+    exit(2)
+}
+
 /// Exit path of fatal exceptions (their report is printed): status 2, like
 /// a Go program dying.
 pub fn fatal_exit() -> ! {

@@ -223,14 +223,20 @@ pub mod sched {
     pub use crate::sched::AcquireM;
     /// The running goroutine's id: tests that tell goroutines apart.
     pub use crate::sched::current_goid;
+    /// Deadlock reports without exiting (the later shell's mode).
+    pub use crate::sched::deadlock::{reports as deadlock_reports, set_report_only};
     /// Go's `schedtrace` line per P: benchmarks print it after a run.
     pub use crate::sched::dump::print_sched_state;
     /// The goroutine record, its status and why it waits: tests that
     /// inspect or park goroutines.
     pub use crate::sched::g::{G, Status, WaitReason};
+    /// A system goroutine (not counted, not dumped): the deadlock tests.
+    pub use crate::sched::go_system;
     /// Parks the goroutine (Go's `gopark`): misuse tests call it where it is
     /// forbidden.
     pub use crate::sched::gopark;
+    /// Readies a parked goroutine (tests ready from interrupt handlers).
+    pub use crate::sched::goready;
     /// `gosched` to the local ring's tail (Go's `goyield`): tests of the
     /// local-queue order.
     pub use crate::sched::goyield;
@@ -242,6 +248,8 @@ pub mod sched {
     pub use crate::sched::m::{getg, m};
     /// P `i` (Go's `allp[i]`): per-P counters and run queues.
     pub use crate::sched::p::p;
+    /// Marks the current goroutine as waiting on an interrupt source.
+    pub use crate::sched::park::external_wait;
     /// (async, cooperative, refused) preemption counts: preemption tests
     /// prove a preemption happened, or did not.
     pub use crate::sched::preempt::counters;
@@ -253,6 +261,8 @@ pub mod sched {
     /// The global scheduler state (Go's `sched`): waiting/goroutine counts
     /// tests wait on.
     pub use crate::sched::schedt::SCHED;
+    /// Parked user goroutines (tests wait for their goroutines to park).
+    pub use crate::sched::schedt::nwaiting;
     /// The runtime semaphore (Go's `semacquire`/`semrelease`): parks
     /// goroutines on one wait queue without a WaitGroup's bookkeeping.
     pub use crate::sched::sema::Sema;

@@ -18,7 +18,7 @@ use core::sync::atomic::Ordering;
 
 use gmpos::testing::hw::now_ns;
 use gmpos::testing::mem::{frame, heap};
-use gmpos::testing::sched::{AcquireM, SCHED, Sema, WaitReason, stack};
+use gmpos::testing::sched::{AcquireM, SCHED, Sema, WaitReason, nwaiting, stack};
 use gmpos::{Duration, MemStats, WaitGroup, go, gomaxprocs, num_goroutine, read_mem_stats, sleep};
 use qemu_tests::bench::report;
 
@@ -43,11 +43,7 @@ fn snapshot() -> MemStats {
     assert_eq!((ms.frames_total, ms.frames_free), (total, free), "frames");
     assert_eq!((ms.heap_in_use, ms.heap_size), (h.in_use, h.size), "heap");
     assert_eq!(ms.stack_mapped, stack::mapped_bytes(), "stack bytes");
-    assert_eq!(
-        ms.goroutines,
-        SCHED.ngoroutine.load(Ordering::Relaxed),
-        "goroutines"
-    );
+    assert_eq!(ms.goroutines, num_goroutine(), "goroutines");
     assert_eq!(
         ms.goroutines_allocated,
         SCHED.nallocated.load(Ordering::Relaxed),
@@ -68,7 +64,7 @@ struct Parked {
 impl Parked {
     fn spawn(n: u64) -> Parked {
         let live0 = num_goroutine();
-        let waiting0 = SCHED.nwaiting.load(Ordering::Relaxed);
+        let waiting0 = nwaiting();
         let gate = Arc::new(Sema::new(0));
         let started = Arc::new(WaitGroup::new());
         let exited = Arc::new(WaitGroup::new());
@@ -84,7 +80,7 @@ impl Parked {
         }
         started.wait();
         // Let the last ones reach the wait queue.
-        while SCHED.nwaiting.load(Ordering::Relaxed) < waiting0 + n {
+        while nwaiting() < waiting0 + n {
             sleep(Duration::from_millis(1));
         }
         Parked {

@@ -213,10 +213,7 @@ fn woken_gs_run_behind_hogs() {
         }
         // Wait until all K are parked (they may have to wait behind hogs).
         while parked.load(Ordering::Acquire) < K as u64
-            || gmpos::testing::sched::SCHED
-                .nwaiting
-                .load(Ordering::Relaxed)
-                < K as u64
+            || gmpos::testing::sched::nwaiting() < K as u64
         {
             gmpos::gosched();
         }

@@ -146,11 +146,7 @@ fn shrink_after_deep_recursion() {
         w.done();
     });
     // Let it park, then wake it.
-    while gmpos::testing::sched::SCHED
-        .nwaiting
-        .load(Ordering::Relaxed)
-        == 0
-    {
+    while gmpos::testing::sched::nwaiting() == 0 {
         gmpos::gosched();
     }
     let mapped_parked = stack::mapped_bytes();

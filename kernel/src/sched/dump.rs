@@ -73,14 +73,15 @@ pub fn state_of(g: &G) -> &'static str {
     }
 }
 
-/// Prints every live goroutine.
+/// Prints every live user goroutine (system ones are left out, as Go's
+/// tracebacks leave them out).
 pub fn dump_all() {
     let mut gp = SCHED.allgs.load(Ordering::Acquire);
     while !gp.is_null() {
         // SAFETY: Gs are never freed; the list only grows at its head.
         let g = unsafe { &*gp };
         let st = g.status();
-        if st != Status::Dead && st != Status::Idle {
+        if st != Status::Dead && st != Status::Idle && !g.system.load(Ordering::Relaxed) {
             print_goroutine(g, state_of(g));
         }
         gp = g.allnext.load(Ordering::Acquire);
@@ -99,8 +100,8 @@ pub fn print_sched_state() {
         SCHED.idle.npidle(),
         SCHED.idle.nmspinning(),
         SCHED.runqsize.load(Ordering::Relaxed),
-        SCHED.ngoroutine.load(Ordering::Relaxed),
-        SCHED.nwaiting.load(Ordering::Relaxed),
+        super::schedt::num_goroutine(),
+        super::schedt::nwaiting(),
     ));
     for i in 0..super::schedt::gomaxprocs() {
         let pp = p(i);

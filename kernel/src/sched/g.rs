@@ -137,6 +137,13 @@ pub struct G {
     pub parent_goid: AtomicU64,
     status: AtomicU8,
     wait_reason: AtomicU8,
+    /// A runtime-internal goroutine (Go: `isSystemGoroutine`): not counted
+    /// by `num_goroutine` or the deadlock check, left out of dumps. Set by
+    /// `go_system` before the G is published.
+    pub system: AtomicBool,
+    /// Parked waiting on an interrupt source (`park::external_wait`):
+    /// counted in `SCHED.nexternal` until readied.
+    pub external_wait: AtomicBool,
     /// Go: `g.preempt`: a preemption request is pending, honoured at the
     /// next cooperative safe point (`preempt::safe_point`). Go also sets
     /// `stackguard0 = stackPreempt` so the next function prologue notices;
@@ -201,6 +208,8 @@ impl G {
             parent_goid: AtomicU64::new(0),
             status: AtomicU8::new(Status::Idle as u8),
             wait_reason: AtomicU8::new(0),
+            system: AtomicBool::new(false),
+            external_wait: AtomicBool::new(false),
             preempt: AtomicBool::new(false),
             wait_since: AtomicU64::new(0),
             entry_name: UnsafeCell::new(""),
@@ -255,8 +264,8 @@ impl G {
     /// `from`. A violation is a scheduler bug: a named fatal error.
     ///
     /// The goroutine counters follow the status, here and nowhere else:
-    /// `SCHED.ngoroutine` counts the live ones (`Dead -> Runnable` to
-    /// `Running -> Dead`), `SCHED.nwaiting` the parked ones (in `Waiting`).
+    /// `SCHED.gcounts` counts the live user goroutines (`Dead -> Runnable`
+    /// to `Running -> Dead`) and the parked ones (in `Waiting`).
     #[inline]
     pub fn casgstatus(&self, from: Status, to: Status) {
         use Status::*;
@@ -279,14 +288,19 @@ impl G {
         {
             self.bad_status(from, to, Some(Status::from_u8(actual)));
         }
-        let s = &super::schedt::SCHED;
-        match (from, to) {
-            (Dead, Runnable) => s.ngoroutine.fetch_add(1, Ordering::Relaxed),
-            (Running, Dead) => s.ngoroutine.fetch_sub(1, Ordering::Relaxed),
-            (Running, Waiting) => s.nwaiting.fetch_add(1, Ordering::Relaxed),
-            (Waiting, Runnable) => s.nwaiting.fetch_sub(1, Ordering::Relaxed),
+        use super::schedt::{GCOUNT_LIVE, GCOUNT_WAITING, SCHED};
+        let delta = match (from, to) {
+            (Dead, Runnable) => GCOUNT_LIVE,
+            (Running, Dead) => GCOUNT_LIVE.wrapping_neg(),
+            (Running, Waiting) => GCOUNT_WAITING,
+            (Waiting, Runnable) => GCOUNT_WAITING.wrapping_neg(),
             _ => 0,
         };
+        // SeqCst: the deadlock check's snapshot is ordered with every
+        // transition (a `lock xadd` either way on x86).
+        if delta != 0 && !self.system.load(Ordering::Relaxed) {
+            SCHED.gcounts.fetch_add(delta, Ordering::SeqCst);
+        }
     }
 
     /// A refused transition (`actual: None`) or a G not in `from`: a

@@ -50,6 +50,12 @@ impl Machine for Cpu<'_> {
     fn halt(&self, m: usize) {
         let pp = p(m);
         pp.counters.idle_halts.fetch_add(1, Ordering::Relaxed);
+        // The last CPU to go idle looks for a deadlock (Go: `checkdead`
+        // from `mput`). With interrupts off: nothing here can be woken
+        // half-way, and a report exits or returns at once.
+        if super::deadlock::all_ps_idle() {
+            super::deadlock::checkdead();
+        }
         // Tickless: an idle P's timer is armed for its next timer only.
         super::tick::rearm(Some(pp));
         self.mp.halt();

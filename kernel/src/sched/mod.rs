@@ -16,6 +16,7 @@
 //! | [`stack`] | growable goroutine stacks |
 //! | [`exit`] | `goexit`: back to the free cache |
 //! | [`stw`] | stop the world, `procresize`: `set_gomaxprocs` |
+//! | [`deadlock`] | `checkdead`: every goroutine asleep |
 //! | [`dump`] | goroutine dumps, scheduler state |
 //!
 //! The pure parts build and are tested on the host (`make test-host`, and
@@ -29,6 +30,8 @@ pub mod runq;
 pub mod slice;
 pub mod timerheap;
 
+#[cfg(target_os = "none")]
+pub mod deadlock;
 #[cfg(target_os = "none")]
 pub mod dump;
 #[cfg(target_os = "none")]
@@ -77,6 +80,6 @@ pub use self::{
     preempt::{preempt_disable, safe_point, set_slice},
     proc::{ap_start, init},
     schedt::{gomaxprocs, num_goroutine},
-    spawn::go,
+    spawn::{go, go_system},
     stw::set_gomaxprocs,
 };

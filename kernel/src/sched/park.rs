@@ -86,6 +86,7 @@ unsafe extern "C" fn park_m(gp: usize) -> ! {
         // is parked; nobody can ready the G before `f` releases its lock.
         let ok = unsafe { (*f)() };
         if !ok {
+            end_external_wait(g);
             g.casgstatus(Status::Waiting, Status::Runnable);
             super::proc::execute(mp, NonNull::from(g), true);
         }
@@ -108,6 +109,9 @@ unsafe extern "C" fn park_m(gp: usize) -> ! {
 /// into a ring the interrupted code may be pushing into).
 pub fn goready(gp: NonNull<G>) {
     let in_irq = percpu::irq_depth() != 0;
+    // From an interrupt: a wake-up from outside goroutine code, which the
+    // deadlock check must see (`deadlock.rs`).
+    let _waking = in_irq.then(super::deadlock::Waking::new);
     ready(gp, |g| match getm().p() {
         Some(pp) if !in_irq => pp.runq.put(g, true, globrunqputbatch),
         _ => globrunqput(g),
@@ -127,6 +131,7 @@ fn ready(gp: NonNull<G>, put: impl FnOnce(NonNull<G>)) {
     // SAFETY: the caller found `gp` parked through its wait structure.
     let g = unsafe { gp.as_ref() };
     g.set_wait_reason(WaitReason::Zero);
+    end_external_wait(g);
     g.casgstatus(Status::Waiting, Status::Runnable);
     {
         // Stay on this CPU (and P) while pushing into its ring.
@@ -134,4 +139,26 @@ fn ready(gp: NonNull<G>, put: impl FnOnce(NonNull<G>)) {
         put(gp);
     }
     super::halt::wakep();
+}
+
+/// Marks the current goroutine, about to `gopark`, as waiting on an
+/// interrupt source (a channel that interrupt handlers feed): while it is
+/// parked, the deadlock check does not call the program dead, since an
+/// interrupt may still wake it. Readying it ends the mark.
+pub fn external_wait() {
+    // SAFETY: called by a goroutine about to park (getg is live).
+    let g = unsafe { &*getg() };
+    if !g.external_wait.swap(true, Ordering::SeqCst) {
+        super::schedt::SCHED
+            .nexternal
+            .fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+fn end_external_wait(g: &G) {
+    if g.external_wait.load(Ordering::Relaxed) && g.external_wait.swap(false, Ordering::SeqCst) {
+        super::schedt::SCHED
+            .nexternal
+            .fetch_sub(1, Ordering::SeqCst);
+    }
 }

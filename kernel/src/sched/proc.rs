@@ -62,6 +62,7 @@ pub fn init(cfg: &crate::cmdline::Config, ncpu: usize, main: fn()) -> ! {
             crate::panic::exit(0)
         },
         "main",
+        super::spawn::Kind::User,
     );
     super::preempt::set_slice_ns(cfg.slice_ns);
     super::tick::init();

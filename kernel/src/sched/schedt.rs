@@ -25,11 +25,16 @@ pub struct Sched {
     /// Number of Ps in use (Go: `gomaxprocs`) and CPUs online.
     pub gomaxprocs: AtomicU32,
     pub ncpu: AtomicU32,
-    /// Live goroutines (Go: `gcount()`), kept by `casgstatus`.
-    pub ngoroutine: AtomicU64,
-    /// Goroutines currently parked (status Waiting), kept by `casgstatus`:
-    /// a deadlock check compares this with `ngoroutine`.
-    pub nwaiting: AtomicU64,
+    /// The user goroutines, live and parked, in one word so that one load
+    /// is a consistent snapshot (the deadlock check needs "every live one
+    /// parked" at one instant): live ones (Go: `gcount()`) in the high 32
+    /// bits, parked ones (status `Waiting`) in the low 32. Kept by
+    /// `casgstatus` only; read with [`num_goroutine`], [`nwaiting`].
+    /// System goroutines are not counted (Go: `isSystemGoroutine`).
+    pub gcounts: AtomicU64,
+    /// Parked user goroutines waiting on an interrupt source (a channel
+    /// interrupt handlers feed): while there is one, nothing is a deadlock.
+    pub nexternal: AtomicU32,
     /// Gs ever allocated (free-list reuse keeps this bounded).
     pub nallocated: AtomicU64,
     /// Head of the list of all Gs (Go: `allgs`), linked through `alllink`.
@@ -64,8 +69,8 @@ pub static SCHED: Sched = Sched {
     goidgen: AtomicU64::new(0),
     gomaxprocs: AtomicU32::new(1),
     ncpu: AtomicU32::new(1),
-    ngoroutine: AtomicU64::new(0),
-    nwaiting: AtomicU64::new(0),
+    gcounts: AtomicU64::new(0),
+    nexternal: AtomicU32::new(0),
     nallocated: AtomicU64::new(0),
     allgs: AtomicPtr::new(core::ptr::null_mut()),
     gcwaiting: AtomicBool::new(false),
@@ -132,7 +137,17 @@ pub fn gomaxprocs() -> usize {
     SCHED.gomaxprocs.load(Ordering::Relaxed) as usize
 }
 
-/// Go: `runtime.NumGoroutine`: live goroutines.
+/// One live user goroutine in [`Sched::gcounts`].
+pub const GCOUNT_LIVE: u64 = 1 << 32;
+/// One parked user goroutine in [`Sched::gcounts`].
+pub const GCOUNT_WAITING: u64 = 1;
+
+/// Go: `runtime.NumGoroutine`: live user goroutines.
 pub fn num_goroutine() -> u64 {
-    SCHED.ngoroutine.load(Ordering::Relaxed)
+    SCHED.gcounts.load(Ordering::Relaxed) >> 32
+}
+
+/// Parked user goroutines.
+pub fn nwaiting() -> u64 {
+    SCHED.gcounts.load(Ordering::Relaxed) & 0xffff_ffff
 }

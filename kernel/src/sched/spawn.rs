@@ -23,6 +23,24 @@ use crate::arch::{percpu, switch};
 /// interrupt handler, which may have stopped this P's owner in the middle
 /// of a push into its ring (a single-producer queue): a named fatal error.
 pub fn go<F: FnOnce() + Send + 'static>(f: F) -> u64 {
+    spawn(f, Kind::User)
+}
+
+/// Starts a runtime-internal goroutine (Go: a system goroutine, e.g. the
+/// console reader or a watchdog): not counted by `num_goroutine` or the
+/// deadlock check, left out of goroutine dumps.
+pub fn go_system<F: FnOnce() + Send + 'static>(f: F) -> u64 {
+    spawn(f, Kind::System)
+}
+
+/// Whose goroutine it is (Go: `isSystemGoroutine`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Kind {
+    User,
+    System,
+}
+
+fn spawn<F: FnOnce() + Send + 'static>(f: F, kind: Kind) -> u64 {
     super::preempt::safe_point();
     if percpu::irq_depth() != 0 {
         crate::panic::fatal(format_args!("go called from an interrupt handler"));
@@ -30,7 +48,7 @@ pub fn go<F: FnOnce() + Send + 'static>(f: F) -> u64 {
     let id = {
         let _m = AcquireM::new();
         let pp = getm().p().expect("go: no P");
-        newproc_on(pp, f, core::any::type_name::<F>())
+        newproc_on(pp, f, core::any::type_name::<F>(), kind)
     };
     super::halt::wakep();
     id
@@ -38,7 +56,12 @@ pub fn go<F: FnOnce() + Send + 'static>(f: F) -> u64 {
 
 /// Go: `newproc1` + `runqput(pp, newg, true)`: creates a goroutine running
 /// `f` on P `pp` (whose owner we are, preemption off) and returns its id.
-pub(super) fn newproc_on<F: FnOnce() + Send + 'static>(pp: &P, f: F, name: &'static str) -> u64 {
+pub(super) fn newproc_on<F: FnOnce() + Send + 'static>(
+    pp: &P,
+    f: F,
+    name: &'static str,
+    kind: Kind,
+) -> u64 {
     let gp = gfget(pp).unwrap_or_else(malg);
     // SAFETY: a dead G from the free list or malg: we own it exclusively.
     let g = unsafe { gp.as_ref() };
@@ -56,6 +79,8 @@ pub(super) fn newproc_on<F: FnOnce() + Send + 'static>(pp: &P, f: F, name: &'sta
         *g.creator_name.get() = current().map_or("runtime", G::entry_name);
     }
     g.set_wait_reason(WaitReason::Zero);
+    // Before the transition, which counts user goroutines.
+    g.system.store(kind == Kind::System, Ordering::Relaxed);
     g.casgstatus(Status::Dead, Status::Runnable);
     pp.runq.put(gp, true, globrunqputbatch);
     goid

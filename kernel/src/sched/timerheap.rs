@@ -41,6 +41,11 @@ impl<T: HeapTimer> TimerHeap<T> {
         self.heap.first().map_or(u64::MAX, HeapTimer::when)
     }
 
+    /// Every element, in heap order (not sorted).
+    pub fn iter(&self) -> impl Iterator<Item = &T> {
+        self.heap.iter()
+    }
+
     /// The element with the earliest `when`.
     pub fn first(&self) -> Option<T> {
         self.heap.first().copied()

@@ -135,6 +135,17 @@ impl PTimers {
         self.timer0_when.load(Ordering::Acquire) <= now
     }
 
+    /// Does a pending timer ready a goroutine for which `pred` holds?
+    pub fn any(&self, pred: impl Fn(&G) -> bool) -> bool {
+        let h = self.heap.lock();
+        h.iter().any(|t| {
+            // SAFETY: the timer is in our heap and we hold its lock.
+            let TimerFn::Ready(g) = unsafe { *t.get().func.get() };
+            // SAFETY: a sleeper's G is parked, alive (Gs are never freed).
+            pred(unsafe { g.as_ref() })
+        })
+    }
+
     /// Pending timers (for `read_mem_stats` and dumps).
     pub fn pending(&self) -> usize {
         self.heap.lock().len()
@@ -190,6 +201,9 @@ pub fn reset(pp: &P, t: &Timer, when: u64) -> (bool, bool) {
 pub fn run_due(pp: &P, now: u64) -> usize {
     let mut fired = 0;
     loop {
+        // From before the pop until the goroutine counts as runnable: a
+        // wake-up the deadlock check must not miss (`deadlock.rs`).
+        let _waking = super::deadlock::Waking::new();
         let mut h = pp.timers.heap.lock();
         let Some(first) = h.first().filter(|t| t.when() <= now) else {
             pp.timers.timer0_when.store(h.earliest(), Ordering::Release);
