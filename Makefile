@@ -2,6 +2,7 @@
 #
 #   make run    [SMP=4] [MEM=1G] [ACCEL=auto|kvm|tcg] [ICOUNT=1] [CPU=max] [UEFI=1]
 #               [ARGS="kernel command line"] [TIMEOUT=secs] [RELEASE=1]
+#               [EXAMPLE=name]  boot kernel/examples/<name>.rs instead of the demo
 #   make debug  same, QEMU paused with a gdb server on :1234
 #   make test   QEMU suite, host unit tests, loom models, clippy + rustfmt
 #   make stress [STRESS_RUNS=20]  the scheduler regression kernels, repeatedly
@@ -26,7 +27,9 @@ HOST_FLAGS := --release --target $(HOST) --target-dir target/host
 RUNNER     := target/host/$(HOST)/release/gmpos-boot
 PROFILE    := $(if $(filter 1 yes true,$(RELEASE)),release,debug)
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
-KERNEL_ELF := $(TARGET_DIR)/x86_64-unknown-none/$(PROFILE)/gmpos-kernel
+EXAMPLE    ?=
+EXAMPLES   := $(sort $(basename $(notdir $(wildcard kernel/examples/*.rs))))
+KERNEL_ELF := $(TARGET_DIR)/x86_64-unknown-none/$(PROFILE)/$(if $(EXAMPLE),examples/$(EXAMPLE),gmpos-kernel)
 
 # Single-quote for the shell.
 shquote = '$(subst ','\'',$(1))'
@@ -39,7 +42,7 @@ RUN_FLAGS = --smp $(SMP) --mem $(MEM) --accel $(ACCEL) \
 	$(if $(TIMEOUT),--timeout $(TIMEOUT)) \
 	--args $(call shquote,$(ARGS))
 
-.PHONY: all run debug bench stress test test-qemu test-host test-host-kernel test-host-runner \
+.PHONY: all run debug bench stress test test-qemu test-examples test-host test-host-kernel test-host-runner \
 	test-loom test-lint \
 	lint-clippy-kernel lint-clippy-host lint-fmt lint-test-imports \
 	kernel runner deps fmt clean clean-images help
@@ -53,7 +56,15 @@ deps:
 	@./scripts/install-deps.sh
 
 kernel: deps
+ifneq ($(EXAMPLE),)
+	@if [ ! -f kernel/examples/$(EXAMPLE).rs ]; then \
+		echo "make: no example \`$(EXAMPLE)' (kernel/examples/$(EXAMPLE).rs); examples: $(EXAMPLES)" >&2; \
+		exit 2; \
+	fi
+	$(CARGO) build -p gmpos --example $(EXAMPLE) $(if $(filter release,$(PROFILE)),--release)
+else
 	$(CARGO) build -p gmpos --bin gmpos-kernel $(if $(filter release,$(PROFILE)),--release)
+endif
 
 runner: deps
 	@if [ ! -x $(RUNNER) ]; then \
@@ -93,7 +104,7 @@ stress: deps runner
 # Every group runs even when an earlier one failed; the summary says which
 # failed and `make test` fails if any did.
 
-TEST_GROUPS := test-qemu test-host test-loom test-lint
+TEST_GROUPS := test-qemu test-examples test-host test-loom test-lint
 
 test: deps runner
 	@failed=""; summary=""; \
@@ -112,6 +123,16 @@ test: deps runner
 # (1) The QEMU suite: qemu-tests/tests/*.rs, each a kernel booted by the runner.
 test-qemu: deps runner
 	$(CARGO) test --no-fail-fast
+
+# (1b) Every example in kernel/examples/ boots at -smp 2 and its main returns
+# (exit status 0) within a minute.
+test-examples: deps runner
+	@for e in $(EXAMPLES); do \
+		echo "==> example $$e"; \
+		$(MAKE) --no-print-directory run EXAMPLE=$$e SMP=2 TIMEOUT=60 ARGS=exit > target/example-$$e.log 2>&1 \
+			&& echo "test example $$e ... ok" \
+			|| { echo "test example $$e ... FAILED (output: target/example-$$e.log)"; tail -20 target/example-$$e.log; exit 1; }; \
+	done
 
 # (2) Host unit tests: the kernel's portable logic and the runner's.
 test-host: test-host-kernel test-host-runner
@@ -134,7 +155,7 @@ test-lint: lint-clippy-kernel lint-clippy-host lint-fmt lint-test-imports
 # --tests (both would build the kernel library's #[test]s for it): the
 # library, the binaries and the QEMU test kernels (--test '*').
 lint-clippy-kernel:
-	$(CARGO) clippy --workspace --exclude gmpos-boot --lib --bins --test '*' -- -D warnings
+	$(CARGO) clippy --workspace --exclude gmpos-boot --lib --bins --examples --test '*' -- -D warnings
 
 # gmpos-boot is linted in target/host (where its bootloader stages are
 # already built) and the kernel crate's host build in target/hosttest.
@@ -150,14 +171,14 @@ lint-fmt:
 # internals they need, so a module move is fixed there once). Any other
 # `gmpos::<name>` path, in a `use` or inline, in a `{...}` group or not,
 # fails here with its file and line. Comments are ignored.
-TEST_IMPORT_DIRS := qemu-tests
-TEST_IMPORT_OK   := go gosched sleep Instant Duration gomaxprocs set_gomaxprocs \
+TEST_IMPORT_DIRS := qemu-tests kernel/examples
+TEST_IMPORT_OK   := kernel_main go gosched sleep Instant Duration gomaxprocs set_gomaxprocs \
 	num_goroutine num_cpu WaitGroup read_mem_stats MemStats print_stack exit config \
 	println print test qemu_test test_note testing VERSION
 
 lint-test-imports:
 	@perl scripts/lint-test-imports.pl $(TEST_IMPORT_OK) -- $$(find $(TEST_IMPORT_DIRS) -name '*.rs' | sort)
-	@echo "lint-test-imports: qemu-tests/ uses only gmpos::{public API, testing}"
+	@echo "lint-test-imports: qemu-tests/ and kernel/examples/ use only gmpos::{public API, testing}"
 
 # --- housekeeping ------------------------------------------------------------
 
