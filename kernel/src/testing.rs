@@ -269,6 +269,8 @@ pub mod sched {
     /// Goroutine stacks: mapped bytes, peak, shrinks, frames waiting for
     /// the TLB epoch; stack growth and reuse tests read them.
     pub use crate::sched::stack;
+    /// Stalls a firing timer between its pop and its goroutine's ready.
+    pub use crate::sched::timers::READY_WINDOW_DELAY_NS;
 }
 
 /// Hardware: the arch pieces hardware tests drive directly, and the clock

@@ -29,6 +29,28 @@ use crate::lock::IrqSpinLock;
 
 const NO_P: u32 = u32::MAX;
 
+/// Test hook (the deadlock check's regression test): nanoseconds a firing
+/// timer stalls between leaving its heap and readying its goroutine, after
+/// waking every other CPU (so that one goes idle again, and looks for a
+/// deadlock, inside the window). 0 in normal runs.
+pub static READY_WINDOW_DELAY_NS: AtomicU64 = AtomicU64::new(0);
+
+fn ready_window() {
+    let ns = READY_WINDOW_DELAY_NS.load(Ordering::Relaxed);
+    if ns != 0 {
+        let me = crate::arch::cpu_index();
+        for cpu in
+            (0..super::schedt::SCHED.ncpu.load(Ordering::Relaxed) as usize).filter(|&c| c != me)
+        {
+            crate::arch::ipi::send_wakeup(cpu);
+        }
+        let until = crate::clock::now_ns() + ns;
+        while crate::clock::now_ns() < until {
+            core::hint::spin_loop();
+        }
+    }
+}
+
 /// What a timer does when it fires.
 #[derive(Clone, Copy)]
 pub enum TimerFn {
@@ -223,6 +245,7 @@ pub fn run_due(pp: &P, now: u64) -> usize {
         }
         pp.timers.timer0_when.store(h.earliest(), Ordering::Release);
         drop(h);
+        ready_window();
         pp.timers.fired.fetch_add(1, Ordering::Relaxed);
         fired += 1;
         match func {
