@@ -11,7 +11,8 @@
 //! | [`policy`], [`order`] | findRunnable's order and rules, the steal order (pure) |
 //! | [`idle`], [`halt`] | idle Ps and spinning Ms, `wakep` (pure, loom-checked), and the CPU side |
 //! | [`slice`], [`tick`], [`preempt`] | the time slice, the timer tick (sysmon), preemption |
-//! | [`gosched`], [`park`], [`sema`] | yielding; parking and readying; the runtime semaphore |
+//! | [`gosched`], [`park`] | yielding; parking and readying |
+//! | [`sema`], [`notifylist`], [`spin`] | the runtime semaphore and its semtable, Cond's notify list, whether a Mutex may spin (what `sync` parks on) |
 //! | [`timerheap`], [`timers`] | per-P timer heaps (pure) and their runtime |
 //! | [`stack`] | growable goroutine stacks |
 //! | [`exit`] | `goexit`: back to the free cache |
@@ -42,6 +43,8 @@ pub mod halt;
 #[cfg(target_os = "none")]
 pub mod m;
 #[cfg(target_os = "none")]
+pub mod notifylist;
+#[cfg(target_os = "none")]
 pub mod p;
 #[cfg(target_os = "none")]
 pub mod park;
@@ -55,6 +58,8 @@ pub mod schedt;
 pub mod sema;
 #[cfg(target_os = "none")]
 pub mod spawn;
+#[cfg(target_os = "none")]
+pub mod spin;
 #[cfg(target_os = "none")]
 pub mod stack;
 #[cfg(target_os = "none")]
@@ -73,10 +78,13 @@ pub use self::{
     gosched::{gosched, goyield},
     halt::wakep,
     m::{AcquireM, getg},
+    notifylist::NotifyList,
     park::{gopark, goready},
     preempt::{preempt_disable, safe_point, set_slice},
     proc::{ap_start, init},
     schedt::{gomaxprocs, num_goroutine},
+    sema::{semacquire, semrelease},
     spawn::go,
+    spin::{can_spin as sync_can_spin, do_spin as sync_do_spin},
     stw::set_gomaxprocs,
 };
