@@ -225,6 +225,9 @@ pub mod sched {
     pub use crate::sched::current_goid;
     /// Go's `schedtrace` line per P: benchmarks print it after a run.
     pub use crate::sched::dump::print_sched_state;
+    /// The goroutine dump (Go's format) into any `fmt::Write`: the sync
+    /// dump test reads the wait reasons back from a buffer.
+    pub use crate::sched::dump::write_all as write_goroutine_dump;
     /// The goroutine record, its status and why it waits: tests that
     /// inspect or park goroutines.
     pub use crate::sched::g::{G, Status, WaitReason};

@@ -53,6 +53,13 @@ impl Semaphore {
         None
     }
 
+    /// Adds a unit (Go's `semrelease`), waking the oldest waiter: the
+    /// counterpart of a permit kept with [`SemaphorePermit::forget`], or a
+    /// semaphore created with 0 units used as a gate.
+    pub fn release(&self) {
+        semrelease(&self.count, false);
+    }
+
     /// Units free right now (a snapshot).
     pub fn available(&self) -> u32 {
         self.count.load(Ordering::Relaxed)
@@ -68,6 +75,6 @@ impl SemaphorePermit<'_> {
 
 impl Drop for SemaphorePermit<'_> {
     fn drop(&mut self) {
-        semrelease(&self.sem.count, false);
+        self.sem.release();
     }
 }
