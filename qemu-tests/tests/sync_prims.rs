@@ -60,7 +60,10 @@ fn mutex_4x50k_increments() {
         s
     );
     assert_eq!(total, G * N, "lost updates: two holders at once");
-    assert!(!m.raw().is_locked() && m.raw().state() == 0, "state word not clean");
+    assert!(
+        !m.raw().is_locked() && m.raw().state() == 0,
+        "state word not clean"
+    );
     assert!(m.try_lock().is_some(), "try_lock of a free mutex failed");
 }
 
@@ -94,7 +97,11 @@ fn waitgroup_10k_goroutines() {
         });
     }
     wg.wait();
-    assert_eq!(ran.load(Ordering::SeqCst), N, "wait returned before every done");
+    assert_eq!(
+        ran.load(Ordering::SeqCst),
+        N,
+        "wait returned before every done"
+    );
     waiters_out.wait();
     assert!(!early.load(Ordering::SeqCst), "a waiter returned early");
     assert_eq!(wg.count(), 0);
@@ -139,7 +146,11 @@ fn once_64_contenders() {
     start.store(true, Ordering::Release);
     wg.wait();
     assert_eq!(runs.load(Ordering::SeqCst), 1, "f ran more than once");
-    assert_eq!(early.load(Ordering::SeqCst), 0, "call_once returned before f finished");
+    assert_eq!(
+        early.load(Ordering::SeqCst),
+        0,
+        "call_once returned before f finished"
+    );
     assert!(once.is_completed());
 }
 
@@ -199,7 +210,11 @@ fn cond_broadcast_wakes_1000() {
     *m.lock() += 1;
     cond.signal();
     sleep(Duration::from_millis(5));
-    assert_eq!(woken.load(Ordering::SeqCst), 1, "signal woke other than one");
+    assert_eq!(
+        woken.load(Ordering::SeqCst),
+        1,
+        "signal woke other than one"
+    );
     *m.lock() += 1;
     cond.signal();
     wg.wait();

@@ -38,12 +38,18 @@ enum Who {
     Waiter,
     /// `after_switch`: on arrival the mutex was starving and the waiter
     /// had not got it yet.
-    Newcomer { i: u32, after_switch: bool },
+    Newcomer {
+        i: u32,
+        after_switch: bool,
+    },
 }
 
 #[gmpos::test]
 fn mutex_starvation_mode() {
-    assert!(common::icount(), "this kernel's timing assertions need icount");
+    assert!(
+        common::icount(),
+        "this kernel's timing assertions need icount"
+    );
     let m = Arc::new(Mutex::new(Vec::<Who>::new()));
     let holding = Arc::new(AtomicBool::new(false));
     let waiter_got = Arc::new(AtomicBool::new(false));
@@ -100,7 +106,15 @@ fn mutex_starvation_mode() {
     let after: Vec<usize> = log
         .iter()
         .enumerate()
-        .filter(|(_, x)| matches!(x, Who::Newcomer { after_switch: true, .. }))
+        .filter(|(_, x)| {
+            matches!(
+                x,
+                Who::Newcomer {
+                    after_switch: true,
+                    ..
+                }
+            )
+        })
         .map(|(k, _)| k)
         .collect();
     gmpos::test_note!(
@@ -111,7 +125,10 @@ fn mutex_starvation_mode() {
         after.len(),
         after.first()
     );
-    assert!(s.starvation_entries > 0, "starvation mode never engaged: {s:?}");
+    assert!(
+        s.starvation_entries > 0,
+        "starvation mode never engaged: {s:?}"
+    );
     assert!(s.handoffs > 0, "no direct hand-off: {s:?}");
     assert_eq!(s.starvation_entries, s.starvation_exits, "{s:?}");
     assert!(
@@ -129,7 +146,10 @@ fn mutex_starvation_mode() {
 
 #[gmpos::test]
 fn rwmutex_readers_overlap_writer_bounded() {
-    assert!(common::icount(), "this kernel's timing assertions need icount");
+    assert!(
+        common::icount(),
+        "this kernel's timing assertions need icount"
+    );
     let rw = Arc::new(RWMutex::new(0u64));
     let inside = Arc::new(AtomicU32::new(0));
     let max_inside = Arc::new(AtomicU32::new(0));
@@ -169,7 +189,11 @@ fn rwmutex_readers_overlap_writer_bounded() {
     let t0 = now_ns();
     let mut g = rw.lock();
     let waited = now_ns() - t0;
-    assert_eq!(inside.load(Ordering::SeqCst), 0, "a reader inside with the writer");
+    assert_eq!(
+        inside.load(Ordering::SeqCst),
+        0,
+        "a reader inside with the writer"
+    );
     *g += 1;
     drop(g);
     sleep(Duration::from_millis(10));
@@ -187,7 +211,10 @@ fn rwmutex_readers_overlap_writer_bounded() {
         max_inside.load(Ordering::SeqCst) >= 2,
         "readers never held the lock together"
     );
-    assert!(before > 20 && after > before, "the reader stream did not run");
+    assert!(
+        before > 20 && after > before,
+        "the reader stream did not run"
+    );
     // Bound: the writer waits for the readers already inside (each holds
     // 100 us, but a reader preempted inside holds it up to a time slice,
     // 10 ms), plus scheduling; far below the 20 ms the stream had run.

@@ -62,7 +62,13 @@ pub fn write_goroutine(w: &mut dyn fmt::Write, g: &G, state: &str) -> fmt::Resul
         0
     };
     if waited_min >= 1 {
-        write!(w, "\ngoroutine {} [{}, {} minutes]:\n", g.goid(), state, waited_min)?;
+        write!(
+            w,
+            "\ngoroutine {} [{}, {} minutes]:\n",
+            g.goid(),
+            state,
+            waited_min
+        )?;
     } else {
         write!(w, "\ngoroutine {} [{}]:\n", g.goid(), state)?;
     }

@@ -303,12 +303,10 @@ impl<S: MutexSema> SemaMutex<S> {
                 }
                 // Take the right to wake someone.
                 let new = old.wrapping_sub(1 << MUTEX_WAITER_SHIFT) | MUTEX_WOKEN;
-                match self.state.compare_exchange(
-                    old,
-                    new,
-                    Ordering::Release,
-                    Ordering::Relaxed,
-                ) {
+                match self
+                    .state
+                    .compare_exchange(old, new, Ordering::Release, Ordering::Relaxed)
+                {
                     Ok(_) => {
                         self.sema.release(false);
                         return;
@@ -890,22 +888,26 @@ mod loom_tests {
     /// it (`old >> waiterShift == 1`).
     #[test]
     fn loom_mutex_starvation_three() {
-        model("loom_mutex_starvation_three", Some(PREEMPTION_BOUND), || {
-            let w = World::new(2_000_000, 0);
-            let ts: Vec<_> = (0..2)
-                .map(|_| {
-                    let w1 = w.clone();
-                    thread::spawn(move || w1.critical_section())
-                })
-                .collect();
-            w.critical_section();
-            for t in ts {
-                t.join().unwrap();
-            }
-            assert_eq!(w.value(), 3);
-            assert_eq!(w.m.state(), 0, "state word not clean");
-            let s = w.m.stats();
-            assert_eq!(s.starvation_entries, s.starvation_exits, "{s:?}");
-        });
+        model(
+            "loom_mutex_starvation_three",
+            Some(PREEMPTION_BOUND),
+            || {
+                let w = World::new(2_000_000, 0);
+                let ts: Vec<_> = (0..2)
+                    .map(|_| {
+                        let w1 = w.clone();
+                        thread::spawn(move || w1.critical_section())
+                    })
+                    .collect();
+                w.critical_section();
+                for t in ts {
+                    t.join().unwrap();
+                }
+                assert_eq!(w.value(), 3);
+                assert_eq!(w.m.state(), 0, "state word not clean");
+                let s = w.m.stats();
+                assert_eq!(s.starvation_entries, s.starvation_exits, "{s:?}");
+            },
+        );
     }
 }
