@@ -256,8 +256,9 @@ pub mod sched {
     /// The global scheduler state (Go's `sched`): waiting/goroutine counts
     /// tests wait on.
     pub use crate::sched::schedt::SCHED;
-    /// The runtime semaphore (Go's `semacquire`/`semrelease`): parks
-    /// goroutines on one wait queue without a WaitGroup's bookkeeping.
+    /// The runtime semaphore (Go's `semacquire`/`semrelease`, on the
+    /// semtable) with a caller-chosen wait reason: tests park goroutines
+    /// on it without a WaitGroup's bookkeeping.
     pub use crate::sched::sema::Sema;
     /// Goroutine stacks: mapped bytes, peak, shrinks, frames waiting for
     /// the TLB epoch; stack growth and reuse tests read them.

@@ -20,7 +20,7 @@
 //! | [`dump`] | goroutine dumps, scheduler state |
 //!
 //! The pure parts build and are tested on the host (`make test-host`, and
-//! `make test-loom` for `runq` and `idle`).
+//! `make test-loom` for `runq` and `idle`; `sync/mutex.rs` has the Mutex's).
 pub mod gfree;
 pub mod glist;
 pub mod idle;
