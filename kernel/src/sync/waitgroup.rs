@@ -37,7 +37,9 @@ impl WaitGroup {
 
     /// Go: `Add`: adds `delta` (may be negative) to the counter; at zero,
     /// every waiter is released. A negative counter is a panic (`panic:
-    /// sync: negative WaitGroup counter`), as in Go.
+    /// sync: negative WaitGroup counter`), as in Go; the report names the
+    /// caller's line (`track_caller`), not this file's.
+    #[track_caller]
     pub fn add(&self, delta: i64) {
         // The counter is 32 bits, as in Go: the shift wraps the same way.
         let state = self
@@ -69,6 +71,7 @@ impl WaitGroup {
     }
 
     /// Go: `Done`: `add(-1)`.
+    #[track_caller]
     pub fn done(&self) {
         self.add(-1);
     }
