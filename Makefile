@@ -173,7 +173,8 @@ lint-fmt:
 # fails here with its file and line. Comments are ignored.
 TEST_IMPORT_DIRS := qemu-tests kernel/examples
 TEST_IMPORT_OK   := kernel_main go gosched sleep Instant Duration gomaxprocs set_gomaxprocs \
-	num_goroutine num_cpu WaitGroup read_mem_stats MemStats print_stack exit config \
+	num_goroutine num_cpu WaitGroup Mutex MutexGuard MutexStats RawMutex RWMutex \
+	RWMutexReadGuard RWMutexWriteGuard Once Cond Semaphore SemaphorePermit read_mem_stats MemStats print_stack exit config \
 	println print test qemu_test test_note testing VERSION
 
 lint-test-imports:

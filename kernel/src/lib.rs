@@ -8,7 +8,8 @@
 //! A program (`kernel_main!`) or a test kernel (`qemu_test!`, cases marked
 //! `#[gmpos::test]`) uses the public API below, named after Go's: `go`,
 //! `gosched`, `sleep`, `Instant`, `Duration`, `gomaxprocs`,
-//! `set_gomaxprocs`, `num_goroutine`, `num_cpu`, `WaitGroup`,
+//! `set_gomaxprocs`, `num_goroutine`, `num_cpu`, the `sync` types (`Mutex`,
+//! `RWMutex`, `Once`, `Cond`, `Semaphore`, `WaitGroup`),
 //! `read_mem_stats`/`MemStats`, `print_stack`, `exit`, `config`,
 //! `println!`/`print!`. Tests of the runtime itself add `gmpos::testing`.
 //! The other public modules are public for the runtime's own crates and
@@ -123,6 +124,35 @@ pub fn num_cpu() -> usize {
 /// `Arc`.
 #[cfg(target_os = "none")]
 pub use sync::WaitGroup;
+
+/// Go: `sync.Mutex`, holding the data it guards: `m.lock()` parks until
+/// the mutex is ours and returns a guard (deref to the data; unlocks when
+/// dropped); `try_lock()`. Go's normal and starvation modes; `stats()`
+/// counts mode switches and direct hand-offs. `RawMutex` is the bare
+/// `lock`/`unlock`/`try_lock` (unlocking an unlocked one is `fatal error:
+/// sync: unlock of unlocked mutex`).
+#[cfg(target_os = "none")]
+pub use sync::{Mutex, MutexGuard, MutexStats, RawMutex};
+
+/// Go: `sync.RWMutex`, holding its data: `rlock()` (shared) and `lock()`
+/// (exclusive) return guards; a waiting writer blocks new readers.
+#[cfg(target_os = "none")]
+pub use sync::{RWMutex, RWMutexReadGuard, RWMutexWriteGuard};
+
+/// Go: `sync.Once`: `once.call_once(f)` runs `f` exactly once; concurrent
+/// callers wait until it has returned.
+#[cfg(target_os = "none")]
+pub use sync::Once;
+
+/// Go: `sync.Cond`: `g = cond.wait(g)` with a `Mutex` guard (in a loop
+/// over the condition), `signal()`, `broadcast()`.
+#[cfg(target_os = "none")]
+pub use sync::Cond;
+
+/// A counting semaphore (the runtime's, Go's runtime/sema.go):
+/// `acquire()` returns a permit released on drop; at most `n` at once.
+#[cfg(target_os = "none")]
+pub use sync::{Semaphore, SemaphorePermit};
 
 /// Go: `runtime.ReadMemStats` and `runtime.MemStats`. A snapshot of the
 /// kernel's memory and goroutine counters (see [`MemStats`]'s fields).

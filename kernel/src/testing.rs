@@ -227,6 +227,9 @@ pub mod sched {
     pub use crate::sched::deadlock::{reports as deadlock_reports, set_report_only};
     /// Go's `schedtrace` line per P: benchmarks print it after a run.
     pub use crate::sched::dump::print_sched_state;
+    /// The goroutine dump (Go's format) into any `fmt::Write`: the sync
+    /// dump test reads the wait reasons back from a buffer.
+    pub use crate::sched::dump::write_all as write_goroutine_dump;
     /// The goroutine record, its status and why it waits: tests that
     /// inspect or park goroutines.
     pub use crate::sched::g::{G, Status, WaitReason};
@@ -263,8 +266,9 @@ pub mod sched {
     pub use crate::sched::schedt::SCHED;
     /// Parked user goroutines (tests wait for their goroutines to park).
     pub use crate::sched::schedt::nwaiting;
-    /// The runtime semaphore (Go's `semacquire`/`semrelease`): parks
-    /// goroutines on one wait queue without a WaitGroup's bookkeeping.
+    /// The runtime semaphore (Go's `semacquire`/`semrelease`, on the
+    /// semtable) with a caller-chosen wait reason: tests park goroutines
+    /// on it without a WaitGroup's bookkeeping.
     pub use crate::sched::sema::Sema;
     /// Goroutine stacks: mapped bytes, peak, shrinks, frames waiting for
     /// the TLB epoch; stack growth and reuse tests read them.

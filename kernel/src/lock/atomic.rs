@@ -1,7 +1,8 @@
 //! The atomics shim: `core::sync::atomic` in the kernel and in host unit
 //! tests, `loom::sync::atomic` when built with `--cfg loom`.
 //!
-//! The lock-free scheduler parts (the per-P run queue above all) import their
+//! The lock-free scheduler parts (the per-P run queue above all) and the
+//! `sync` primitives' state words (the Mutex above all) import their
 //! atomics from here and nowhere else, so that loom sees every atomic access
 //! and can explore all interleavings and weak-memory outcomes of the protocol
 //! (Go: `runtime/internal/atomic`, whose `LoadAcq`/`StoreRel`/`CasRel` map to
@@ -14,12 +15,12 @@
 
 #[cfg(loom)]
 pub use loom::sync::atomic::{
-    AtomicBool, AtomicPtr, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering, fence,
+    AtomicBool, AtomicI32, AtomicPtr, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering, fence,
 };
 
 #[cfg(not(loom))]
 pub use core::sync::atomic::{
-    AtomicBool, AtomicPtr, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering, fence,
+    AtomicBool, AtomicI32, AtomicPtr, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering, fence,
 };
 
 /// Busy-wait hint for spin loops (Go: `procyield`).

@@ -8,6 +8,7 @@
 //!
 //! The booted kernel is stripped, so functions are named by the entry
 //! closure's type name recorded at `go()`.
+use core::fmt;
 use core::sync::atomic::Ordering;
 
 use super::g::{G, Status};
@@ -38,31 +39,47 @@ pub fn nmi_report() {
 
 /// Prints one goroutine's header, entry function and creator.
 pub fn print_goroutine(g: &G, state: &str) {
+    // The emergency writer cannot fail.
+    let _ = write_goroutine(&mut Emergency, g, state);
+}
+
+/// The console's emergency writer as a `fmt::Write` (dumps run in panic
+/// and NMI context, where the console lock may be held).
+struct Emergency;
+
+impl fmt::Write for Emergency {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        emergency(format_args!("{s}"));
+        Ok(())
+    }
+}
+
+/// Writes one goroutine's header, entry function and creator to `w`.
+pub fn write_goroutine(w: &mut dyn fmt::Write, g: &G, state: &str) -> fmt::Result {
     let waited_min = if g.status() == Status::Waiting {
         crate::clock::now_ns().saturating_sub(g.wait_since.load(Ordering::Relaxed)) / 60_000_000_000
     } else {
         0
     };
     if waited_min >= 1 {
-        emergency(format_args!(
+        write!(
+            w,
             "\ngoroutine {} [{}, {} minutes]:\n",
             g.goid(),
             state,
             waited_min
-        ));
+        )?;
     } else {
-        emergency(format_args!("\ngoroutine {} [{}]:\n", g.goid(), state));
+        write!(w, "\ngoroutine {} [{}]:\n", g.goid(), state)?;
     }
-    emergency(format_args!("{}(...)\n", g.entry_name()));
+    writeln!(w, "{}(...)", g.entry_name())?;
     let parent = g.parent_goid.load(Ordering::Relaxed);
     if parent != 0 {
         // SAFETY: written at spawn, before the G was published.
         let creator = unsafe { *g.creator_name.get() };
-        emergency(format_args!(
-            "created by {} in goroutine {}\n",
-            creator, parent
-        ));
+        writeln!(w, "created by {} in goroutine {}", creator, parent)?;
     }
+    Ok(())
 }
 
 /// The state a dump shows: the wait reason for parked Gs, else the status.
@@ -76,16 +93,23 @@ pub fn state_of(g: &G) -> &'static str {
 /// Prints every live user goroutine (system ones are left out, as Go's
 /// tracebacks leave them out).
 pub fn dump_all() {
+    let _ = write_all(&mut Emergency);
+}
+
+/// Writes every live goroutine to `w`, in Go's format (the NMI report's
+/// dump; tests read it back from a buffer).
+pub fn write_all(w: &mut dyn fmt::Write) -> fmt::Result {
     let mut gp = SCHED.allgs.load(Ordering::Acquire);
     while !gp.is_null() {
         // SAFETY: Gs are never freed; the list only grows at its head.
         let g = unsafe { &*gp };
         let st = g.status();
         if st != Status::Dead && st != Status::Idle && !g.system.load(Ordering::Relaxed) {
-            print_goroutine(g, state_of(g));
+            write_goroutine(w, g, state_of(g))?;
         }
         gp = g.allnext.load(Ordering::Acquire);
     }
+    Ok(())
 }
 
 /// One line per P and the global state (Go: `schedtrace`), for the NMI dump

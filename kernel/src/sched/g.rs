@@ -63,7 +63,13 @@ pub enum WaitReason {
     SyncRWMutexLock,
     SyncWaitGroupWait,
     SyncCondWait,
+    /// gmpos's own: Go has no such string (a goroutine waiting in
+    /// `Once.Do` shows Go's `sync.Mutex.Lock`, the Once's inner mutex);
+    /// here each primitive names itself in a dump.
     SyncOnce,
+    /// Go: `waitReasonSemacquire`: the runtime semaphore itself (the
+    /// counting `Semaphore`, `set_gomaxprocs`'s `worldsema`).
+    Semacquire,
     Preempted,
     /// Parked by a test or a runtime-internal wait.
     Park,
@@ -86,6 +92,7 @@ impl WaitReason {
             WaitReason::SyncWaitGroupWait => "sync.WaitGroup.Wait",
             WaitReason::SyncCondWait => "sync.Cond.Wait",
             WaitReason::SyncOnce => "sync.Once.Do",
+            WaitReason::Semacquire => "semacquire",
             WaitReason::Preempted => "preempted",
             WaitReason::Park => "park",
         }

@@ -11,7 +11,8 @@
 //! | [`policy`], [`order`] | findRunnable's order and rules, the steal order (pure) |
 //! | [`idle`], [`halt`] | idle Ps and spinning Ms, `wakep` (pure, loom-checked), and the CPU side |
 //! | [`slice`], [`tick`], [`preempt`] | the time slice, the timer tick (sysmon), preemption |
-//! | [`gosched`], [`park`], [`sema`] | yielding; parking and readying; the runtime semaphore |
+//! | [`gosched`], [`park`] | yielding; parking and readying |
+//! | [`sema`], [`notifylist`], [`spin`] | the runtime semaphore and its semtable, Cond's notify list, whether a Mutex may spin (what `sync` parks on) |
 //! | [`timerheap`], [`timers`] | per-P timer heaps (pure) and their runtime |
 //! | [`stack`] | growable goroutine stacks |
 //! | [`exit`] | `goexit`: back to the free cache |
@@ -20,7 +21,7 @@
 //! | [`dump`] | goroutine dumps, scheduler state |
 //!
 //! The pure parts build and are tested on the host (`make test-host`, and
-//! `make test-loom` for `runq` and `idle`).
+//! `make test-loom` for `runq` and `idle`; `sync/mutex.rs` has the Mutex's).
 pub mod gfree;
 pub mod glist;
 pub mod idle;
@@ -45,6 +46,8 @@ pub mod halt;
 #[cfg(target_os = "none")]
 pub mod m;
 #[cfg(target_os = "none")]
+pub mod notifylist;
+#[cfg(target_os = "none")]
 pub mod p;
 #[cfg(target_os = "none")]
 pub mod park;
@@ -58,6 +61,8 @@ pub mod schedt;
 pub mod sema;
 #[cfg(target_os = "none")]
 pub mod spawn;
+#[cfg(target_os = "none")]
+pub mod spin;
 #[cfg(target_os = "none")]
 pub mod stack;
 #[cfg(target_os = "none")]
@@ -76,10 +81,13 @@ pub use self::{
     gosched::{gosched, goyield},
     halt::wakep,
     m::{AcquireM, getg},
+    notifylist::NotifyList,
     park::{gopark, goready},
     preempt::{preempt_disable, safe_point, set_slice},
     proc::{ap_start, init},
     schedt::{gomaxprocs, num_goroutine},
+    sema::{semacquire, semrelease},
     spawn::{go, go_system},
+    spin::{can_spin as sync_can_spin, do_spin as sync_do_spin},
     stw::set_gomaxprocs,
 };

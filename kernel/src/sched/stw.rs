@@ -68,7 +68,7 @@ pub fn set_gomaxprocs(n: usize) -> usize {
         crate::println!("set_gomaxprocs({n}): must be 1..={ncpu} (0 queries); keeping {old}");
         return old;
     }
-    WORLDSEMA.acquire(WaitReason::Park);
+    WORLDSEMA.acquire(WaitReason::Semacquire);
     let old = gomaxprocs();
     if n != old {
         stop_the_world_and_resize(n, old);
