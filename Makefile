@@ -152,7 +152,7 @@ lint-fmt:
 # fails here with its file and line. Comments are ignored.
 TEST_IMPORT_DIRS := qemu-tests
 TEST_IMPORT_OK   := go gosched sleep Instant Duration gomaxprocs set_gomaxprocs \
-	num_goroutine num_cpu WaitGroup read_mem_stats MemStats print_stack exit config \
+	num_goroutine num_cpu WaitGroup chan Chan chan_from_interrupts TrySendError TryRecvError select read_mem_stats MemStats print_stack exit config \
 	println print test qemu_test test_note testing VERSION
 
 lint-test-imports:

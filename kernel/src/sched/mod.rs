@@ -12,6 +12,7 @@
 //! | [`idle`], [`halt`] | idle Ps and spinning Ms, `wakep` (pure, loom-checked), and the CPU side |
 //! | [`slice`], [`tick`], [`preempt`] | the time slice, the timer tick (sysmon), preemption |
 //! | [`gosched`], [`park`], [`sema`] | yielding; parking and readying; the runtime semaphore |
+//! | [`sudog`] | channel waiters (Go's `sudog`) and their per-P cache (pure) |
 //! | [`timerheap`], [`timers`] | per-P timer heaps (pure) and their runtime |
 //! | [`stack`] | growable goroutine stacks |
 //! | [`exit`] | `goexit`: back to the free cache |
@@ -19,7 +20,8 @@
 //! | [`dump`] | goroutine dumps, scheduler state |
 //!
 //! The pure parts build and are tested on the host (`make test-host`, and
-//! `make test-loom` for `runq` and `idle`).
+//! `make test-loom` for `runq` and `idle`; the channels built on `park` and
+//! `sudog` are loom-checked in `sync/`).
 pub mod gfree;
 pub mod glist;
 pub mod idle;
@@ -27,6 +29,7 @@ pub mod order;
 pub mod policy;
 pub mod runq;
 pub mod slice;
+pub mod sudog;
 pub mod timerheap;
 
 #[cfg(target_os = "none")]
@@ -73,7 +76,7 @@ pub use self::{
     gosched::{gosched, goyield},
     halt::wakep,
     m::{AcquireM, getg},
-    park::{gopark, goready},
+    park::{check_blocking, external_wait, gopark, gopark_irqlocked, goready},
     preempt::{preempt_disable, safe_point, set_slice},
     proc::{ap_start, init},
     schedt::{gomaxprocs, num_goroutine},
