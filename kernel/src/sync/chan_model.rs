@@ -15,7 +15,9 @@ use core::ptr::NonNull;
 
 use super::hchan::{ChanLock, HChan, ParkReason, RecvFail, Runtime, SendFail, Slot, take_slot};
 use super::selectgo::{Chosen, Scase, selectgo};
-use crate::lock::atomic::{AtomicBool, Ordering, spin_loop};
+use crate::lock::atomic::{AtomicBool, Ordering};
+#[cfg(not(loom))]
+use crate::lock::atomic::spin_loop;
 use crate::lock::cell::UnsafeCell;
 use crate::sched::sudog::Sudog;
 use core::mem::MaybeUninit;
@@ -34,10 +36,11 @@ pub struct Waiter {
     thread: thread::Thread,
 }
 
-/// A test-and-set spin lock on the shim's atomics (under loom a failed
-/// attempt yields, so the model checker lets the holder run).
+/// The channel lock of the host tests: a test-and-set spin lock.
+#[cfg(not(loom))]
 pub struct TasLock(AtomicBool);
 
+#[cfg(not(loom))]
 impl ChanLock for TasLock {
     fn new() -> Self {
         TasLock(AtomicBool::new(false))
@@ -53,6 +56,44 @@ impl ChanLock for TasLock {
     }
     fn unlock(&self) {
         self.0.store(false, Ordering::Release);
+    }
+    fn addr(&self) -> usize {
+        self as *const Self as usize
+    }
+}
+
+/// Under loom: loom's mutex with the guard kept inside (a spin lock's
+/// failed CASes would multiply the explored branches and overflow loom's
+/// per-atomic store history, tokio-rs/loom#252). The kernel's lock is a
+/// plain spin lock with the same acquire/release edges.
+#[cfg(loom)]
+pub struct TasLock {
+    m: loom::sync::Mutex<()>,
+    guard: core::cell::UnsafeCell<Option<loom::sync::MutexGuard<'static, ()>>>,
+}
+
+#[cfg(loom)]
+impl ChanLock for TasLock {
+    fn new() -> Self {
+        TasLock {
+            m: loom::sync::Mutex::new(()),
+            guard: core::cell::UnsafeCell::new(None),
+        }
+    }
+    fn lock(&self) {
+        let g = self.m.lock().unwrap();
+        // SAFETY: the guard lives in the lock it borrows and is dropped in
+        // `unlock`, while the lock is alive; only the holder touches it.
+        unsafe {
+            *self.guard.get() = Some(core::mem::transmute::<
+                loom::sync::MutexGuard<'_, ()>,
+                loom::sync::MutexGuard<'static, ()>,
+            >(g))
+        };
+    }
+    fn unlock(&self) {
+        // SAFETY: only the holder calls unlock.
+        drop(unsafe { (*self.guard.get()).take() });
     }
     fn addr(&self) -> usize {
         self as *const Self as usize
