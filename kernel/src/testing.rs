@@ -256,12 +256,12 @@ pub mod sched {
     /// The runtime semaphore (Go's `semacquire`/`semrelease`): parks
     /// goroutines on one wait queue without a WaitGroup's bookkeeping.
     pub use crate::sched::sema::Sema;
-    /// Sudogs ever allocated: channel tests show that blocking reuses the
-    /// per-P cache instead of allocating.
-    pub use crate::sched::sudog::allocated as sudogs_allocated;
     /// Goroutine stacks: mapped bytes, peak, shrinks, frames waiting for
     /// the TLB epoch; stack growth and reuse tests read them.
     pub use crate::sched::stack;
+    /// Sudogs ever allocated: channel tests show that blocking reuses the
+    /// per-P cache instead of allocating.
+    pub use crate::sched::sudog::allocated as sudogs_allocated;
 }
 
 /// Hardware: the arch pieces hardware tests drive directly, and the clock

@@ -88,7 +88,10 @@ fn unbuffered_rendezvous_in_order() {
     });
     for i in 0..2_000 {
         c.send(i);
-        assert!(started.load(Ordering::SeqCst) >= i, "send {i} returned before its receive began");
+        assert!(
+            started.load(Ordering::SeqCst) >= i,
+            "send {i} returned before its receive began"
+        );
     }
     wg.wait();
     assert_eq!(c.try_recv(), Err(TryRecvError::Empty));
@@ -125,12 +128,21 @@ fn buffered_fifo_through_full_buffer_handoff() {
         }
     }
     assert_eq!(next, [PER; 3]);
-    gmpos::test_note!("buffer seen full before {full_seen} of {} receives", 3 * PER);
-    assert!(full_seen > 0, "the buffer was never full: the hand-off path did not run");
+    gmpos::test_note!(
+        "buffer seen full before {full_seen} of {} receives",
+        3 * PER
+    );
+    assert!(
+        full_seen > 0,
+        "the buffer was never full: the hand-off path did not run"
+    );
     // Buffered values are still received after close, then None.
     c.try_send((9, 9)).unwrap();
     c.close();
-    assert!(matches!(c.try_send((0, 0)), Err(TrySendError::Closed((0, 0)))));
+    assert!(matches!(
+        c.try_send((0, 0)),
+        Err(TrySendError::Closed((0, 0)))
+    ));
     assert_eq!(c.recv(), Some((9, 9)));
     assert_eq!(c.recv(), None);
     assert_eq!(c.try_recv(), Err(TryRecvError::Closed));
@@ -179,7 +191,10 @@ fn blocking_reuses_sudogs() {
     a.close();
     let grown = sudogs_allocated() - before;
     gmpos::test_note!("20,000 blocking operations allocated {grown} sudogs");
-    assert!(grown <= 8, "{grown} sudogs allocated for 20,000 blocking operations");
+    assert!(
+        grown <= 8,
+        "{grown} sudogs allocated for 20,000 blocking operations"
+    );
 }
 
 /// Slots the sender fills with plain (non-atomic) writes and the receiver

@@ -139,17 +139,28 @@ fn interrupt_handler_feeds_a_channel() {
     timer::set_tick_handler(tick);
 
     for i in 0..TOTAL {
-        assert_eq!(ch.recv(), Some(i), "value {i} lost, duplicated or out of order");
+        assert_eq!(
+            ch.recv(),
+            Some(i),
+            "value {i} lost, duplicated or out of order"
+        );
     }
 
     timer::set_tick_handler(scheduler_tick);
     stop.store(true, Ordering::Relaxed);
     wg.wait();
-    assert_eq!(ch.try_recv(), Err(gmpos::TryRecvError::Empty), "a value too many");
+    assert_eq!(
+        ch.try_recv(),
+        Err(gmpos::TryRecvError::Empty),
+        "a value too many"
+    );
     let fulls = FULLS.load(Ordering::Relaxed);
     let from = SENT_FROM.load(Ordering::Relaxed);
     gmpos::test_note!(
         "{TOTAL} values from interrupt handlers (CPU mask {from:#b}), {fulls} full-channel retries"
     );
-    assert!(fulls > 0, "the channel was never full: the retry path did not run");
+    assert!(
+        fulls > 0,
+        "the channel was never full: the retry path did not run"
+    );
 }

@@ -58,8 +58,14 @@ fn fairness_two_ready_channels() {
         &runs[1..=6]
     );
     let share = count[0] as f64 / N as f64;
-    assert!((0.47..=0.53).contains(&share), "case a chosen {share:.3} of the time");
-    assert!(long > 0, "no run of length >= 5: the choice alternates, it is not random");
+    assert!(
+        (0.47..=0.53).contains(&share),
+        "case a chosen {share:.3} of the time"
+    );
+    assert!(
+        long > 0,
+        "no run of length >= 5: the choice alternates, it is not random"
+    );
     // Geometric with p = 1/2: each length about half as frequent as the
     // previous one (expected 2,500, 1,250, 625, 312 runs of lengths 1-4).
     for k in 1..=3 {
@@ -189,7 +195,11 @@ fn send_cases_and_losing_values_dropped_once() {
         }
         wg.wait();
     }
-    assert_eq!(DROPS.load(Ordering::Relaxed), 1_000, "each value dropped exactly once");
+    assert_eq!(
+        DROPS.load(Ordering::Relaxed),
+        1_000,
+        "each value dropped exactly once"
+    );
 }
 
 static PARKED: AtomicPtr<G> = AtomicPtr::new(core::ptr::null_mut());

@@ -15,5 +15,6 @@ mod spin;
 
 #[cfg(target_os = "none")]
 pub use spin::{
-    IrqRawLock, IrqSpinGuard, IrqSpinLock, SpinGuard, SpinLock, locks_held, set_last_release_handler,
+    IrqRawLock, IrqSpinGuard, IrqSpinLock, SpinGuard, SpinLock, locks_held,
+    set_last_release_handler,
 };

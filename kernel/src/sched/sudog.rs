@@ -254,7 +254,9 @@ mod kernel {
         };
         let mut s = s.unwrap_or_else(|| {
             ALLOCATED.fetch_add(1, Ordering::Relaxed);
-            NonNull::from(alloc::boxed::Box::leak(alloc::boxed::Box::new(Sudog::new(g))))
+            NonNull::from(alloc::boxed::Box::leak(alloc::boxed::Box::new(Sudog::new(
+                g,
+            ))))
         });
         // SAFETY: the sudog is free: owned by us alone.
         unsafe { s.as_mut().reset(g) };
@@ -341,10 +343,12 @@ mod tests {
         s.is_select = true;
         s.elem = 8 as *mut u8;
         s.c = 5;
+        // SAFETY: `s` is ours alone.
         s.success.with_mut(|p| unsafe { *p = true });
         s.reset(2);
         assert_eq!(s.g, 2);
         assert!(!s.is_select && s.elem.is_null() && s.c == 0);
+        // SAFETY: as above.
         assert!(!s.success.with(|p| unsafe { *p }));
     }
 }

@@ -13,11 +13,13 @@
 use alloc::boxed::Box;
 use core::ptr::NonNull;
 
-use super::hchan::{ChanLock, HChan, ParkReason, RecvFail, Runtime, SendFail, Slot, take_slot};
+use super::hchan::{
+    AlreadyClosed, ChanLock, HChan, ParkReason, RecvFail, Runtime, SendFail, Slot, take_slot,
+};
 use super::selectgo::{Chosen, Scase, selectgo};
-use crate::lock::atomic::{AtomicBool, Ordering};
 #[cfg(not(loom))]
 use crate::lock::atomic::spin_loop;
+use crate::lock::atomic::{AtomicBool, Ordering};
 use crate::lock::cell::UnsafeCell;
 use crate::sched::sudog::Sudog;
 use core::mem::MaybeUninit;
@@ -159,7 +161,7 @@ unsafe impl Runtime for Threads {
             v ^= v << 25;
             v ^= v >> 27;
             x.set(v);
-            ((v.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 32) * n as u64 >> 32) as u32
+            (((v.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 32) * n as u64) >> 32) as u32
         })
     }
 }
@@ -322,7 +324,7 @@ mod loom_models {
             let t = thread::spawn(move || c2.recv(true));
             c.close().unwrap();
             assert_eq!(t.join().unwrap(), Err(RecvFail::Closed));
-            assert_eq!(c.close(), Err(()));
+            assert_eq!(c.close(), Err(AlreadyClosed));
             assert!(quiet(&c));
         });
     }
@@ -363,7 +365,10 @@ mod loom_models {
                 a2.send(1, true).unwrap();
                 b2.send(2, true).unwrap();
             });
-            assert_eq!(select_recv(&[Some(&*a), Some(&*b)], true), Some((0, Some(1))));
+            assert_eq!(
+                select_recv(&[Some(&*a), Some(&*b)], true),
+                Some((0, Some(1)))
+            );
             assert_eq!(b.recv(true), Ok(2));
             t.join().unwrap();
             assert!(quiet(&a) && quiet(&b));
@@ -466,7 +471,7 @@ mod host {
         assert_eq!(c.recv(false), Ok(2));
         assert_eq!(c.recv(true), Err(RecvFail::Closed));
         assert_eq!(c.recv(false), Err(RecvFail::Closed));
-        assert_eq!(c.close(), Err(()));
+        assert_eq!(c.close(), Err(AlreadyClosed));
     }
 
     #[test]

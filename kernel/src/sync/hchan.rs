@@ -60,7 +60,6 @@
 //!   below the saved stack pointer), so Go's `activeStackChans` and
 //!   `parkingOnChan` dance around stack copying has no counterpart: a
 //!   parked waiter's slot stays where it is.
-use core::cell::UnsafeCell as PlainCell;
 use core::mem::MaybeUninit;
 use core::ptr::{self, NonNull};
 
@@ -254,7 +253,7 @@ pub type Slot<T> = UnsafeCell<MaybeUninit<T>>;
 /// Go: `hchan`.
 pub struct HChan<T, R: Runtime> {
     lock: R::Lock,
-    st: PlainCell<State<R::Waiter>>,
+    st: core::cell::UnsafeCell<State<R::Waiter>>,
     /// Go: `buf` (`dataqsiz` slots).
     buf: alloc::boxed::Box<[Slot<T>]>,
     /// Go: `qcount`: written under the lock, read racily by `len`.
@@ -287,6 +286,10 @@ pub enum RecvFail {
     /// Closed and drained.
     Closed,
 }
+
+/// `close` of a closed channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AlreadyClosed;
 
 /// Moves the value out of `from` into `to` (both slots).
 ///
@@ -333,14 +336,16 @@ impl<T, R: Runtime> HChan<T, R> {
     pub fn new(cap: usize, irq_fed: bool) -> Self {
         HChan {
             lock: R::Lock::new(),
-            st: PlainCell::new(State {
+            st: core::cell::UnsafeCell::new(State {
                 recvx: 0,
                 sendx: 0,
                 closed: false,
                 recvq: WaitQ::new(),
                 sendq: WaitQ::new(),
             }),
-            buf: (0..cap).map(|_| UnsafeCell::new(MaybeUninit::uninit())).collect(),
+            buf: (0..cap)
+                .map(|_| UnsafeCell::new(MaybeUninit::uninit()))
+                .collect(),
             qcount: AtomicUsize::new(0),
             irq_fed,
         }
@@ -354,6 +359,11 @@ impl<T, R: Runtime> HChan<T, R> {
     /// Go: `len(c)`: values buffered (a snapshot).
     pub fn len(&self) -> usize {
         self.qcount.load(Ordering::Relaxed)
+    }
+
+    /// Whether nothing is buffered (a snapshot).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     pub fn is_irq_fed(&self) -> bool {
@@ -596,15 +606,15 @@ impl<T, R: Runtime> HChan<T, R> {
         }
     }
 
-    /// Go: `closechan`. `Err(())` if already closed (the API panics `close
-    /// of closed channel`).
-    pub fn close(&self) -> Result<(), ()> {
+    /// Go: `closechan`. `Err(AlreadyClosed)` the second time (the API panics
+    /// `close of closed channel`).
+    pub fn close(&self) -> Result<(), AlreadyClosed> {
         self.lock.lock();
         // SAFETY: locked.
         let st = unsafe { self.st() };
         if st.closed {
             self.lock.unlock();
-            return Err(());
+            return Err(AlreadyClosed);
         }
         st.closed = true;
         // Every waiter, linked through `next` (Go: a gList), readied after

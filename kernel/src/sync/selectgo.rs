@@ -105,8 +105,8 @@ pub fn selectgo<R: Runtime>(
     // Go: "generate permuted order" (an inside-out Fisher-Yates), skipping
     // nil channels.
     let mut norder = 0;
-    for i in 0..ncases {
-        if cases[i].c.is_none() {
+    for (i, cas) in cases.iter().enumerate() {
+        if cas.c.is_none() {
             continue;
         }
         let j = R::rand_n(norder as u32 + 1) as usize;
@@ -148,15 +148,19 @@ pub fn selectgo<R: Runtime>(
         let cas = &cases[i as usize];
         let c = chan(cases, i);
         let i = i as usize;
-        // SAFETY: every lock is held; `elem` is the case's slot of the
-        // channel's element type (the caller's contract).
         if cas.send {
+            // SAFETY: every lock is held; `elem` is the case's slot of the
+            // channel's element type, holding the value (the caller's
+            // contract).
             match unsafe { c.poll_send(cas.elem, &unlock_all) } {
                 Some(true) => return Chosen::Sent(i),
                 Some(false) => return Chosen::SendClosed(i),
                 None => {}
             }
-        } else if let Some(ok) = unsafe { c.poll_recv(cas.elem, &unlock_all) } {
+        } else if let Some(ok) =
+            // SAFETY: as above; a receive case's slot is empty.
+            unsafe { c.poll_recv(cas.elem, &unlock_all) }
+        {
             return Chosen::Recv(i, ok);
         }
     }
