@@ -174,7 +174,9 @@ lint-fmt:
 TEST_IMPORT_DIRS := qemu-tests kernel/examples
 TEST_IMPORT_OK   := kernel_main go gosched sleep Instant Duration gomaxprocs set_gomaxprocs \
 	num_goroutine num_cpu WaitGroup Mutex MutexGuard MutexStats RawMutex RWMutex \
-	RWMutexReadGuard RWMutexWriteGuard Once Cond Semaphore SemaphorePermit read_mem_stats MemStats print_stack exit config \
+	RWMutexReadGuard RWMutexWriteGuard Once Cond Semaphore SemaphorePermit \
+	chan Chan chan_from_interrupts TrySendError TryRecvError select \
+	read_mem_stats MemStats print_stack exit config \
 	println print test qemu_test test_note testing VERSION
 
 lint-test-imports:

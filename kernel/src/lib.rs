@@ -9,7 +9,8 @@
 //! `#[gmpos::test]`) uses the public API below, named after Go's: `go`,
 //! `gosched`, `sleep`, `Instant`, `Duration`, `gomaxprocs`,
 //! `set_gomaxprocs`, `num_goroutine`, `num_cpu`, the `sync` types (`Mutex`,
-//! `RWMutex`, `Once`, `Cond`, `Semaphore`, `WaitGroup`),
+//! `RWMutex`, `Once`, `Cond`, `Semaphore`, `WaitGroup`), `chan`/`Chan` and
+//! `select!`,
 //! `read_mem_stats`/`MemStats`, `print_stack`, `exit`, `config`,
 //! `println!`/`print!`. Tests of the runtime itself add `gmpos::testing`.
 //! The other public modules are public for the runtime's own crates and
@@ -149,10 +150,32 @@ pub use sync::Once;
 #[cfg(target_os = "none")]
 pub use sync::Cond;
 
+/// Go: `make(chan T, cap)` and `chan T`. `chan::<T>(cap)` makes a channel
+/// (`cap == 0`: unbuffered); a [`Chan`] is one cloneable handle with
+/// `send` (Go: `ch <- v`), `recv` (Go: `v, ok := <-ch`, as an `Option`),
+/// `try_send`/`try_recv` (Go: a `select` with `default`), `close`, `len`,
+/// `cap`, and `for v in &ch` (Go: `for v := range ch`).
+#[cfg(target_os = "none")]
+pub use sync::{Chan, chan};
 /// A counting semaphore (the runtime's, Go's runtime/sema.go):
 /// `acquire()` returns a permit released on drop; at most `n` at once.
 #[cfg(target_os = "none")]
 pub use sync::{Semaphore, SemaphorePermit};
+
+/// `chan(cap)` for a channel interrupt handlers feed with `try_send`
+/// (Go's netpoller, generalised): the only channels handlers may use, and
+/// a goroutine blocked on one waits for an interrupt, not in a deadlock.
+#[cfg(target_os = "none")]
+pub use sync::chan_from_interrupts;
+
+/// What `try_send` and `try_recv` return when nothing moved (Go reports
+/// it as the `default` case of a `select`): `Full(v)`/`Closed(v)` give the
+/// value back; `Empty`/`Closed`.
+#[cfg(target_os = "none")]
+pub use sync::{TryRecvError, TrySendError};
+
+// `select!` (Go: the `select` statement; `sync/select.rs` documents the
+// syntax) is `#[macro_export]`ed, so it is `gmpos::select!` already.
 
 /// Go: `runtime.ReadMemStats` and `runtime.MemStats`. A snapshot of the
 /// kernel's memory and goroutine counters (see [`MemStats`]'s fields).

@@ -273,6 +273,9 @@ pub mod sched {
     /// Goroutine stacks: mapped bytes, peak, shrinks, frames waiting for
     /// the TLB epoch; stack growth and reuse tests read them.
     pub use crate::sched::stack;
+    /// Sudogs ever allocated: channel tests show that blocking reuses the
+    /// per-P cache instead of allocating.
+    pub use crate::sched::sudog::allocated as sudogs_allocated;
     /// Stalls a firing timer between its pop and its goroutine's ready.
     pub use crate::sched::timers::READY_WINDOW_DELAY_NS;
 }

@@ -6,6 +6,7 @@
 //! timers), or a handler interrupting the holder on the same CPU would spin
 //! forever.
 use core::ops::{Deref, DerefMut};
+use core::sync::atomic::{AtomicBool, Ordering};
 
 use crate::arch::{Upcall, irq, percpu};
 
@@ -203,5 +204,65 @@ impl<T> Drop for IrqSpinGuard<'_, T> {
             irq::enable();
             after_release();
         }
+    }
+}
+
+/// An interrupt-safe spin lock without a guard (Go's `lock(&c.lock)` and
+/// `unlock(&c.lock)`): a channel's lock. Channels need locks a guard cannot
+/// express: `select` holds a set chosen at run time, taken in address order
+/// and released in reverse (Go: `sellock`/`selunlock`), and a blocking
+/// operation releases them on g0 from `gopark`'s unlock function.
+///
+/// Interrupts are off from `lock` to `unlock` (an interrupt handler may take
+/// the same lock: `try_send` from a device interrupt). The interrupt state
+/// seen by `lock` is kept in the lock itself, written and read only by the
+/// holder, so nested locks released in reverse order restore it exactly:
+/// only the outermost one turns interrupts back on.
+pub struct IrqRawLock {
+    locked: AtomicBool,
+    irq_was_on: AtomicBool,
+}
+
+impl IrqRawLock {
+    pub const fn new() -> Self {
+        IrqRawLock {
+            locked: AtomicBool::new(false),
+            irq_was_on: AtomicBool::new(false),
+        }
+    }
+
+    /// Go: `lock`. Interrupts off, counted as a runtime lock, then spins.
+    pub fn lock(&self) {
+        let was_on = irq::enabled();
+        irq::disable();
+        acquirem();
+        while self
+            .locked
+            .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            while self.locked.load(Ordering::Relaxed) {
+                core::hint::spin_loop();
+            }
+        }
+        self.irq_was_on.store(was_on, Ordering::Relaxed);
+    }
+
+    /// Go: `unlock`. Restores the interrupt state `lock` found. May run on
+    /// another stack than `lock` (g0, in `gopark`'s unlock function), never
+    /// on another CPU: the holder cannot migrate (interrupts are off).
+    pub fn unlock(&self) {
+        let was_on = self.irq_was_on.load(Ordering::Relaxed);
+        self.locked.store(false, Ordering::Release);
+        releasem();
+        if was_on {
+            irq::enable();
+            after_release();
+        }
+    }
+
+    /// Its address: select takes locks in address order (Go: `lockorder`).
+    pub fn addr(&self) -> usize {
+        self as *const Self as usize
     }
 }

@@ -13,6 +13,7 @@
 //! | [`slice`], [`tick`], [`preempt`] | the time slice, the timer tick (sysmon), preemption |
 //! | [`gosched`], [`park`] | yielding; parking and readying |
 //! | [`sema`], [`notifylist`], [`spin`] | the runtime semaphore and its semtable, Cond's notify list, whether a Mutex may spin (what `sync` parks on) |
+//! | [`sudog`] | channel waiters (Go's `sudog`) and their per-P cache (pure) |
 //! | [`timerheap`], [`timers`] | per-P timer heaps (pure) and their runtime |
 //! | [`stack`] | growable goroutine stacks |
 //! | [`exit`] | `goexit`: back to the free cache |
@@ -21,7 +22,8 @@
 //! | [`dump`] | goroutine dumps, scheduler state |
 //!
 //! The pure parts build and are tested on the host (`make test-host`, and
-//! `make test-loom` for `runq` and `idle`; `sync/mutex.rs` has the Mutex's).
+//! `make test-loom` for `runq` and `idle`; `sync/mutex.rs` has the Mutex's,
+//! `sync/chan_model.rs` the channels').
 pub mod gfree;
 pub mod glist;
 pub mod idle;
@@ -29,6 +31,7 @@ pub mod order;
 pub mod policy;
 pub mod runq;
 pub mod slice;
+pub mod sudog;
 pub mod timerheap;
 
 #[cfg(target_os = "none")]
@@ -82,7 +85,7 @@ pub use self::{
     halt::wakep,
     m::{AcquireM, getg},
     notifylist::NotifyList,
-    park::{gopark, goready},
+    park::{check_blocking, external_wait, gopark, gopark_irqlocked, goready},
     preempt::{preempt_disable, safe_point, set_slice},
     proc::{ap_start, init},
     schedt::{gomaxprocs, num_goroutine},

@@ -1,6 +1,6 @@
 //! P: a processor, the right to run goroutines (Go: `type p struct`). Owns a
-//! lock-free run queue, `runnext`, the scheduling tick, a free-G cache and
-//! counters.
+//! lock-free run queue, `runnext`, the scheduling tick, a free-G cache, a
+//! sudog cache and counters.
 use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering};
 
@@ -8,6 +8,7 @@ use super::g::G;
 use super::gfree::GFreeLocal;
 use super::runq::RunQueue;
 use super::slice::Slice;
+use super::sudog::{KSudog, SudogCache};
 use super::timers::PTimers;
 use crate::arch::MAX_CPUS;
 
@@ -66,10 +67,12 @@ pub struct P {
     pub slice: Slice,
     /// Go: `p.timers`.
     pub timers: PTimers,
+    /// Go: `p.sudogcache` (owner only, like `gfree`).
+    pub sudogcache: UnsafeCell<SudogCache<KSudog>>,
 }
 
-// SAFETY: `gfree` is touched only by the M owning the P, with preemption off;
-// the rest is atomic or the lock-free ring.
+// SAFETY: `gfree` and `sudogcache` are touched only by the M owning the P,
+// with preemption off; the rest is atomic or the lock-free ring.
 unsafe impl Sync for P {}
 
 impl P {
@@ -96,6 +99,7 @@ impl P {
             },
             slice: Slice::new(),
             timers: PTimers::new(),
+            sudogcache: UnsafeCell::new(SudogCache::new()),
         }
     }
 

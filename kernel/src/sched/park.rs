@@ -32,6 +32,13 @@ pub(super) fn check_can_block(what: &str, locks: Locks) {
     }
 }
 
+/// The same check for a blocking operation outside the scheduler (a channel
+/// send or receive, `select!`) before it takes any lock: from an interrupt
+/// handler it is `fatal error: <what> called from an interrupt handler`.
+pub fn check_blocking(what: &str) {
+    check_can_block(what, Locks::None)
+}
+
 /// Which runtime locks a blocking call may be entered with.
 #[derive(Clone, Copy)]
 pub(super) enum Locks {
@@ -47,6 +54,19 @@ pub(super) enum Locks {
 /// something `unlock` releases (a lock, a wait queue), so it is never readied
 /// before it has fully stopped.
 pub fn gopark(unlock: Option<&dyn Fn() -> bool>, reason: WaitReason) {
+    park(unlock, reason, false)
+}
+
+/// `gopark` for a goroutine holding interrupt-safe locks its unlock
+/// function releases (a channel's, `sync/chan.rs`): interrupts stay off on
+/// g0 until `unlock` has run (`switch::mcall_noirq`). With them on in
+/// between, an interrupt handler on this CPU taking the same lock (a
+/// device's `try_send`) would spin forever on a lock its own CPU holds.
+pub fn gopark_irqlocked(unlock: &dyn Fn() -> bool, reason: WaitReason) {
+    park(Some(unlock), reason, true)
+}
+
+fn park(unlock: Option<&dyn Fn() -> bool>, reason: WaitReason, irq_locked: bool) {
     check_can_block("gopark", Locks::ReleasedByUnlock);
     // From here to the switch we must stay on this CPU: the unlock function
     // is handed over through this M. Interrupts off (mcall re-enables them
@@ -65,11 +85,18 @@ pub fn gopark(unlock: Option<&dyn Fn() -> bool>, reason: WaitReason) {
     g.set_wait_reason(reason);
     g.wait_since
         .store(crate::clock::now_ns(), Ordering::Relaxed);
-    // SAFETY: we are a goroutine (checked above).
-    unsafe { switch::mcall(park_m) };
+    if irq_locked {
+        // SAFETY: we are a goroutine (checked above); park_m turns
+        // interrupts on once the unlock function has run.
+        unsafe { switch::mcall_noirq(park_m) };
+    } else {
+        // SAFETY: we are a goroutine (checked above).
+        unsafe { switch::mcall(park_m) };
+    }
 }
 
-/// Go: `park_m` (on g0).
+/// Go: `park_m` (on g0; interrupts off until the unlock function has run
+/// when parked by `gopark_irqlocked`).
 unsafe extern "C" fn park_m(gp: usize) -> ! {
     let mp = getm();
     // SAFETY: mcall passed the current goroutine.
@@ -85,6 +112,9 @@ unsafe extern "C" fn park_m(gp: usize) -> ! {
         // SAFETY: the closure lives on the parked G's stack, intact while it
         // is parked; nobody can ready the G before `f` releases its lock.
         let ok = unsafe { (*f)() };
+        // After `gopark_irqlocked` interrupts are still off if the unlock
+        // function did not turn them on; g0 runs the scheduler with them on.
+        crate::arch::irq::enable();
         if !ok {
             end_external_wait(g);
             g.casgstatus(Status::Waiting, Status::Runnable);

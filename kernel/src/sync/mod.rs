@@ -10,6 +10,12 @@
 //! semaphore and loom-checked, and the kernel's `Mutex<T>`), `rwmutex.rs`,
 //! `once.rs`, `cond.rs`, `semaphore.rs`, `waitgroup.rs`.
 //!
+//! Channels and `select!` (Go: the runtime's chan.go and select.go) live
+//! here too: the algorithms (`hchan`, `selectgo`) are pure, generic over
+//! the parking primitive, built and loom-checked on the host
+//! (`chan_model`); `chan` and `select` bind them to goroutines, sudogs
+//! (`sched/sudog.rs`) and the interrupt-safe channel lock.
+//!
 //! # Memory model (happens-before edges)
 //!
 //! What one goroutine wrote before the left-hand side is visible to the
@@ -37,6 +43,17 @@ pub mod once;
 pub mod rwmutex;
 #[cfg(target_os = "none")]
 pub mod semaphore;
+
+pub mod hchan;
+pub mod selectgo;
+
+#[cfg(test)]
+mod chan_model;
+
+#[cfg(target_os = "none")]
+pub mod chan;
+#[cfg(target_os = "none")]
+pub mod select;
 #[cfg(target_os = "none")]
 pub mod waitgroup;
 
@@ -51,3 +68,5 @@ pub use self::{
     semaphore::{Semaphore, SemaphorePermit},
     waitgroup::WaitGroup,
 };
+#[cfg(target_os = "none")]
+pub use chan::{Chan, TryRecvError, TrySendError, chan, chan_from_interrupts};

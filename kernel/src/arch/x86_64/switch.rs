@@ -110,6 +110,45 @@ pub unsafe extern "C" fn mcall(f: unsafe extern "C" fn(usize) -> !) {
     )
 }
 
+/// `mcall` that leaves interrupts off on g0: `f` runs with interrupts
+/// disabled and must enable them itself. For parking with an
+/// interrupt-safe lock held (a channel's): with interrupts on between the
+/// switch and the release, an interrupt handler on this CPU taking the same
+/// lock would spin on a lock its own CPU holds, forever.
+///
+/// # Safety
+/// As for [`mcall`], except that interrupts may be off on entry (they stay
+/// off).
+#[unsafe(naked)]
+#[unsafe(link_section = ".text.nopreempt.switch")]
+pub unsafe extern "C" fn mcall_noirq(f: unsafe extern "C" fn(usize) -> !) {
+    naked_asm!(
+        "cli",
+        "mov rax, gs:[{pg}]",
+        "mov rcx, [rsp]",
+        "lea rdx, [rsp + 8]",
+        "mov [rax + {sp}], rdx",
+        "mov [rax + {pc}], rcx",
+        "mov [rax + {bp}], rbp",
+        "mov [rax + {rbx}], rbx",
+        "mov [rax + {r12}], r12",
+        "mov [rax + {r13}], r13",
+        "mov [rax + {r14}], r14",
+        "mov [rax + {r15}], r15",
+        "mov rdx, gs:[{pg0}]",
+        "mov gs:[{pg}], rdx",
+        "mov rsp, [rdx + {sp}]",
+        "xor ebp, ebp",
+        "mov rsi, rdi",
+        "mov rdi, rax",
+        "call rsi",
+        "ud2",
+        pg = const PERCPU_G, pg0 = const PERCPU_G0,
+        sp = const SP, pc = const PC, bp = const BP, rbx = const RBX,
+        r12 = const R12, r13 = const R13, r14 = const R14, r15 = const R15,
+    )
+}
+
 unsafe extern "C" {
     /// The scheduler's `goexit1` (`sched::exit::goexit1`, exported under
     /// this name): a link-time upcall, since `arch` does not import the
