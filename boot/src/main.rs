@@ -37,6 +37,7 @@ mod libtest;
 mod protocol;
 mod qemu;
 mod spec;
+mod symbolize;
 mod sys;
 mod testmode;
 
@@ -238,6 +239,7 @@ fn run_plain(opts: &Options, kvm: bool, accel: Accel) -> i32 {
         interactive,
         passthrough: true,
         on_line: &mut on_line,
+        symbolize: Some(opts.kernel.clone()),
     };
     let r = qemu::boot(&machine, &mut o);
     match &r.end {

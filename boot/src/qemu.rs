@@ -150,6 +150,10 @@ pub struct BootOptions<'a> {
     pub passthrough: bool,
     /// Called with every cleaned serial line and its time since launch.
     pub on_line: &'a mut dyn FnMut(Duration, &str),
+    /// The unstripped kernel ELF: goroutine tracebacks in the serial output
+    /// are symbolised from it before they are shown or handed to `on_line`
+    /// (`symbolize.rs`); `None` leaves them raw.
+    pub symbolize: Option<PathBuf>,
 }
 
 /// What a boot produced.
@@ -303,22 +307,26 @@ pub fn boot(m: &Machine, o: &mut BootOptions) -> BootResult {
     let mut out = child.stdout.take().expect("piped stdout");
     let err = child.stderr.take().expect("piped stderr");
     let passthrough = o.passthrough;
+    let symbolize = o.symbolize.clone();
     let txo = tx.clone();
     let out_thread = std::thread::spawn(move || {
         let mut buf = [0u8; 8192];
         let mut partial: Vec<u8> = Vec::new();
+        // Built in this thread: the DWARF reader is not Send.
+        let mut sym = crate::symbolize::Stream::new(symbolize.map(crate::symbolize::Lazy::new));
         loop {
             let n = match out.read(&mut buf) {
                 Ok(0) | Err(_) => break,
                 Ok(n) => n,
             };
             let now = Instant::now();
+            let shown = sym.feed(&buf[..n]);
             if passthrough {
                 let mut so = std::io::stdout().lock();
-                let _ = so.write_all(&buf[..n]);
+                let _ = so.write_all(&shown);
                 let _ = so.flush();
             }
-            for &b in &buf[..n] {
+            for &b in &shown {
                 if b == b'\n' {
                     let _ = txo.send(Msg::Line(now, clean_line(&partial)));
                     partial.clear();
@@ -327,6 +335,13 @@ pub fn boot(m: &Machine, o: &mut BootOptions) -> BootResult {
                 }
             }
         }
+        let rest = sym.finish();
+        if passthrough && !rest.is_empty() {
+            let mut so = std::io::stdout().lock();
+            let _ = so.write_all(&rest);
+            let _ = so.flush();
+        }
+        partial.extend_from_slice(&rest);
         if !partial.is_empty() {
             let _ = txo.send(Msg::Line(Instant::now(), clean_line(&partial)));
         }

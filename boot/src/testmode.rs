@@ -129,6 +129,8 @@ struct Ctx<'a> {
     echo_all: bool,
     verbose: bool,
     images: &'a [(bool, Result<image::Image, String>)],
+    /// The unstripped ELF: tracebacks are symbolised from it.
+    kernel: &'a std::path::Path,
 }
 
 fn tail(lines: &[String], verbose: bool) -> (&[String], String) {
@@ -207,6 +209,7 @@ fn run_job(ctx: &Ctx, job: &Job) {
                 interactive: false,
                 passthrough: false,
                 on_line: &mut on_line,
+                symbolize: Some(ctx.kernel.to_path_buf()),
             };
             qemu::boot(&machine, &mut o)
         }
@@ -349,6 +352,7 @@ pub fn run(opts: &Options, spec: TestSpec, kvm: bool) -> i32 {
         echo_all: targs.nocapture,
         verbose,
         images: &images,
+        kernel: &opts.kernel,
     };
     let queue = Mutex::new(jobs.iter().collect::<VecDeque<&Job>>());
     std::thread::scope(|s| {
