@@ -88,7 +88,12 @@ pub fn qemu_args(m: &Machine, monitor: &Path, ovmf: Option<(&Path, &Path)>) -> V
     } else {
         push(&["-accel", "tcg"]);
     }
-    push(&["-display", "none", "-no-reboot", "-serial", "stdio"]);
+    // The serial port on our stdio with signal=off: Ctrl-C and Ctrl-\\ are
+    // bytes for the guest, not signals that kill QEMU (Ctrl-A x quits,
+    // QEMU's mux escape).
+    push(&["-display", "none", "-no-reboot"]);
+    push(&["-chardev", "stdio,id=char0,mux=on,signal=off"]);
+    push(&["-serial", "chardev:char0", "-mon", "chardev=char0,mode=readline"]);
     push(&["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]);
     push(&[
         "-monitor",
@@ -485,7 +490,9 @@ mod tests {
     fn bios_tcg() {
         assert_eq!(
             joined(&machine(), None),
-            "-machine q35 -m 1G -smp 2 -accel tcg -display none -no-reboot -serial stdio \
+            "-machine q35 -m 1G -smp 2 -accel tcg -display none -no-reboot \
+             -chardev stdio,id=char0,mux=on,signal=off -serial chardev:char0 \
+             -mon chardev=char0,mode=readline \
              -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
              -monitor unix:/t/mon.sock,server=on,wait=off \
              -fw_cfg name=opt/gmpos/cmdline,string=a=1,,2 b -drive format=raw,snapshot=on,file=/img/k.img"

@@ -227,6 +227,12 @@ pub mod sched {
     pub use crate::sched::deadlock::{reports as deadlock_reports, set_report_only};
     /// Go's `schedtrace` line per P: benchmarks print it after a run.
     pub use crate::sched::dump::print_sched_state;
+    /// A goroutine's traceback (its header, frames from its saved context,
+    /// creator): the traceback tests print parked and preempted ones.
+    pub use crate::sched::dump::{print_goroutine, state_of};
+    /// Go's `schedtrace`/`scheddetail` output, printed now or written into
+    /// a buffer (the schedtrace test parses it).
+    pub use crate::sched::schedtrace::{print_trace, write_trace};
     /// The goroutine record, its status and why it waits: tests that
     /// inspect or park goroutines.
     pub use crate::sched::g::{G, Status, WaitReason};

@@ -40,13 +40,18 @@ use super::timers::{self, Timer, TimerFn};
 pub fn run(period_ms: u64, detail: bool) {
     loop {
         sleep_ns(period_ms.max(1) * 1_000_000);
-        let mut out = LineOut {
-            buf: [0; 512],
-            len: 0,
-        };
-        let _ = write_trace(&mut out, detail);
-        out.flush();
+        print_trace(detail);
     }
+}
+
+/// Prints one trace now (what each `schedtrace=` period prints).
+pub fn print_trace(detail: bool) {
+    let mut out = LineOut {
+        buf: [0; 512],
+        len: 0,
+    };
+    let _ = write_trace(&mut out, detail);
+    out.flush();
 }
 
 /// Sleeps on a timer (what `time::sleep` does: `time/` sits above `sched/`).
