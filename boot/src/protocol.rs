@@ -299,12 +299,26 @@ impl Tracker {
     /// The verdicts of all cases once the boot ended (`at` after launch).
     /// `serial_has_expect`: whether the serial output contains the `expect`
     /// text (only meaningful when `expect` is set).
+    #[cfg(test)]
     pub fn finish(
         &self,
         end: &BootEnd,
         at: Duration,
         expect: Option<&str>,
         serial_has_expect: bool,
+    ) -> Vec<CaseResult> {
+        self.finish_expecting(end, at, expect, serial_has_expect, false)
+    }
+
+    /// [`Tracker::finish`]; with `expect_timeout` the expected ending is a
+    /// timeout (the NMI dump), not exit status 2.
+    pub fn finish_expecting(
+        &self,
+        end: &BootEnd,
+        at: Duration,
+        expect: Option<&str>,
+        serial_has_expect: bool,
+        expect_timeout: bool,
     ) -> Vec<CaseResult> {
         let times: Vec<Duration> = self
             .state
@@ -322,6 +336,18 @@ impl Tracker {
 
         if let Some(text) = expect {
             let (ok, msg) = match end {
+                BootEnd::Timeout(_) if expect_timeout && serial_has_expect => (true, String::new()),
+                BootEnd::Timeout(_) if expect_timeout => (
+                    false,
+                    format!(
+                        "{}, but its output lacks the expected text \"{text}\" or whole NMI blocks",
+                        end.describe()
+                    ),
+                ),
+                _ if expect_timeout => (
+                    false,
+                    format!("expected a timeout with \"{text}\" but {}", end.describe()),
+                ),
                 BootEnd::Kernel(CODE_PANIC) if serial_has_expect => (true, String::new()),
                 BootEnd::Kernel(CODE_PANIC) => (
                     false,
