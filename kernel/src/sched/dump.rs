@@ -41,7 +41,8 @@ pub fn nmi_report(start: WalkStart) {
     crate::panic::report_context(start);
     if crate::arch::cpu_index() == 0 && SCHED.mainstarted.load(Ordering::Relaxed) {
         print_sched_state();
-        dump_all();
+        // This CPU's goroutine was printed above, with its frames.
+        dump_others(super::g::current());
     }
 }
 
