@@ -93,7 +93,12 @@ pub fn qemu_args(m: &Machine, monitor: &Path, ovmf: Option<(&Path, &Path)>) -> V
     // QEMU's mux escape).
     push(&["-display", "none", "-no-reboot"]);
     push(&["-chardev", "stdio,id=char0,mux=on,signal=off"]);
-    push(&["-serial", "chardev:char0", "-mon", "chardev=char0,mode=readline"]);
+    push(&[
+        "-serial",
+        "chardev:char0",
+        "-mon",
+        "chardev=char0,mode=readline",
+    ]);
     push(&["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]);
     push(&[
         "-monitor",

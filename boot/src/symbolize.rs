@@ -9,16 +9,16 @@
 //! ```
 //!
 //! and the runner, which holds the unstripped ELF, replaces each with Go's
-//! traceback layout, from the ELF's DWARF (the `addr2line` crate, inlined
+//! traceback layout (file lines start with a tab), from the ELF's DWARF (the `addr2line` crate, inlined
 //! frames included) and its symbol table (function entries, for `+0x`):
 //!
 //! ```text
 //! gmpos::demo::inner(...)                    an inlined frame: no offset, as in Go
-//! 	/path/kernel/src/demo.rs:12
+//!     /path/kernel/src/demo.rs:12
 //! gmpos::demo::filter(...)
-//! 	/path/kernel/src/demo.rs:42 +0x1f
+//!     /path/kernel/src/demo.rs:42 +0x1f
 //! created by gmpos::demo::run in goroutine 1
-//! 	/path/kernel/src/demo.rs:20 +0x88
+//!     /path/kernel/src/demo.rs:20 +0x88
 //! ```
 //!
 //! A return address is looked up one byte back (inside the call, as Go's
@@ -473,7 +473,8 @@ mod tests {
             file.symbols()
                 .find(|s| {
                     s.kind() == SymbolKind::Text
-                        && s.name().is_ok_and(|n| demangle(n) == format!("tiny::{name}"))
+                        && s.name()
+                            .is_ok_and(|n| demangle(n) == format!("tiny::{name}"))
                 })
                 .map(|s| (s.address(), s.size()))
                 .unwrap_or_else(|| panic!("no symbol tiny::{name}"))

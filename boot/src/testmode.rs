@@ -216,8 +216,7 @@ fn run_job(ctx: &Ctx, job: &Job) {
     };
 
     let serial_has_expect = expect.is_some_and(|t| expect_found(t, &result.lines))
-        && (!ctx.spec.expect_timeout
-            || nmi_blocks(&result.lines) == Ok(job.config.smp as usize));
+        && (!ctx.spec.expect_timeout || nmi_blocks(&result.lines) == Ok(job.config.smp as usize));
     let verdicts = tracker.finish_expecting(
         &result.end,
         result.elapsed,

@@ -66,7 +66,9 @@ fn main() {
         async1 - async0
     );
 
-    println!("3. the scheduler now, in Go's GODEBUG=schedtrace format (boot with schedtrace=1000):");
+    println!(
+        "3. the scheduler now, in Go's GODEBUG=schedtrace format (boot with schedtrace=1000):"
+    );
     print_trace(false);
 
     let ms = gmpos::read_mem_stats();

@@ -230,9 +230,6 @@ pub mod sched {
     /// A goroutine's traceback (its header, frames from its saved context,
     /// creator): the traceback tests print parked and preempted ones.
     pub use crate::sched::dump::{print_goroutine, state_of};
-    /// Go's `schedtrace`/`scheddetail` output, printed now or written into
-    /// a buffer (the schedtrace test parses it).
-    pub use crate::sched::schedtrace::{print_trace, write_trace};
     /// The goroutine record, its status and why it waits: tests that
     /// inspect or park goroutines.
     pub use crate::sched::g::{G, Status, WaitReason};
@@ -269,6 +266,9 @@ pub mod sched {
     pub use crate::sched::schedt::SCHED;
     /// Parked user goroutines (tests wait for their goroutines to park).
     pub use crate::sched::schedt::nwaiting;
+    /// Go's `schedtrace`/`scheddetail` output, printed now or written into
+    /// a buffer (the schedtrace test parses it).
+    pub use crate::sched::schedtrace::{print_trace, write_trace};
     /// The runtime semaphore (Go's `semacquire`/`semrelease`): parks
     /// goroutines on one wait queue without a WaitGroup's bookkeeping.
     pub use crate::sched::sema::Sema;

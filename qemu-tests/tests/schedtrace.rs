@@ -63,7 +63,9 @@ fn parse_sched_line(line: &str, procs: usize) {
     let mut w = extras.split(' ');
     assert!(field(&mut w, "steals") >= 0);
     let p = w.next().expect("preempt=");
-    let p = p.strip_prefix("preempt=async:").expect("preempt=async:A,coop:C");
+    let p = p
+        .strip_prefix("preempt=async:")
+        .expect("preempt=async:A,coop:C");
     let (a, c) = p.split_once(",coop:").expect("preempt=async:A,coop:C");
     assert!(a.parse::<u64>().is_ok() && c.parse::<u64>().is_ok());
     assert!(field(&mut w, "goroutines") >= 1);
@@ -88,7 +90,15 @@ fn schedtrace_lines_parse_with_gos_grammar() {
             .strip_prefix(&alloc::format!("  P{i}: "))
             .expect("`  P<i>: `");
         let mut w = rest.split(' ');
-        for k in ["status", "schedtick", "syscalltick", "m", "runqsize", "gfreecnt", "timerslen"] {
+        for k in [
+            "status",
+            "schedtick",
+            "syscalltick",
+            "m",
+            "runqsize",
+            "gfreecnt",
+            "timerslen",
+        ] {
             field(&mut w, k);
         }
     }

@@ -19,9 +19,7 @@ use alloc::sync::Arc;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use core::time::Duration;
 
-use gmpos::testing::sched::{
-    G, Sema, Status, WaitReason, counters, print_goroutine, state_of,
-};
+use gmpos::testing::sched::{G, Sema, Status, WaitReason, counters, print_goroutine, state_of};
 use gmpos::{WaitGroup, go, sleep};
 
 gmpos::qemu_test! {

@@ -166,7 +166,11 @@ pub fn write_trace(w: &mut impl Write, detail: bool) -> fmt::Result {
             "  P{i}: status={} schedtick={} syscalltick=0 m={} runqsize={} gfreecnt={gfree} timerslen={}",
             go_pstatus(pp.status()),
             pp.schedtick.load(Ordering::Relaxed),
-            if pp.status() == PStatus::Running { i as i64 } else { -1 },
+            if pp.status() == PStatus::Running {
+                i as i64
+            } else {
+                -1
+            },
             pp.runq.len(),
             pp.timers.pending(),
         )?;

@@ -30,13 +30,14 @@
 //! created by @ret 0x... in goroutine N
 //! ```
 //!
-//! and what it prints instead, Go's layout (inlined frames included):
+//! and what it prints instead, Go's layout (inlined frames included; the
+//! file lines start with a tab):
 //!
 //! ```text
 //! gmpos::demo::filter(...)
-//! 	/path/kernel/src/demo.rs:42 +0x1f
+//!     /path/kernel/src/demo.rs:42 +0x1f
 //! created by gmpos::demo::run in goroutine 1
-//! 	/path/kernel/src/demo.rs:20 +0x88
+//!     /path/kernel/src/demo.rs:20 +0x88
 //! ```
 use core::sync::atomic::{AtomicU8, Ordering};
 
@@ -138,9 +139,7 @@ fn print_created_by(g: &G) {
     } else if parent != 0 {
         // SAFETY: written at spawn, before the G was published.
         let creator = unsafe { *g.creator_name.get() };
-        emergency(format_args!(
-            "created by {creator} in goroutine {parent}\n"
-        ));
+        emergency(format_args!("created by {creator} in goroutine {parent}\n"));
     }
 }
 

@@ -49,14 +49,16 @@ pub enum Frame {
 pub fn frame_pointer() -> u64 {
     let fp: u64;
     // SAFETY: reads a register; no memory access, no side effect.
-    unsafe { core::arch::asm!("mov {}, rbp", out(reg) fp, options(nomem, nostack, preserves_flags)) };
+    unsafe {
+        core::arch::asm!("mov {}, rbp", out(reg) fp, options(nomem, nostack, preserves_flags))
+    };
     fp
 }
 
 /// The return address of the function whose frame pointer is `fp`, if the
 /// frame can be read.
 pub fn return_address(fp: u64) -> Option<u64> {
-    if fp == 0 || fp % 8 != 0 {
+    if fp == 0 || !fp.is_multiple_of(8) {
         return None;
     }
     probe_read(fp + 8).ok().filter(|&r| r != 0)
@@ -81,7 +83,7 @@ pub fn walk(
         n += 1;
     }
     let mut fp = start.fp;
-    while fp >= lo && fp + 16 <= hi && fp % 8 == 0 {
+    while fp >= lo && fp + 16 <= hi && fp.is_multiple_of(8) {
         let Ok(ret) = probe_read(fp + 8) else { break };
         let Ok(next) = probe_read(fp) else { break };
         if ret == 0 || stop(ret) {

@@ -45,7 +45,7 @@ pub fn report_block() -> ReportBlock {
         }
         spins += 1;
         if spins >= MAX_SPINS
-            || (spins % 1024 == 0 && crate::clock::now_ns().saturating_sub(t0) >= WAIT_NS)
+            || (spins.is_multiple_of(1024) && crate::clock::now_ns().saturating_sub(t0) >= WAIT_NS)
         {
             // The owner is stuck or dead: print interleaved rather than not at all.
             return ReportBlock { taken: false };
