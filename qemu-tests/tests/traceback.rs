@@ -7,7 +7,8 @@
 //!    on the line right after its header.
 //! 2. A panic three calls deep in a goroutine shows the three functions
 //!    with file:line, innermost first, and `created by` with the function
-//!    and line of the `go` call.
+//!    and line of the `go` call (the `expect=` lines name this file's lines:
+//!    moving code below the config moves them).
 #![no_std]
 #![no_main]
 #![feature(custom_test_frameworks)]
@@ -38,13 +39,13 @@ gmpos::qemu_test! {
         expect=panic: three calls deep
         expect=goroutine 5 [running]:
         expect=traceback::level_three(...)
-        expect=^tests/traceback.rs:147
+        expect=^tests/traceback.rs:146
         expect=traceback::level_two(...)
-        expect=^tests/traceback.rs:141
+        expect=^tests/traceback.rs:140
         expect=traceback::level_one(...)
-        expect=^tests/traceback.rs:136
+        expect=^tests/traceback.rs:135
         expect=created by traceback::panic_three_calls_deep in goroutine 1
-        expect=^tests/traceback.rs:157
+        expect=^tests/traceback.rs:156
     ",
 }
 
