@@ -251,6 +251,7 @@ fn run_plain(opts: &Options, kvm: bool, accel: Accel) -> i32 {
     let r = qemu::boot(&machine, &mut o);
     match &r.end {
         BootEnd::Kernel(0) => {}
+        BootEnd::Quit => eprintln!("gmpos-boot: {}", r.end.describe()),
         BootEnd::Kernel(c) => eprintln!("gmpos-boot: {}", BootEnd::Kernel(*c).describe()),
         BootEnd::Timeout(_) => {
             let n = r.lines.len().saturating_sub(20);

@@ -453,6 +453,19 @@ pub fn boot(m: &Machine, o: &mut BootOptions) -> BootResult {
                 (Some(0), _) if qemu_signal.is_some() => {
                     BootEnd::Interrupted(qemu_signal.unwrap_or(libc::SIGINT))
                 }
+                // The console's `Ctrl-A x`: QEMU says so and exits with 0.
+                // (Its note goes to the console, i.e. the serial stream.)
+                (Some(0), _)
+                    if res
+                        .lines
+                        .iter()
+                        .rev()
+                        .take(3)
+                        .chain(res.stderr.iter().rev().take(3))
+                        .any(|l| l.trim() == "QEMU: Terminated") =>
+                {
+                    BootEnd::Quit
+                }
                 (Some(c), _) => classify_status(c),
                 (None, Some(sig)) => BootEnd::Signaled(sig),
                 (None, None) => BootEnd::Error(format!("QEMU ended with {s}")),
