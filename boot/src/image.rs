@@ -11,7 +11,7 @@ use std::time::{Duration, Instant, SystemTime};
 use bootloader::BootConfig;
 
 /// Bump when the way images are made changes (boot config, bootloader).
-const IMAGE_FORMAT: &str = "gmpos-image-v1 bootloader-0.11.17 no-fb-log";
+const IMAGE_FORMAT: &str = "gmpos-image-v2 bootloader-0.11.17 no-fb-log";
 /// Images kept in the cache (least recently used ones go first).
 const KEEP_IMAGES: usize = 48;
 
@@ -130,11 +130,18 @@ fn strip(kernel: &Path, out: &Path) -> Result<(), String> {
     ))
 }
 
-fn boot_config() -> BootConfig {
+/// Whether the bootloader logs to serial: only with `GMPOS_VERBOSE=1` (its
+/// ~20 lines of its own come before the kernel's banner otherwise).
+pub fn bootloader_verbose() -> bool {
+    std::env::var("GMPOS_VERBOSE").is_ok_and(|v| !v.is_empty() && v != "0")
+}
+
+fn boot_config(verbose: bool) -> BootConfig {
     let mut c = BootConfig::default();
     // Nobody looks at the screen (-display none) and drawing log text into
-    // the framebuffer is slow under TCG; serial logging stays.
+    // the framebuffer is slow under TCG.
     c.frame_buffer_logging = false;
+    c.serial_logging = verbose;
     c
 }
 
@@ -163,7 +170,14 @@ fn prepare_with(kernel: &Path, stripped: &Path, dir: &Path, uefi: bool) -> Resul
     let bytes =
         fs::read(stripped).map_err(|e| format!("cannot read {}: {e}", stripped.display()))?;
     let kind = if uefi { "uefi" } else { "bios" };
-    let key = fnv1a128(&[IMAGE_FORMAT.as_bytes(), kind.as_bytes(), &bytes]);
+    let verbose = bootloader_verbose();
+    let log = if verbose { "serial-log" } else { "quiet" };
+    let key = fnv1a128(&[
+        IMAGE_FORMAT.as_bytes(),
+        kind.as_bytes(),
+        log.as_bytes(),
+        &bytes,
+    ]);
     let path = dir.join(format!("{key:032x}-{kind}.img"));
     if path.is_file() {
         // Mark as recently used for the pruning below.
@@ -179,11 +193,11 @@ fn prepare_with(kernel: &Path, stripped: &Path, dir: &Path, uefi: bool) -> Resul
     let tmp = temp_name(dir, &format!("{kind}.img"));
     let made = if uefi {
         bootloader::UefiBoot::new(stripped)
-            .set_boot_config(&boot_config())
+            .set_boot_config(&boot_config(verbose))
             .create_disk_image(&tmp)
     } else {
         bootloader::BiosBoot::new(stripped)
-            .set_boot_config(&boot_config())
+            .set_boot_config(&boot_config(verbose))
             .create_disk_image(&tmp)
     };
     if let Err(e) = made {

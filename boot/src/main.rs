@@ -37,6 +37,7 @@ mod libtest;
 mod protocol;
 mod qemu;
 mod spec;
+mod symbolize;
 mod sys;
 mod testmode;
 
@@ -87,7 +88,8 @@ EXIT STATUS:
 ENVIRONMENT:
     GMPOS_ACCEL        default for --accel
     GMPOS_TEST_JOBS    test configurations booted at once (1 or 2; default 1)
-    GMPOS_VERBOSE=1    test mode: echo all serial output, show it all on failure
+    GMPOS_VERBOSE=1    the bootloader's own serial log (off otherwise); test mode: echo
+                       all serial output, show it all on failure
     GMPOS_SHOW_QEMU=1  print the QEMU command line
     GMPOS_QEMU, GMPOS_OVMF_CODE, GMPOS_OVMF_VARS, GMPOS_OBJCOPY, GMPOS_IMAGE_DIR
                        override tools and paths
@@ -226,10 +228,16 @@ fn run_plain(opts: &Options, kvm: bool, accel: Accel) -> i32 {
     };
     if opts.gdb {
         let elf = std::fs::canonicalize(&opts.kernel).unwrap_or_else(|_| opts.kernel.clone());
+        let script = image::workspace_root().join("scripts/gmpos-gdb.py");
         eprintln!(
             "gmpos-boot: QEMU waits for gdb on :1234; in another terminal run:\n    \
-             gdb {} -ex 'target remote :1234'",
-            elf.display()
+             gdb -ex 'symbol-file -o {:#x} {}' -ex 'target remote :1234' -ex 'source {}'\n\
+             then e.g. `break gmpos::sched::proc::schedule`, `continue`, `info goroutines`, \
+             `goroutine 1 bt` (README: Debugging; the kernel runs at {:#x}, linked at 0)",
+            symbolize::KERNEL_BASE,
+            elf.display(),
+            script.display(),
+            symbolize::KERNEL_BASE,
         );
     }
     let mut on_line = |_: Duration, _: &str| {};
@@ -238,10 +246,12 @@ fn run_plain(opts: &Options, kvm: bool, accel: Accel) -> i32 {
         interactive,
         passthrough: true,
         on_line: &mut on_line,
+        symbolize: Some(opts.kernel.clone()),
     };
     let r = qemu::boot(&machine, &mut o);
     match &r.end {
         BootEnd::Kernel(0) => {}
+        BootEnd::Quit => eprintln!("gmpos-boot: {}", r.end.describe()),
         BootEnd::Kernel(c) => eprintln!("gmpos-boot: {}", BootEnd::Kernel(*c).describe()),
         BootEnd::Timeout(_) => {
             let n = r.lines.len().saturating_sub(20);

@@ -32,6 +32,8 @@ pub enum BootEnd {
     NoExitDevice(i32),
     /// QEMU died from a signal the runner did not send.
     Signaled(i32),
+    /// The user quit QEMU from its console (`Ctrl-A x`).
+    Quit,
     Timeout(Duration),
     /// The runner got SIGINT/SIGTERM/SIGHUP (the signal number).
     Interrupted(i32),
@@ -60,6 +62,7 @@ impl BootEnd {
     pub fn exit_code(&self) -> i32 {
         match self {
             BootEnd::Kernel(c) => *c as i32,
+            BootEnd::Quit => 0,
             BootEnd::BadExitValue { .. } | BootEnd::NoExitDevice(_) | BootEnd::Signaled(_) => {
                 EXIT_NO_DEVICE
             }
@@ -85,6 +88,7 @@ impl BootEnd {
                 "QEMU exited with status {s} without the kernel's exit device (triple fault or reset?)"
             ),
             BootEnd::Signaled(sig) => format!("QEMU was killed by signal {sig}"),
+            BootEnd::Quit => "QEMU quit (Ctrl-A x)".into(),
             BootEnd::Timeout(d) => format!("timed out after {} s", secs(*d)),
             BootEnd::Interrupted(sig) => format!("interrupted by signal {sig}"),
             BootEnd::Error(e) => e.clone(),
@@ -299,12 +303,26 @@ impl Tracker {
     /// The verdicts of all cases once the boot ended (`at` after launch).
     /// `serial_has_expect`: whether the serial output contains the `expect`
     /// text (only meaningful when `expect` is set).
+    #[cfg(test)]
     pub fn finish(
         &self,
         end: &BootEnd,
         at: Duration,
         expect: Option<&str>,
         serial_has_expect: bool,
+    ) -> Vec<CaseResult> {
+        self.finish_expecting(end, at, expect, serial_has_expect, false)
+    }
+
+    /// [`Tracker::finish`]; with `expect_timeout` the expected ending is a
+    /// timeout (the NMI dump), not exit status 2.
+    pub fn finish_expecting(
+        &self,
+        end: &BootEnd,
+        at: Duration,
+        expect: Option<&str>,
+        serial_has_expect: bool,
+        expect_timeout: bool,
     ) -> Vec<CaseResult> {
         let times: Vec<Duration> = self
             .state
@@ -322,6 +340,18 @@ impl Tracker {
 
         if let Some(text) = expect {
             let (ok, msg) = match end {
+                BootEnd::Timeout(_) if expect_timeout && serial_has_expect => (true, String::new()),
+                BootEnd::Timeout(_) if expect_timeout => (
+                    false,
+                    format!(
+                        "{}, but its output lacks the expected text \"{text}\" or whole NMI blocks",
+                        end.describe()
+                    ),
+                ),
+                _ if expect_timeout => (
+                    false,
+                    format!("expected a timeout with \"{text}\" but {}", end.describe()),
+                ),
                 BootEnd::Kernel(CODE_PANIC) if serial_has_expect => (true, String::new()),
                 BootEnd::Kernel(CODE_PANIC) => (
                     false,
@@ -420,6 +450,7 @@ mod tests {
         assert_eq!(BootEnd::Kernel(7).exit_code(), 7);
         assert_eq!(BootEnd::NoExitDevice(0).exit_code(), 3);
         assert_eq!(BootEnd::Signaled(9).exit_code(), 3);
+        assert_eq!(BootEnd::Quit.exit_code(), 0);
         assert_eq!(BootEnd::Timeout(ms(1)).exit_code(), 4);
         assert_eq!(BootEnd::Interrupted(2).exit_code(), 130);
         assert_eq!(BootEnd::Error("x".into()).exit_code(), 1);

@@ -88,7 +88,17 @@ pub fn qemu_args(m: &Machine, monitor: &Path, ovmf: Option<(&Path, &Path)>) -> V
     } else {
         push(&["-accel", "tcg"]);
     }
-    push(&["-display", "none", "-no-reboot", "-serial", "stdio"]);
+    // The serial port on our stdio with signal=off: Ctrl-C and Ctrl-\\ are
+    // bytes for the guest, not signals that kill QEMU (Ctrl-A x quits,
+    // QEMU's mux escape).
+    push(&["-display", "none", "-no-reboot"]);
+    push(&["-chardev", "stdio,id=char0,mux=on,signal=off"]);
+    push(&[
+        "-serial",
+        "chardev:char0",
+        "-mon",
+        "chardev=char0,mode=readline",
+    ]);
     push(&["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]);
     push(&[
         "-monitor",
@@ -150,6 +160,10 @@ pub struct BootOptions<'a> {
     pub passthrough: bool,
     /// Called with every cleaned serial line and its time since launch.
     pub on_line: &'a mut dyn FnMut(Duration, &str),
+    /// The unstripped kernel ELF: goroutine tracebacks in the serial output
+    /// are symbolised from it before they are shown or handed to `on_line`
+    /// (`symbolize.rs`); `None` leaves them raw.
+    pub symbolize: Option<PathBuf>,
 }
 
 /// What a boot produced.
@@ -303,22 +317,26 @@ pub fn boot(m: &Machine, o: &mut BootOptions) -> BootResult {
     let mut out = child.stdout.take().expect("piped stdout");
     let err = child.stderr.take().expect("piped stderr");
     let passthrough = o.passthrough;
+    let symbolize = o.symbolize.clone();
     let txo = tx.clone();
     let out_thread = std::thread::spawn(move || {
         let mut buf = [0u8; 8192];
         let mut partial: Vec<u8> = Vec::new();
+        // Built in this thread: the DWARF reader is not Send.
+        let mut sym = crate::symbolize::Stream::new(symbolize.map(crate::symbolize::Lazy::new));
         loop {
             let n = match out.read(&mut buf) {
                 Ok(0) | Err(_) => break,
                 Ok(n) => n,
             };
             let now = Instant::now();
+            let shown = sym.feed(&buf[..n]);
             if passthrough {
                 let mut so = std::io::stdout().lock();
-                let _ = so.write_all(&buf[..n]);
+                let _ = so.write_all(&shown);
                 let _ = so.flush();
             }
-            for &b in &buf[..n] {
+            for &b in &shown {
                 if b == b'\n' {
                     let _ = txo.send(Msg::Line(now, clean_line(&partial)));
                     partial.clear();
@@ -327,6 +345,13 @@ pub fn boot(m: &Machine, o: &mut BootOptions) -> BootResult {
                 }
             }
         }
+        let rest = sym.finish();
+        if passthrough && !rest.is_empty() {
+            let mut so = std::io::stdout().lock();
+            let _ = so.write_all(&rest);
+            let _ = so.flush();
+        }
+        partial.extend_from_slice(&rest);
         if !partial.is_empty() {
             let _ = txo.send(Msg::Line(Instant::now(), clean_line(&partial)));
         }
@@ -428,6 +453,19 @@ pub fn boot(m: &Machine, o: &mut BootOptions) -> BootResult {
                 (Some(0), _) if qemu_signal.is_some() => {
                     BootEnd::Interrupted(qemu_signal.unwrap_or(libc::SIGINT))
                 }
+                // The console's `Ctrl-A x`: QEMU says so and exits with 0.
+                // (Its note goes to the console, i.e. the serial stream.)
+                (Some(0), _)
+                    if res
+                        .lines
+                        .iter()
+                        .rev()
+                        .take(3)
+                        .chain(res.stderr.iter().rev().take(3))
+                        .any(|l| l.trim() == "QEMU: Terminated") =>
+                {
+                    BootEnd::Quit
+                }
                 (Some(c), _) => classify_status(c),
                 (None, Some(sig)) => BootEnd::Signaled(sig),
                 (None, None) => BootEnd::Error(format!("QEMU ended with {s}")),
@@ -470,7 +508,9 @@ mod tests {
     fn bios_tcg() {
         assert_eq!(
             joined(&machine(), None),
-            "-machine q35 -m 1G -smp 2 -accel tcg -display none -no-reboot -serial stdio \
+            "-machine q35 -m 1G -smp 2 -accel tcg -display none -no-reboot \
+             -chardev stdio,id=char0,mux=on,signal=off -serial chardev:char0 \
+             -mon chardev=char0,mode=readline \
              -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
              -monitor unix:/t/mon.sock,server=on,wait=off \
              -fw_cfg name=opt/gmpos/cmdline,string=a=1,,2 b -drive format=raw,snapshot=on,file=/img/k.img"

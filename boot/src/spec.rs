@@ -15,7 +15,8 @@
 //! | `mem`     | QEMU `-m` size                            | `1G`         |
 //! | `timeout` | seconds per boot, `0` = none              | `60`         |
 //! | `args`    | kernel command line (every configuration) | empty        |
-//! | `expect`  | the boot must die (exit 2) printing this (repeat the key: every text, in order) | none |
+//! | `expect`  | the boot must die (exit 2) printing this (repeat the key: every text, in order; a text starting with `^` must be on the line right after the previous text's) | none |
+//! | `expect_timeout` | `1`: the boot must instead time out (the runner's NMI dump), and each CPU's `NMI: cpu N` ... `NMI: cpu N end` block must be whole, one per CPU | `0` |
 //! | `case`    | one case name; repeat, in order           | (at least 1) |
 //!
 //! One configuration is one element of smp × cpu × icount × uefi and is one
@@ -39,6 +40,8 @@ pub struct TestSpec {
     pub timeout: Duration,
     pub args: String,
     pub expect: Option<String>,
+    /// The expected ending is a timeout (with whole NMI blocks), not exit 2.
+    pub expect_timeout: bool,
     pub cases: Vec<String>,
 }
 
@@ -133,6 +136,7 @@ pub fn parse(bytes: &[u8]) -> Result<TestSpec, String> {
         timeout: Duration::from_secs(60),
         args: String::new(),
         expect: None,
+        expect_timeout: false,
         cases: Vec::new(),
     };
     let mut seen: Vec<String> = Vec::new();
@@ -174,6 +178,7 @@ pub fn parse(bytes: &[u8]) -> Result<TestSpec, String> {
             "mem" => spec.mem = cli::parse_mem(value).map_err(bad)?,
             "timeout" => spec.timeout = cli::parse_timeout(value).map_err(bad)?,
             "args" => spec.args = value.to_string(),
+            "expect_timeout" => spec.expect_timeout = flag(value).map_err(bad)?,
             "expect" => {
                 if value.is_empty() {
                     return Err(bad("`expect` needs a text".into()));
@@ -198,13 +203,18 @@ pub fn parse(bytes: &[u8]) -> Result<TestSpec, String> {
             }
             _ => {
                 return Err(bad(format!(
-                    "unknown key `{key}` (known: smp, cpu, icount, uefi, mem, timeout, args, expect, case)"
+                    "unknown key `{key}` (known: smp, cpu, icount, uefi, mem, timeout, args, expect, expect_timeout, case)"
                 )));
             }
         }
     }
     if spec.cases.is_empty() {
         return Err(format!("{SECTION} section lists no `case=` line"));
+    }
+    if spec.expect_timeout && spec.expect.is_none() {
+        return Err(format!(
+            "{SECTION}: `expect_timeout=1` needs at least one `expect=` text"
+        ));
     }
     Ok(spec)
 }

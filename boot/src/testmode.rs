@@ -129,6 +129,8 @@ struct Ctx<'a> {
     echo_all: bool,
     verbose: bool,
     images: &'a [(bool, Result<image::Image, String>)],
+    /// The unstripped ELF: tracebacks are symbolised from it.
+    kernel: &'a std::path::Path,
 }
 
 fn tail(lines: &[String], verbose: bool) -> (&[String], String) {
@@ -207,13 +209,21 @@ fn run_job(ctx: &Ctx, job: &Job) {
                 interactive: false,
                 passthrough: false,
                 on_line: &mut on_line,
+                symbolize: Some(ctx.kernel.to_path_buf()),
             };
             qemu::boot(&machine, &mut o)
         }
     };
 
-    let serial_has_expect = expect.is_some_and(|t| expect_found(t, &result.lines));
-    let verdicts = tracker.finish(&result.end, result.elapsed, expect, serial_has_expect);
+    let serial_has_expect = expect.is_some_and(|t| expect_found(t, &result.lines))
+        && (!ctx.spec.expect_timeout || nmi_blocks(&result.lines) == Ok(job.config.smp as usize));
+    let verdicts = tracker.finish_expecting(
+        &result.end,
+        result.elapsed,
+        expect,
+        serial_has_expect,
+        ctx.spec.expect_timeout,
+    );
     let mut p = ctx.printer.lock().unwrap();
     let mut first_failure: Option<&str> = None;
     for (i, v) in verdicts.iter().enumerate() {
@@ -349,6 +359,7 @@ pub fn run(opts: &Options, spec: TestSpec, kvm: bool) -> i32 {
         echo_all: targs.nocapture,
         verbose,
         images: &images,
+        kernel: &opts.kernel,
     };
     let queue = Mutex::new(jobs.iter().collect::<VecDeque<&Job>>());
     std::thread::scope(|s| {
@@ -445,10 +456,18 @@ mod tests {
 }
 
 /// Does the serial output hold every `expect` text (one per line of
-/// `expect`), each on a line after the previous one's?
+/// `expect`), each on a line after the previous one's (a text starting
+/// with `^`: on the very next line)?
 fn expect_found(expect: &str, lines: &[String]) -> bool {
     let mut from = 0;
     for text in expect.lines() {
+        if let Some(next) = text.strip_prefix('^') {
+            match lines.get(from) {
+                Some(l) if from > 0 && l.contains(next) => from += 1,
+                _ => return false,
+            }
+            continue;
+        }
         match lines[from..].iter().position(|l| l.contains(text)) {
             Some(i) => from += i + 1,
             None => return false,
@@ -457,9 +476,39 @@ fn expect_found(expect: &str, lines: &[String]) -> bool {
     true
 }
 
+/// The NMI dump's blocks (`NMI: cpu N ...` to `NMI: cpu N end`, see the
+/// kernel's `arch/x86_64/exceptions.rs`): how many CPUs printed a whole
+/// block, or the first line where one block interleaved with another.
+fn nmi_blocks(lines: &[String]) -> Result<usize, String> {
+    let mut open: Option<&str> = None;
+    let mut done: Vec<&str> = Vec::new();
+    for (n, l) in lines.iter().enumerate() {
+        let Some(rest) = l.strip_prefix("NMI: cpu ") else {
+            continue;
+        };
+        let cpu = rest.split(' ').next().unwrap_or("");
+        let is_end = rest.trim_end().ends_with(" end");
+        match (open, is_end) {
+            (None, false) => open = Some(cpu),
+            (Some(c), true) if c == cpu => {
+                if done.contains(&cpu) {
+                    return Err(format!("line {}: cpu {cpu} printed two blocks", n + 1));
+                }
+                done.push(cpu);
+                open = None;
+            }
+            _ => return Err(format!("line {}: `{l}` inside another CPU's block", n + 1)),
+        }
+    }
+    match open {
+        Some(c) => Err(format!("cpu {c}'s block never ended")),
+        None => Ok(done.len()),
+    }
+}
+
 #[cfg(test)]
 mod expect_tests {
-    use super::expect_found;
+    use super::{expect_found, nmi_blocks};
 
     fn lines(v: &[&str]) -> Vec<String> {
         v.iter().map(|s| s.to_string()).collect()
@@ -472,5 +521,31 @@ mod expect_tests {
         assert!(expect_found("fatal error: x\ngoroutine 1 [sleep]:", &out));
         assert!(!expect_found("goroutine 1 [sleep]:\nfatal error: x", &out));
         assert!(!expect_found("fatal error: x\ngoroutine 2", &out));
+        // `^`: on the very next line.
+        assert!(expect_found("boot\n^fatal error: x", &out));
+        assert!(!expect_found("boot\n^goroutine 1", &out));
+        assert!(!expect_found("^boot", &out));
+    }
+
+    #[test]
+    fn nmi_blocks_must_be_whole() {
+        let ok = lines(&[
+            "x",
+            "NMI: cpu 1 rip=0x1",
+            "goroutine 3 [running]:",
+            "NMI: cpu 1 end",
+            "NMI: cpu 0 rip=0x2",
+            "NMI: cpu 0 end",
+        ]);
+        assert_eq!(nmi_blocks(&ok), Ok(2));
+        let mixed = lines(&[
+            "NMI: cpu 1 rip=0x1",
+            "NMI: cpu 0 rip=0x2",
+            "NMI: cpu 1 end",
+            "NMI: cpu 0 end",
+        ]);
+        assert!(nmi_blocks(&mixed).unwrap_err().contains("line 2"));
+        assert!(nmi_blocks(&lines(&["NMI: cpu 2 rip=0"])).is_err());
+        assert!(nmi_blocks(&lines(&["NMI: cpu 2 end"])).is_err());
     }
 }

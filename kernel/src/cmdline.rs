@@ -11,6 +11,9 @@
 //! | `maxstack=SIZE` | goroutine stack limit (Go's `debug.SetMaxStack`)   | 512K    |
 //! | `slice=DUR`     | preemption time slice (`us`/`ms`, >= 100us)        | 10ms    |
 //! | `log=LEVEL`     | `error`, `warn`, `info`, `debug`, `trace`          | info    |
+//! | `traceback=L`   | Go's `GOTRACEBACK`: `single`, `all`, `system`      | all     |
+//! | `schedtrace=MS` | Go's `GODEBUG=schedtrace`: a `SCHED` line every MS ms (0: off) | 0 |
+//! | `scheddetail=1` | Go's `GODEBUG=scheddetail`: per-P and per-G lines too | 0    |
 //! | `tests=A,B`     | run only these test cases (set by the runner)      | all     |
 use core::fmt;
 
@@ -35,6 +38,17 @@ pub enum LogLevel {
     Trace,
 }
 
+/// Which goroutines a panic or fatal error shows (Go: `GOTRACEBACK`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Traceback {
+    /// The goroutine that panicked or faulted only.
+    Single,
+    /// Every user goroutine too.
+    All,
+    /// System goroutines too, and the runtime's own frames.
+    System,
+}
+
 /// The parsed command line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config<'a> {
@@ -44,6 +58,10 @@ pub struct Config<'a> {
     pub maxstack: usize,
     pub slice_ns: u64,
     pub log_level: LogLevel,
+    pub traceback: Traceback,
+    /// `schedtrace=` period in ms, 0 = off.
+    pub schedtrace_ms: u64,
+    pub scheddetail: bool,
     pub tests: Option<&'a str>,
 }
 
@@ -56,6 +74,9 @@ impl Default for Config<'_> {
             maxstack: DEFAULT_MAXSTACK,
             slice_ns: DEFAULT_SLICE_NS,
             log_level: LogLevel::Info,
+            traceback: Traceback::All,
+            schedtrace_ms: 0,
+            scheddetail: false,
             tests: None,
         }
     }
@@ -167,6 +188,21 @@ pub fn parse<'a>(line: &'a str, mut report: impl FnMut(Error<'a>)) -> Config<'a>
                 "trace" => c.log_level = LogLevel::Trace,
                 _ => report(bad("expected error, warn, info, debug or trace")),
             },
+            "traceback" => match value {
+                "single" => c.traceback = Traceback::Single,
+                "all" => c.traceback = Traceback::All,
+                "system" => c.traceback = Traceback::System,
+                _ => report(bad("expected single, all or system")),
+            },
+            "schedtrace" => match parse_uint(value) {
+                Some(ms) => c.schedtrace_ms = ms as u64,
+                None => report(bad("expected a period in milliseconds, such as 1000")),
+            },
+            "scheddetail" => match value {
+                "0" => c.scheddetail = false,
+                "1" => c.scheddetail = true,
+                _ => report(bad("expected 0 or 1")),
+            },
             "tests" => c.tests = Some(value),
             _ => report(Error::UnknownKey(word)),
         }
@@ -194,7 +230,8 @@ mod tests {
     #[test]
     fn good_words() {
         let (c, errs) = parse_collect(
-            "exit heap=16M gomaxprocs=2 maxstack=64K slice=200us log=debug tests=a,b",
+            "exit heap=16M gomaxprocs=2 maxstack=64K slice=200us log=debug tests=a,b \
+             traceback=system schedtrace=250 scheddetail=1",
         );
         assert!(errs.is_empty(), "{errs:?}");
         assert!(c.exit);
@@ -204,6 +241,22 @@ mod tests {
         assert_eq!(c.slice_ns, 200_000);
         assert_eq!(c.log_level, LogLevel::Debug);
         assert_eq!(c.tests, Some("a,b"));
+        assert_eq!(c.traceback, Traceback::System);
+        assert_eq!(c.schedtrace_ms, 250);
+        assert!(c.scheddetail);
+    }
+
+    #[test]
+    fn observability_words() {
+        let (c, errs) = parse_collect("traceback=single");
+        assert!(errs.is_empty());
+        assert_eq!(c.traceback, Traceback::Single);
+        let (c, errs) = parse_collect("traceback=crash schedtrace=1s scheddetail=yes");
+        assert_eq!(c, Config::default());
+        assert_eq!(errs.len(), 3, "{errs:?}");
+        assert!(errs[0].contains("single, all or system"));
+        assert!(errs[1].contains("milliseconds"));
+        assert!(errs[2].contains("0 or 1"));
     }
 
     #[test]

@@ -141,7 +141,7 @@ fn register_upcalls() {
     crate::lock::set_last_release_handler(crate::sched::preempt::on_last_lock_released);
     exceptions::set_page_fault_handler(page_fault);
     exceptions::set_nmi_handler(crate::sched::dump::nmi_report);
-    exceptions::set_fatal_handlers(panic::report_context, panic::fatal_exit);
+    exceptions::set_fatal_handlers(panic::report_fatal_context, panic::fatal_exit);
     exceptions::set_throw_handler(panic::fatal);
     panic::set_goroutine_reporter(crate::sched::dump::print_running);
     // The test harness's hooks are registered by `testing::boot`, which
@@ -151,13 +151,13 @@ fn register_upcalls() {
 /// The page-fault upcall (`arch::exceptions::set_page_fault_handler`): a
 /// goroutine touching its stack below the mapped part grows it; a kernel
 /// stack's guard page is a named overflow.
-fn page_fault(cr2: u64, _frame: &TrapFrame) -> FaultOutcome {
+fn page_fault(cr2: u64, frame: &TrapFrame) -> FaultOutcome {
     let cpu = percpu::this();
     let g = cpu.g.load(Ordering::Relaxed);
     if g != 0 && g != cpu.g0.load(Ordering::Relaxed) {
         // SAFETY: the current G is live while it runs on this CPU.
         let g = unsafe { &*(g as *const crate::sched::G) };
-        match crate::sched::stack::handle_fault(g, cr2) {
+        match crate::sched::stack::handle_fault(g, cr2, frame) {
             FaultAction::Grown => return FaultOutcome::Resume,
             FaultAction::Fatal => return FaultOutcome::Reported,
             FaultAction::NotStack => {}

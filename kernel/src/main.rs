@@ -1,7 +1,7 @@
-//! The gmpos kernel that `make run` boots: the banner, then a short demo of
-//! the scheduler (goroutines on every CPU, a WaitGroup, sleep, preemption of
-//! a spinning goroutine), the scheduler and memory statistics. With `exit`
-//! on the command line it powers off afterwards; otherwise it stays up.
+//! The gmpos kernel that `make run` boots: the banner, then a showcase of
+//! the scheduler (goroutines on every CPU, a WaitGroup, sleep next to a
+//! goroutine that never yields, Go's `schedtrace` line, a traceback), then
+//! it stays up. With `exit` on the command line it powers off afterwards.
 #![no_std]
 #![no_main]
 
@@ -9,14 +9,16 @@ extern crate alloc;
 
 use alloc::sync::Arc;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use gmpos::testing::sched::{counters, print_trace};
 use gmpos::{Duration, Instant, WaitGroup, go, println, sleep};
 
 gmpos::kernel_main!(main);
 
 fn main() {
+    println!();
     println!(
-        "main: goroutine {} on {} CPU(s), gomaxprocs {}",
-        gmpos::testing::sched::current_goid(),
+        "== gmpos showcase: Go's GMP scheduler, {} CPU(s) = {} Ms, gomaxprocs={} Ps ==",
+        gmpos::num_cpu(),
         gmpos::num_cpu(),
         gmpos::gomaxprocs()
     );
@@ -35,13 +37,14 @@ fn main() {
     }
     wg.wait();
     println!(
-        "demo: 10000 goroutines summed to {} in {:?}",
+        "1. go() x 10000, each adding its number, main waits on a WaitGroup: sum {} in {:?}",
         sum.load(Ordering::Relaxed),
         t.elapsed()
     );
 
     // A goroutine that never yields cannot starve a sleeper: the timer
     // interrupt preempts it.
+    let (async0, _, _) = counters();
     let stop = Arc::new(AtomicBool::new(false));
     let s = stop.clone();
     go(move || {
@@ -56,27 +59,36 @@ fn main() {
         sleep(Duration::from_millis(1));
     }
     stop.store(true, Ordering::Relaxed);
+    let (async1, _, _) = counters();
     println!(
-        "demo: 10 x sleep(1ms) next to a spinning goroutine took {:?}",
-        t.elapsed()
+        "2. 10 x sleep(1ms) next to a goroutine spinning forever: {:?} ({} asynchronous preemptions)",
+        t.elapsed(),
+        async1 - async0
     );
 
-    gmpos::testing::sched::print_sched_state();
+    println!(
+        "3. the scheduler now, in Go's GODEBUG=schedtrace format (boot with schedtrace=1000):"
+    );
+    print_trace(false);
+
     let ms = gmpos::read_mem_stats();
     println!(
-        "demo: {} goroutines ({} allocated), {} KiB heap in use, {} KiB of stacks, {} of {} frames free",
+        "4. memory: {} goroutines live ({} Gs allocated, recycled by the free lists), {} KiB heap in use, {} KiB of goroutine stacks",
         ms.goroutines,
         ms.goroutines_allocated,
         ms.heap_in_use >> 10,
         ms.stack_mapped >> 10,
-        ms.frames_free,
-        ms.frames_total
     );
+    println!("5. main's own traceback (Go's debug.PrintStack), symbolised by the runner:");
     gmpos::print_stack();
+    println!();
     if !gmpos::config().exit {
-        println!("gmpos: demo done; staying up (boot with ARGS=exit to power off)");
+        println!(
+            "gmpos: showcase done; staying up (Ctrl-A x quits QEMU; ARGS=exit powers off after the showcase)"
+        );
         loop {
             sleep(Duration::from_secs(3600));
         }
     }
+    println!("gmpos: showcase done; powering off (exit)");
 }

@@ -12,15 +12,18 @@
 use core::panic::PanicInfo;
 use core::sync::atomic::{AtomicBool, Ordering};
 
+use crate::arch::frames::WalkStart;
+use crate::arch::report_lock::report_block;
 use crate::arch::{self, Upcall, qemu};
 use crate::console::{emergency, enter_panic_mode};
 
 static IN_PANIC: AtomicBool = AtomicBool::new(false);
 
-/// Prints the goroutine at the given address, the one running on this CPU
-/// (the scheduler's `print_goroutine(g, "running")`).
+/// Prints the goroutine at the given address, the one running on this CPU,
+/// its frames from the given start, and (if dying) the other goroutines
+/// `traceback=` asks for (the scheduler's `print_running`).
 // SAFETY: a function pointer type.
-static GOROUTINE_REPORTER: Upcall<fn(usize)> = unsafe { Upcall::new() };
+static GOROUTINE_REPORTER: Upcall<fn(usize, WalkStart, bool)> = unsafe { Upcall::new() };
 /// The test harness's hook on a panic (marks the running test failed).
 // SAFETY: a function pointer type.
 static ON_PANIC: Upcall<fn(&PanicInfo)> = unsafe { Upcall::new() };
@@ -28,9 +31,11 @@ static ON_PANIC: Upcall<fn(&PanicInfo)> = unsafe { Upcall::new() };
 // SAFETY: a function pointer type.
 static ON_FATAL: Upcall<fn()> = unsafe { Upcall::new() };
 
-/// Registers how a report prints the goroutine running on this CPU: `f(g)`
-/// with `g` the per-CPU current-G pointer (not g0).
-pub fn set_goroutine_reporter(f: fn(usize)) {
+/// Registers how a report prints the goroutine running on this CPU:
+/// `f(g, start, dying)` with `g` the per-CPU current-G pointer (not g0),
+/// `start` where its traceback begins, `dying` for panics and fatal errors
+/// (which show the other goroutines too, per `traceback=`).
+pub fn set_goroutine_reporter(f: fn(usize, WalkStart, bool)) {
     GOROUTINE_REPORTER.set(f);
 }
 
@@ -43,6 +48,9 @@ pub fn set_test_hooks(on_panic: fn(&PanicInfo), on_fatal: fn()) {
 
 #[panic_handler]
 fn panic(info: &PanicInfo) -> ! {
+    // The traceback starts at this handler's caller (Go's `panic` frame is
+    // the top one too): the report's own frames are left out.
+    let start = WalkStart::here();
     arch::irq::disable();
     if IN_PANIC.swap(true, Ordering::SeqCst) {
         // A second panic (on another CPU, or while reporting): the first one
@@ -54,6 +62,8 @@ fn panic(info: &PanicInfo) -> ! {
         arch::halt_forever();
     }
     enter_panic_mode();
+    // Held until the kernel exits: no other CPU's report interleaves.
+    core::mem::forget(report_block());
     if let Some(f) = ON_PANIC.get() {
         f(info);
     }
@@ -68,13 +78,23 @@ fn panic(info: &PanicInfo) -> ! {
         )),
         None => emergency(format_args!("\npanic: {}\n", info.message())),
     }
-    report_context();
+    report(start, true);
     exit(2)
 }
 
 /// Prints what this CPU is running (the current goroutine, once the
-/// scheduler exists) for panic, fault and NMI reports.
-pub fn report_context() {
+/// scheduler exists, its frames from `start`) for NMI reports.
+pub fn report_context(start: WalkStart) {
+    report(start, false)
+}
+
+/// [`report_context`] for a fatal exception's report (the arch's context
+/// upcall): the other goroutines follow, as `traceback=` says.
+pub fn report_fatal_context(start: WalkStart) {
+    report(start, true)
+}
+
+fn report(start: WalkStart, dying: bool) {
     let cpu = arch::percpu::this();
     let g = cpu.g.load(Ordering::Relaxed);
     let g0 = cpu.g0.load(Ordering::Relaxed);
@@ -90,16 +110,18 @@ pub fn report_context() {
             cpu.locks.load(Ordering::Relaxed)
         ));
     } else if let Some(f) = GOROUTINE_REPORTER.get() {
-        f(g);
+        f(g, start, dying);
     }
 }
 
 /// Stops the kernel with a `fatal error: <msg>` (Go's `throw`): status 2.
 pub fn fatal(msg: core::fmt::Arguments) -> ! {
+    let start = WalkStart::here();
     arch::irq::disable();
     enter_panic_mode();
+    core::mem::forget(report_block());
     emergency(format_args!("\nfatal error: {msg}\n"));
-    report_context();
+    report(start, true);
     exit(2)
 }
 
@@ -111,6 +133,7 @@ pub fn fatal_report(msg: core::fmt::Arguments, report: fn()) -> ! {
         arch::halt_forever();
     }
     enter_panic_mode();
+    core::mem::forget(report_block());
     emergency(format_args!("\nfatal error: {msg}\n"));
     report();
     if let Some(f) = ON_FATAL.get() {

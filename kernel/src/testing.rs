@@ -230,6 +230,9 @@ pub mod sched {
     /// The goroutine dump (Go's format) into any `fmt::Write`: the sync
     /// dump test reads the wait reasons back from a buffer.
     pub use crate::sched::dump::write_all as write_goroutine_dump;
+    /// A goroutine's traceback (its header, frames from its saved context,
+    /// creator): the traceback tests print parked and preempted ones.
+    pub use crate::sched::dump::{print_goroutine, state_of};
     /// The goroutine record, its status and why it waits: tests that
     /// inspect or park goroutines.
     pub use crate::sched::g::{G, Status, WaitReason};
@@ -266,9 +269,11 @@ pub mod sched {
     pub use crate::sched::schedt::SCHED;
     /// Parked user goroutines (tests wait for their goroutines to park).
     pub use crate::sched::schedt::nwaiting;
-    /// The runtime semaphore (Go's `semacquire`/`semrelease`, on the
-    /// semtable) with a caller-chosen wait reason: tests park goroutines
-    /// on it without a WaitGroup's bookkeeping.
+    /// Go's `schedtrace`/`scheddetail` output, printed now or written into
+    /// a buffer (the schedtrace test parses it).
+    pub use crate::sched::schedtrace::{print_trace, write_trace};
+    /// The runtime semaphore (Go's `semacquire`/`semrelease`): parks
+    /// goroutines on one wait queue without a WaitGroup's bookkeeping.
     pub use crate::sched::sema::Sema;
     /// Goroutine stacks: mapped bytes, peak, shrinks, frames waiting for
     /// the TLB epoch; stack growth and reuse tests read them.

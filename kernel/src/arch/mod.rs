@@ -33,8 +33,8 @@ const _: () = assert!(
 
 #[cfg(target_os = "none")]
 pub use self::x86_64::{
-    apic, cpuinfo, exceptions, gdt, ioapic, ipi, irq, percpu, pic, preempt, qemu, serial, smp,
-    switch, timer, tlb, trap, tsc,
+    apic, cpuinfo, exceptions, frames, gdt, ioapic, ipi, irq, percpu, pic, preempt, qemu,
+    report_lock, serial, smp, switch, timer, tlb, trap, tsc,
 };
 
 #[cfg(target_os = "none")]

@@ -130,7 +130,8 @@ fn report(state: u64) {
     )
 }
 
-/// Every parked user goroutine, in Go's format: goroutine 1 (main) first,
+/// Every parked user goroutine (system ones too with `traceback=system`),
+/// with its traceback, in Go's format: goroutine 1 (main) first,
 /// as Go prints it, then the others (newest first: the list of all Gs).
 fn dump_user() {
     for main_first in [true, false] {
@@ -139,7 +140,7 @@ fn dump_user() {
             // SAFETY: Gs are never freed; the list only grows at its head.
             let g: &G = unsafe { &*gp };
             if g.status() == Status::Waiting
-                && !g.system.load(Ordering::Relaxed)
+                && super::traceback::shows(g)
                 && (g.goid() == 1) == main_first
             {
                 super::dump::print_goroutine(g, g.wait_reason().as_str());

@@ -2,45 +2,75 @@
 //!
 //! ```text
 //! goroutine 7 [chan receive, 2 minutes]:
-//! main.worker(...)
-//! created by main.main in goroutine 1
+//! \t@ret 0xffffffff8001234f
+//! created by @ret 0xffffffff80012a00 in goroutine 1
 //! ```
 //!
-//! The booted kernel is stripped, so functions are named by the entry
-//! closure's type name recorded at `go()`.
+//! The frames are raw addresses (`traceback.rs`): the host runner
+//! symbolises them into Go's `function(...)` / `\tfile:line +0xoff` lines.
 use core::fmt;
 use core::sync::atomic::Ordering;
 
 use super::g::{G, Status};
 use super::schedt::SCHED;
+use super::traceback;
+use crate::arch::frames::WalkStart;
+use crate::cmdline::Traceback;
 use crate::console::emergency;
 
 /// Prints the goroutine running on this CPU, `g` being the per-CPU
-/// current-G pointer (not g0): the panic path's goroutine reporter
+/// current-G pointer (not g0), its frames from `start`; for a panic or a
+/// fatal error (`dying`) with `traceback=all` or `system`, every other
+/// goroutine after it, as Go does. The panic path's goroutine reporter
 /// (`panic::set_goroutine_reporter`, registered by `init`).
-pub fn print_running(g: usize) {
+pub fn print_running(g: usize, start: WalkStart, dying: bool) {
     // SAFETY: the current G is live while it runs on this CPU, and the
     // panic path passes only the current G.
     let g = unsafe { &*(g as *const G) };
-    print_goroutine(g, "running");
-}
-
-/// What an NMI prints after this CPU's registers (the runner sends one on
-/// a test timeout): what the CPU runs, and on CPU 0, once the scheduler
-/// runs, its state and every goroutine (`arch::exceptions::set_nmi_handler`,
-/// registered by `init`).
-pub fn nmi_report() {
-    crate::panic::report_context();
-    if crate::arch::cpu_index() == 0 && SCHED.mainstarted.load(Ordering::Relaxed) {
-        print_sched_state();
-        dump_all();
+    print_goroutine_from(g, "running", start);
+    if dying && traceback::level() >= Traceback::All {
+        dump_others(Some(g));
     }
 }
 
-/// Prints one goroutine's header, entry function and creator.
-pub fn print_goroutine(g: &G, state: &str) {
+/// What an NMI prints after this CPU's registers (the runner sends one on
+/// a test timeout): what the CPU runs, its frames from the interrupted RIP,
+/// and on CPU 0, once the scheduler runs, its state and every goroutine
+/// (`arch::exceptions::set_nmi_handler`, registered by `init`). The arch
+/// holds the report lock around it: each CPU's block is printed whole.
+pub fn nmi_report(start: WalkStart) {
+    crate::panic::report_context(start);
+    if crate::arch::cpu_index() == 0 && SCHED.mainstarted.load(Ordering::Relaxed) {
+        print_sched_state();
+        // This CPU's goroutine was printed above, with its frames.
+        dump_others(super::g::current());
+    }
+}
+
+/// Go's goroutine header: `goroutine N [state]:` (with the minutes it has
+/// waited, from one minute on).
+fn print_header(g: &G, state: &str) {
     // The emergency writer cannot fail.
-    let _ = write_goroutine(&mut Emergency, g, state);
+    let _ = write_header(&mut Emergency, g, state);
+}
+
+fn write_header(w: &mut dyn fmt::Write, g: &G, state: &str) -> fmt::Result {
+    let waited_min = if g.status() == Status::Waiting {
+        crate::clock::now_ns().saturating_sub(g.wait_since.load(Ordering::Relaxed)) / 60_000_000_000
+    } else {
+        0
+    };
+    if waited_min >= 1 {
+        write!(
+            w,
+            "\ngoroutine {} [{}, {} minutes]:\n",
+            g.goid(),
+            state,
+            waited_min
+        )
+    } else {
+        write!(w, "\ngoroutine {} [{}]:\n", g.goid(), state)
+    }
 }
 
 /// The console's emergency writer as a `fmt::Write` (dumps run in panic
@@ -54,32 +84,34 @@ impl fmt::Write for Emergency {
     }
 }
 
-/// Writes one goroutine's header, entry function and creator to `w`.
-pub fn write_goroutine(w: &mut dyn fmt::Write, g: &G, state: &str) -> fmt::Result {
-    let waited_min = if g.status() == Status::Waiting {
-        crate::clock::now_ns().saturating_sub(g.wait_since.load(Ordering::Relaxed)) / 60_000_000_000
-    } else {
-        0
-    };
-    if waited_min >= 1 {
-        write!(
-            w,
-            "\ngoroutine {} [{}, {} minutes]:\n",
-            g.goid(),
-            state,
-            waited_min
-        )?;
-    } else {
-        write!(w, "\ngoroutine {} [{}]:\n", g.goid(), state)?;
-    }
-    writeln!(w, "{}(...)", g.entry_name())?;
-    let parent = g.parent_goid.load(Ordering::Relaxed);
-    if parent != 0 {
-        // SAFETY: written at spawn, before the G was published.
-        let creator = unsafe { *g.creator_name.get() };
-        writeln!(w, "created by {} in goroutine {}", creator, parent)?;
+/// Writes the header line of every goroutine [`dump_all`] would print to
+/// `w` (tests read the wait reasons back from a buffer).
+pub fn write_all(w: &mut dyn fmt::Write) -> fmt::Result {
+    let mut gp = SCHED.allgs.load(Ordering::Acquire);
+    while !gp.is_null() {
+        // SAFETY: Gs are never freed; the list only grows at its head.
+        let g = unsafe { &*gp };
+        let st = g.status();
+        if st != Status::Dead && st != Status::Idle && traceback::shows(g) {
+            write_header(w, g, state_of(g))?;
+        }
+        gp = g.allnext.load(Ordering::Acquire);
     }
     Ok(())
+}
+
+/// Prints one goroutine that is not running on this CPU: its header, its
+/// frames from its saved context, its creator.
+pub fn print_goroutine(g: &G, state: &str) {
+    print_header(g, state);
+    traceback::print_stopped(g);
+}
+
+/// Prints one goroutine with its frames from `start` (the goroutine
+/// running on this CPU: where the report began).
+pub fn print_goroutine_from(g: &G, state: &str, start: WalkStart) {
+    print_header(g, state);
+    traceback::print_frames(g, start);
 }
 
 /// The state a dump shows: the wait reason for parked Gs, else the status.
@@ -90,26 +122,28 @@ pub fn state_of(g: &G) -> &'static str {
     }
 }
 
-/// Prints every live user goroutine (system ones are left out, as Go's
-/// tracebacks leave them out).
+/// Prints every live user goroutine (system ones too with
+/// `traceback=system`; Go's tracebacks leave them out otherwise).
 pub fn dump_all() {
-    let _ = write_all(&mut Emergency);
+    dump_others(None)
 }
 
-/// Writes every live goroutine to `w`, in Go's format (the NMI report's
-/// dump; tests read it back from a buffer).
-pub fn write_all(w: &mut dyn fmt::Write) -> fmt::Result {
+/// [`dump_all`] but for `skip` (printed already).
+fn dump_others(skip: Option<&G>) {
     let mut gp = SCHED.allgs.load(Ordering::Acquire);
     while !gp.is_null() {
         // SAFETY: Gs are never freed; the list only grows at its head.
         let g = unsafe { &*gp };
         let st = g.status();
-        if st != Status::Dead && st != Status::Idle && !g.system.load(Ordering::Relaxed) {
-            write_goroutine(w, g, state_of(g))?;
+        if st != Status::Dead
+            && st != Status::Idle
+            && traceback::shows(g)
+            && !skip.is_some_and(|s| core::ptr::eq(s, g))
+        {
+            print_goroutine(g, state_of(g));
         }
         gp = g.allnext.load(Ordering::Acquire);
     }
-    Ok(())
 }
 
 /// One line per P and the global state (Go: `schedtrace`), for the NMI dump

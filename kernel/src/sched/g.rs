@@ -142,6 +142,13 @@ pub struct G {
     pub goid: AtomicU64,
     /// Go: `g.parentGoid`.
     pub parent_goid: AtomicU64,
+    /// Go: `g.gopc`: the return address of the `go()` call that created it
+    /// (`created by` in tracebacks; 0 for goroutines the runtime starts).
+    pub gopc: AtomicU64,
+    /// While it is off the CPU after an asynchronous preemption: the
+    /// register-save frame (`AsyncPreemptFrame`) on its stack, else 0. Its
+    /// traceback starts at the interrupted RIP saved there.
+    pub async_frame: AtomicU64,
     status: AtomicU8,
     wait_reason: AtomicU8,
     /// A runtime-internal goroutine (Go: `isSystemGoroutine`): not counted
@@ -213,6 +220,8 @@ impl G {
             seg_lo: [const { AtomicU64::new(0) }; super::stack::MAX_SEGS],
             goid: AtomicU64::new(0),
             parent_goid: AtomicU64::new(0),
+            gopc: AtomicU64::new(0),
+            async_frame: AtomicU64::new(0),
             status: AtomicU8::new(Status::Idle as u8),
             wait_reason: AtomicU8::new(0),
             system: AtomicBool::new(false),

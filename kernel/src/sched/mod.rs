@@ -19,7 +19,9 @@
 //! | [`exit`] | `goexit`: back to the free cache |
 //! | [`stw`] | stop the world, `procresize`: `set_gomaxprocs` |
 //! | [`deadlock`] | `checkdead`: every goroutine asleep |
+//! | [`traceback`] | goroutine tracebacks: frames from saved contexts, trap frames, preemption frames |
 //! | [`dump`] | goroutine dumps, scheduler state |
+//! | [`schedtrace`] | Go's `schedtrace`/`scheddetail`: a system goroutine printing the scheduler's state |
 //!
 //! The pure parts build and are tested on the host (`make test-host`, and
 //! `make test-loom` for `runq` and `idle`; `sync/mutex.rs` has the Mutex's,
@@ -61,6 +63,8 @@ pub mod proc;
 #[cfg(target_os = "none")]
 pub mod schedt;
 #[cfg(target_os = "none")]
+pub mod schedtrace;
+#[cfg(target_os = "none")]
 pub mod sema;
 #[cfg(target_os = "none")]
 pub mod spawn;
@@ -74,6 +78,8 @@ pub mod stw;
 pub mod tick;
 #[cfg(target_os = "none")]
 pub mod timers;
+#[cfg(target_os = "none")]
+pub mod traceback;
 
 // The scheduler's interface to the rest of the kernel (time, sync, init,
 // the public API): callers outside `sched/` use these names, not the files.

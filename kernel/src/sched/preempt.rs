@@ -116,13 +116,19 @@ pub fn is_async_safe_point(g: &G, frame: &TrapFrame) -> bool {
 }
 
 /// Called by `async_preempt` on the goroutine's stack, every register
-/// saved: Go's `asyncPreempt2` -> `mcall(gopreempt_m)`. A link-time upcall:
-/// `arch/x86_64/preempt.rs` names it `gmpos_async_preempt_park`.
+/// saved in `frame`: Go's `asyncPreempt2` -> `mcall(gopreempt_m)`. A
+/// link-time upcall: `arch/x86_64/preempt.rs` names it
+/// `gmpos_async_preempt_park`. The frame is recorded in the G while it is
+/// off the CPU, so its traceback starts at the interrupted instruction.
 #[unsafe(export_name = "gmpos_async_preempt_park")]
 #[unsafe(link_section = ".text.nopreempt.sched")]
-pub extern "C" fn async_preempt_park() {
+pub extern "C" fn async_preempt_park(frame: *mut hw::AsyncPreemptFrame) {
+    // SAFETY: we are the preempted goroutine: the current G, live.
+    let g = unsafe { &*getg() };
+    g.async_frame.store(frame as u64, Ordering::Relaxed);
     // SAFETY: we are the preempted goroutine, at an async safe point.
     unsafe { switch::mcall(gopreempt_m) };
+    g.async_frame.store(0, Ordering::Relaxed);
 }
 
 // ---------------------------------------------------------------------------

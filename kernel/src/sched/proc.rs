@@ -63,7 +63,21 @@ pub fn init(cfg: &crate::cmdline::Config, ncpu: usize, main: fn()) -> ! {
         },
         "main",
         super::spawn::Kind::User,
+        0,
     );
+    super::traceback::set_level(cfg.traceback);
+    if cfg.schedtrace_ms != 0 {
+        // Go: `schedtrace` is printed by sysmon; here a system goroutine on
+        // a timer (nothing at all runs when it is off).
+        let (ms, detail) = (cfg.schedtrace_ms, cfg.scheddetail);
+        super::spawn::newproc_on(
+            p(0),
+            move || super::schedtrace::run(ms, detail),
+            "gmpos::sched::schedtrace::run",
+            super::spawn::Kind::System,
+            0,
+        );
+    }
     super::preempt::set_slice_ns(cfg.slice_ns);
     super::tick::init();
     SCHED.mainstarted.store(true, Ordering::Release);

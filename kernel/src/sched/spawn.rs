@@ -14,7 +14,7 @@ use super::m::{AcquireM, getg, getm};
 use super::p::P;
 use super::schedt::{SCHED, globrunqputbatch};
 use super::stack;
-use crate::arch::{percpu, switch};
+use crate::arch::{frames, percpu, switch};
 
 /// `go f()` (Go: `newproc`): starts a goroutine running `f` and returns its
 /// id. It goes to this P's `runnext`; an idle CPU is woken to steal work.
@@ -22,15 +22,22 @@ use crate::arch::{percpu, switch};
 /// Callable from any goroutine (and from g0 during start-up); not from an
 /// interrupt handler, which may have stopped this P's owner in the middle
 /// of a push into its ring (a single-producer queue): a named fatal error.
+///
+/// Not inlined: the return address into the caller is the goroutine's
+/// `gopc` (its `created by` line).
+#[inline(never)]
 pub fn go<F: FnOnce() + Send + 'static>(f: F) -> u64 {
-    spawn(f, Kind::User)
+    let gopc = frames::return_address(frames::frame_pointer()).unwrap_or(0);
+    spawn(f, Kind::User, gopc)
 }
 
 /// Starts a runtime-internal goroutine (Go: a system goroutine, e.g. the
 /// console reader or a watchdog): not counted by `num_goroutine` or the
 /// deadlock check, left out of goroutine dumps.
+#[inline(never)]
 pub fn go_system<F: FnOnce() + Send + 'static>(f: F) -> u64 {
-    spawn(f, Kind::System)
+    let gopc = frames::return_address(frames::frame_pointer()).unwrap_or(0);
+    spawn(f, Kind::System, gopc)
 }
 
 /// Whose goroutine it is (Go: `isSystemGoroutine`).
@@ -40,7 +47,7 @@ pub(super) enum Kind {
     System,
 }
 
-fn spawn<F: FnOnce() + Send + 'static>(f: F, kind: Kind) -> u64 {
+fn spawn<F: FnOnce() + Send + 'static>(f: F, kind: Kind, gopc: u64) -> u64 {
     super::preempt::safe_point();
     if percpu::irq_depth() != 0 {
         crate::panic::fatal(format_args!("go called from an interrupt handler"));
@@ -48,7 +55,7 @@ fn spawn<F: FnOnce() + Send + 'static>(f: F, kind: Kind) -> u64 {
     let id = {
         let _m = AcquireM::new();
         let pp = getm().p().expect("go: no P");
-        newproc_on(pp, f, core::any::type_name::<F>(), kind)
+        newproc_on(pp, f, core::any::type_name::<F>(), kind, gopc)
     };
     super::halt::wakep();
     id
@@ -61,6 +68,7 @@ pub(super) fn newproc_on<F: FnOnce() + Send + 'static>(
     f: F,
     name: &'static str,
     kind: Kind,
+    gopc: u64,
 ) -> u64 {
     let gp = gfget(pp).unwrap_or_else(malg);
     // SAFETY: a dead G from the free list or malg: we own it exclusively.
@@ -73,6 +81,8 @@ pub(super) fn newproc_on<F: FnOnce() + Send + 'static>(
     g.goid.store(goid, Ordering::Relaxed);
     g.parent_goid
         .store(super::g::current_goid(), Ordering::Relaxed);
+    g.gopc.store(gopc, Ordering::Relaxed);
+    g.async_frame.store(0, Ordering::Relaxed);
     // SAFETY: as above.
     unsafe {
         *g.entry_name.get() = name;

@@ -333,7 +333,7 @@ pub enum FaultAction {
 /// The page-fault path for goroutine stacks. `g` is the goroutine running
 /// on this CPU (not g0). Lock-free unless the reserve is empty and no
 /// runtime lock is held.
-pub fn handle_fault(g: &G, addr: u64) -> FaultAction {
+pub fn handle_fault(g: &G, addr: u64, frame: &crate::arch::TrapFrame) -> FaultAction {
     let base = g.stack_window.load(Ordering::Relaxed);
     let hi = g.stack_hi.load(Ordering::Relaxed);
     if base == 0 || addr < base || addr >= hi {
@@ -346,7 +346,7 @@ pub fn handle_fault(g: &G, addr: u64) -> FaultAction {
         return FaultAction::NotStack;
     }
     if addr < base + PAGE_SIZE {
-        overflow(g, addr);
+        overflow(g, addr, frame);
         return FaultAction::Fatal;
     }
     // Map [page(addr), lo) as one new segment.
@@ -394,7 +394,12 @@ pub fn handle_fault(g: &G, addr: u64) -> FaultAction {
 
 /// Go: "runtime: goroutine stack exceeds N-byte limit" + "fatal error: stack
 /// overflow", in gmpos's words.
-fn overflow(g: &G, addr: u64) {
+/// The overflowing goroutine's traceback starts at the faulting instruction
+/// (`frame`); a Go traceback shows the recursion the same way.
+fn overflow(g: &G, addr: u64, frame: &crate::arch::TrapFrame) {
+    // Fatal: held until the kernel exits, so no other CPU's report
+    // interleaves.
+    core::mem::forget(crate::arch::report_lock::report_block());
     let hi = g.stack_hi.load(Ordering::Relaxed);
     crate::console::emergency(format_args!(
         "\ngoroutine {}: stack overflow: limit {} bytes (used {})\n",
@@ -403,9 +408,11 @@ fn overflow(g: &G, addr: u64) {
         hi - addr
     ));
     crate::console::emergency(format_args!("fatal error: stack overflow\n"));
-    super::dump::print_goroutine(g, "running");
-    crate::console::emergency(format_args!("\nother goroutines:\n"));
-    super::dump::dump_all();
+    let start = crate::arch::frames::WalkStart {
+        top: Some(crate::arch::frames::Frame::Pc(frame.rip)),
+        fp: frame.rbp,
+    };
+    super::dump::print_running(g as *const G as usize, start, true);
 }
 
 /// Unmaps `[from, to)` of `g`'s stack into the TLB epoch's limbo (see the

@@ -19,8 +19,10 @@
 //! nesting count and named in the report.
 use core::sync::atomic::Ordering;
 
+use super::frames::{Frame, WalkStart};
 use super::gdt::IST_NAMES;
 use super::percpu;
+use super::report_lock::report_block;
 use super::serial::emergency;
 use super::trap::TrapFrame;
 use crate::arch::Upcall;
@@ -45,9 +47,9 @@ pub type PageFaultHandler = fn(u64, &TrapFrame) -> FaultOutcome;
 // SAFETY: a function pointer type.
 static PAGE_FAULT: Upcall<PageFaultHandler> = unsafe { Upcall::new() };
 // SAFETY: a function pointer type.
-static NMI: Upcall<fn()> = unsafe { Upcall::new() };
+static NMI: Upcall<fn(WalkStart)> = unsafe { Upcall::new() };
 // SAFETY: a function pointer type.
-static CONTEXT: Upcall<fn()> = unsafe { Upcall::new() };
+static CONTEXT: Upcall<fn(WalkStart)> = unsafe { Upcall::new() };
 // SAFETY: a function pointer type.
 static FATAL_EXIT: Upcall<fn() -> !> = unsafe { Upcall::new() };
 // SAFETY: a function pointer type.
@@ -59,15 +61,17 @@ pub fn set_page_fault_handler(f: PageFaultHandler) {
     PAGE_FAULT.set(f);
 }
 
-/// Registers what an NMI prints after this CPU's registers (what it runs;
-/// on CPU 0, the scheduler's state).
-pub fn set_nmi_handler(f: fn()) {
+/// Registers what an NMI prints after this CPU's registers (what it runs,
+/// its stack walked from the interrupted RIP and RBP; on CPU 0, the
+/// scheduler's state).
+pub fn set_nmi_handler(f: fn(WalkStart)) {
     NMI.set(f);
 }
 
 /// Registers the end of every fatal exception report: `context` prints what
-/// this CPU was running, `exit` stops the kernel (exit status 2).
-pub fn set_fatal_handlers(context: fn(), exit: fn() -> !) {
+/// this CPU was running (its stack walked from the faulting RIP and RBP),
+/// `exit` stops the kernel (exit status 2).
+pub fn set_fatal_handlers(context: fn(WalkStart), exit: fn() -> !) {
     CONTEXT.set(context);
     FATAL_EXIT.set(exit);
 }
@@ -90,9 +94,18 @@ pub fn throw(msg: core::fmt::Arguments) -> ! {
     }
 }
 
-fn report_context() {
+/// Where a traceback of the code that trapped begins: the exact RIP, then
+/// the frame-pointer chain from its RBP.
+fn walk_start(frame: &TrapFrame) -> WalkStart {
+    WalkStart {
+        top: Some(Frame::Pc(frame.rip)),
+        fp: frame.rbp,
+    }
+}
+
+fn report_context(frame: &TrapFrame) {
     if let Some(f) = CONTEXT.get() {
-        f();
+        f(walk_start(frame));
     }
 }
 
@@ -155,6 +168,8 @@ pub fn handle(frame: &mut TrapFrame) {
     cpu.exceptions.fetch_add(1, Ordering::Relaxed);
     let ist = ist_of(frame.vector);
     if ist != 0 && cpu.ist_depth[ist].fetch_add(1, Ordering::Relaxed) != 0 {
+        // Fatal: the report lock is held until the kernel exits.
+        core::mem::forget(report_block());
         emergency(format_args!(
             "\nfatal error: nested {} on cpu {} while the {} IST stack was in use: the first trap's frame was overwritten\n",
             NAMES[frame.vector as usize], cpu.index, IST_NAMES[ist]
@@ -166,6 +181,7 @@ pub fn handle(frame: &mut TrapFrame) {
         cpu.ist_depth[ist].fetch_sub(1, Ordering::Relaxed);
         return;
     }
+    core::mem::forget(report_block());
     emergency(format_args!(
         "\nexception: {}",
         NAMES[frame.vector as usize]
@@ -191,6 +207,7 @@ fn page_fault(frame: &mut TrapFrame) -> bool {
         FaultOutcome::NotHandled => {}
         FaultOutcome::Resume => return true,
         FaultOutcome::Fatal => {
+            core::mem::forget(report_block());
             report(frame);
             fatal_exit();
         }
@@ -248,13 +265,16 @@ fn report(frame: &TrapFrame) {
         "  r8={:#x} r9={:#x} r10={:#x} r11={:#x} r12={:#x} r13={:#x} r14={:#x} r15={:#x}\n",
         frame.r8, frame.r9, frame.r10, frame.r11, frame.r12, frame.r13, frame.r14, frame.r15
     ));
-    report_context();
+    report_context(frame);
 }
 
-/// NMI: print where this CPU is (the runner sends one on a test timeout).
+/// NMI: print where this CPU is (the runner sends one on a test timeout),
+/// as one block between `NMI: cpu N ...` and `NMI: cpu N end` that no other
+/// CPU's lines interleave (the report lock).
 pub fn nmi(frame: &mut TrapFrame) {
     let cpu = percpu::this();
     cpu.nmi_rip.store(frame.rip, Ordering::Relaxed);
+    let block = report_block();
     emergency(format_args!(
         "NMI: cpu {} rip={:#018x} rsp={:#018x} rflags={:#x} irq_depth={} locks={}\n",
         cpu.index,
@@ -265,6 +285,8 @@ pub fn nmi(frame: &mut TrapFrame) {
         cpu.locks.load(Ordering::Relaxed)
     ));
     if let Some(f) = NMI.get() {
-        f();
+        f(walk_start(frame));
     }
+    emergency(format_args!("NMI: cpu {} end\n", cpu.index));
+    drop(block);
 }

@@ -132,17 +132,20 @@ pub unsafe extern "C" fn async_preempt() {
 unsafe extern "C" {
     /// The scheduler's hand-off of a preempted goroutine
     /// (`sched::preempt::async_preempt_park`, exported under this name): a
-    /// link-time upcall, since `arch` does not import the scheduler.
-    fn gmpos_async_preempt_park();
+    /// link-time upcall, since `arch` does not import the scheduler. It gets
+    /// the register-save frame: a traceback of the preempted goroutine starts
+    /// at the RIP saved there (`async_preempt` has no frame of its own).
+    fn gmpos_async_preempt_park(frame: *mut AsyncPreemptFrame);
 }
 
 /// Go: `asyncPreempt2`: hands the goroutine to the scheduler.
 #[unsafe(link_section = ".text.nopreempt.async_preempt")]
-extern "C" fn async_preempt2(_frame: *mut AsyncPreemptFrame) {
+extern "C" fn async_preempt2(frame: *mut AsyncPreemptFrame) {
     // SAFETY: called on the preempted goroutine's stack at an async safe
-    // point, which is what the scheduler's hand-off expects; it takes no
-    // arguments and returns when the goroutine is resumed.
-    unsafe { gmpos_async_preempt_park() };
+    // point, which is what the scheduler's hand-off expects; `frame` is the
+    // register-save frame `async_preempt` just pushed, and it returns when
+    // the goroutine is resumed.
+    unsafe { gmpos_async_preempt_park(frame) };
 }
 
 /// Go: `pushCall(asyncPreempt)`: rewrites the interrupt's return frame so
