@@ -15,8 +15,11 @@ gmpos::kernel_main!(main);
 
 /// Sends 2, 3, 4, ... to `ch` (Go: `func generate(ch chan<- int)`).
 fn generate(ch: Chan<u64>) {
-    for i in 2.. {
+    let mut i = 2;
+    loop {
+        // Go: for i := 2; ; i++
         ch.send(i);
+        i += 1;
     }
 }
 
