@@ -3,7 +3,10 @@
 //! with another CPU's lines), each CPU's block shows the goroutine it runs
 //! with its frames from the interrupted RIP (`spin_on_cpu` itself, the top
 //! frame), and CPU 0's block has the scheduler's state and every goroutine.
-//! Expected-timeout test: the kernel spins until the runner gives up.
+//! Expected-timeout test: the kernel spins until the runner gives up. The
+//! time slice is longer than the boot (`slice=60000ms`): no preemption
+//! moves the spinners, so the NMI finds every CPU in `spin_on_cpu`, never
+//! in the scheduler between two of them (which a loaded host made likely).
 #![no_std]
 #![no_main]
 #![feature(custom_test_frameworks)]
@@ -18,6 +21,7 @@ gmpos::qemu_test! {
     config: "
         smp=4
         timeout=8
+        args=slice=60000ms
         expect_timeout=1
         expect=gmpos-test: start every_cpu_spins_until_the_timeout
         expect=NMI: cpu
