@@ -87,6 +87,35 @@ pub use sched::gosched;
 #[cfg(target_os = "none")]
 pub use time::sleep;
 
+/// Go: `time.After(d)`: a channel that receives the [`Instant`] once, after
+/// at least `d` (`select!` on it for a timeout). Dropped unreceived, its
+/// timer is freed when it would have fired (Go 1.23: no `Stop` needed).
+/// Values are sent from the scheduler loop, not the timer interrupt.
+#[cfg(target_os = "none")]
+pub use time::after;
+
+/// Go: `time.Tick(d)`: a channel receiving the time every `d`; a tick
+/// nobody is ready for is dropped, not queued. Dropping the channel frees
+/// the timer at the next tick. Panics for a zero `d`.
+#[cfg(target_os = "none")]
+pub use time::tick;
+
+/// Go: `time.NewTimer`: `Timer::new(d)`, its channel `t.c()`, `stop()`
+/// and `reset(d)` with Go 1.23's guarantee: once they return, no stale
+/// value is received.
+#[cfg(target_os = "none")]
+pub use time::Timer;
+
+/// Go: `time.NewTicker`: `Ticker::new(d)`, `t.c()`, `stop()`, `reset(d)`
+/// (no stale tick after either, Go 1.23).
+#[cfg(target_os = "none")]
+pub use time::Ticker;
+
+/// Go: `time.AfterFunc(d, f)`: starts `f` in a new goroutine after `d`;
+/// the returned [`AfterFunc`] has `stop()` and `reset(d)`.
+#[cfg(target_os = "none")]
+pub use time::{AfterFunc, after_func};
+
 /// Go: `time.Now()` for measuring (the monotonic clock): `Instant::now()`,
 /// `t.elapsed()`, `t.duration_since(u)`.
 pub use time::Instant;
