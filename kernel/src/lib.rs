@@ -23,7 +23,9 @@ extern crate alloc;
 pub mod arch;
 pub mod clock;
 pub mod cmdline;
+pub mod context;
 pub mod lock;
+pub mod pool;
 pub mod sched;
 pub mod sync;
 pub mod time;
@@ -202,6 +204,27 @@ pub use sync::chan_from_interrupts;
 /// value back; `Empty`/`Closed`.
 #[cfg(target_os = "none")]
 pub use sync::{TryRecvError, TrySendError};
+
+/// Go: `context.Context`: `Context::background()`, then
+/// `Context::with_cancel`/`with_timeout`/`with_deadline`/`with_value` (also
+/// as `gmpos::context::with_*`); `ctx.done()` (a channel closed when it is
+/// done: `select! { recv(ctx.done()) => ... }`), `ctx.err()`,
+/// `ctx.deadline()`, `ctx.value::<T>(key)`. A `CancelFunc`'s `cancel()`
+/// cancels it and every descendant; `ContextError` is Go's `Canceled` /
+/// `DeadlineExceeded`.
+#[cfg(target_os = "none")]
+pub use context::{CancelFunc, Context};
+pub use context::ContextError;
+
+/// Seed 004's goroutine pool: `Pool::new(PoolConfig { min_workers,
+/// max_workers, keep_alive, queue_size })` (defaults: CPUs, 2 x CPUs, 60 s,
+/// 1,000), `submit(Task::new(f).priority(p).deadline(d).callback(cb))`,
+/// `submit_with_context`, `submit_func`, `stats()` ([`PoolStats`]),
+/// `shutdown()` (stops intake, waits for running tasks, idempotent).
+/// Errors are [`PoolError`] values.
+#[cfg(target_os = "none")]
+pub use pool::{Pool, Stats as PoolStats};
+pub use pool::{Config as PoolConfig, Error as PoolError, Task};
 
 // `select!` (Go: the `select` statement; `sync/select.rs` documents the
 // syntax) is `#[macro_export]`ed, so it is `gmpos::select!` already.
