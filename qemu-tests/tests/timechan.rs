@@ -19,7 +19,8 @@ use core::time::Duration;
 use gmpos::testing::hw::now_ns;
 use gmpos::testing::sched::current_goid;
 use gmpos::{
-    Ticker, Timer, WaitGroup, after, after_func, chan, gosched, read_mem_stats, sleep, tick,
+    Context, ContextError, Ticker, Timer, WaitGroup, after, after_func, chan, go, gosched,
+    read_mem_stats, sleep, tick,
 };
 
 gmpos::qemu_test! {
@@ -232,4 +233,116 @@ fn ten_thousand_dropped_afters_leave_no_timers() {
         "heap grew by {} KiB: dropped timers leaked",
         (after_heap - before) / 1024
     );
+}
+
+#[gmpos::test]
+fn context_cancel_propagates_to_1000_children() {
+    let base = timers();
+    let (root, cancel) = Context::background().with_cancel();
+    let wg = Arc::new(WaitGroup::new());
+    let woke = Arc::new(AtomicU64::new(0));
+    let mut kids = Vec::new();
+    // 900 direct children, each watched by a goroutine parked in select!.
+    for i in 0..900 {
+        let (c, _cancel) = if i % 3 == 0 {
+            root.with_timeout(Duration::from_secs(60))
+        } else {
+            root.with_cancel()
+        };
+        wg.add(1);
+        let (w, n, c2) = (wg.clone(), woke.clone(), c.clone());
+        let never = chan::<()>(0);
+        go(move || {
+            gmpos::select! {
+                recv(c2.done()) => { n.fetch_add(1, Ordering::SeqCst); },
+                recv(&never) => {},
+            }
+            w.done();
+        });
+        kids.push(c);
+    }
+    // And a chain of 100 below one value node: 100 levels, no recursion.
+    let mut tip = root.with_value("level", 0u32);
+    for _ in 0..100 {
+        tip = tip.with_cancel().0;
+    }
+    assert_eq!(root.children(), 901, "children registered with the root");
+    assert_eq!(tip.value::<u32>("level"), Some(&0));
+    assert!(timers() >= base + 300, "the with_timeout children have timers");
+    let t0 = now_ns();
+    cancel.cancel();
+    wg.wait();
+    let dt = now_ns() - t0;
+    gmpos::test_note!("cancel reached 1000 children (900 watched) in {} us", dt / 1000);
+    assert_eq!(woke.load(Ordering::SeqCst), 900);
+    for k in &kids {
+        assert_eq!(k.err(), Some(ContextError::Canceled));
+    }
+    assert_eq!(tip.err(), Some(ContextError::Canceled), "the chain's tip");
+    assert_eq!(root.children(), 0, "canceled children still registered");
+    drop(kids);
+    assert_eq!(timers(), base, "canceled deadline children left timers");
+    cancel.cancel(); // idempotent
+    assert_eq!(root.err(), Some(ContextError::Canceled));
+}
+
+#[gmpos::test]
+fn context_with_timeout_fires_at_its_deadline() {
+    let bg = Context::background();
+    let t0 = now_ns();
+    let (ctx, _cancel) = bg.with_timeout(Duration::from_millis(10));
+    let d = ctx.deadline().expect("no deadline").as_nanos();
+    assert!(d >= t0 + 10 * MS && d <= now_ns() + 10 * MS);
+    // A later child deadline follows the parent's.
+    let (child, _c2) = ctx.with_timeout(Duration::from_secs(5));
+    assert_eq!(child.deadline().map(|i| i.as_nanos()), Some(d));
+    assert_eq!(ctx.err(), None);
+    assert_eq!(ctx.done().unwrap().recv(), None, "done is closed, not sent on");
+    let dt = now_ns() - t0;
+    gmpos::test_note!("with_timeout(10ms) done after {} us", dt / 1000);
+    assert!(dt >= 10 * MS, "with_timeout(10ms) fired after {dt} ns");
+    if icount() {
+        assert!(dt < 11 * MS, "with_timeout(10ms) fired after {dt} ns (limit 11 ms)");
+    }
+    assert_eq!(ctx.err(), Some(ContextError::DeadlineExceeded));
+    child.done().unwrap().recv();
+    assert_eq!(child.err(), Some(ContextError::DeadlineExceeded));
+}
+
+#[gmpos::test]
+fn context_err_values_and_detaching() {
+    let bg = Context::background();
+    assert!(bg.done().is_none() && bg.err().is_none() && bg.deadline().is_none());
+    // Canceled before its deadline: Canceled, and the timer goes.
+    let base = timers();
+    let (a, cancel_a) = bg.with_timeout(Duration::from_secs(10));
+    assert_eq!(timers(), base + 1);
+    cancel_a.cancel();
+    assert_eq!(a.err(), Some(ContextError::Canceled));
+    assert_eq!(timers(), base, "a canceled deadline context kept its timer");
+    // A child of a done parent is born done, with the parent's error.
+    let (b, _) = a.with_cancel();
+    assert_eq!(b.err(), Some(ContextError::Canceled));
+    let (c, _) = Context::background().with_deadline(gmpos::Instant::now());
+    assert_eq!(c.err(), Some(ContextError::DeadlineExceeded), "a past deadline");
+    // Detached when they finish: canceled, or dropped.
+    let (p, cancel_p) = bg.with_cancel();
+    let (k1, cancel_k1) = p.with_cancel();
+    let (k2, _) = p.with_cancel();
+    assert_eq!(p.children(), 2);
+    cancel_k1.cancel();
+    assert_eq!(p.children(), 1, "a canceled child stayed registered");
+    assert_eq!(p.err(), None, "a child's cancel reached its parent");
+    drop(k2);
+    assert_eq!(p.children(), 0, "a dropped child stayed registered");
+    assert_eq!(k1.err(), Some(ContextError::Canceled));
+    // Values: found through cancel nodes, typed.
+    let v = p.with_value("user", 42u64);
+    let (deep, _) = v.with_cancel();
+    assert_eq!(deep.value::<u64>("user"), Some(&42));
+    assert_eq!(deep.value::<u32>("user"), None, "wrong type");
+    assert_eq!(deep.value::<u64>("other"), None);
+    cancel_p.cancel();
+    assert_eq!(deep.err(), Some(ContextError::Canceled));
+    assert_eq!(alloc::format!("{}", ContextError::DeadlineExceeded), "context deadline exceeded");
 }
