@@ -205,6 +205,7 @@ pub use sync::chan_from_interrupts;
 #[cfg(target_os = "none")]
 pub use sync::{TryRecvError, TrySendError};
 
+pub use context::ContextError;
 /// Go: `context.Context`: `Context::background()`, then
 /// `Context::with_cancel`/`with_timeout`/`with_deadline`/`with_value` (also
 /// as `gmpos::context::with_*`); `ctx.done()` (a channel closed when it is
@@ -214,8 +215,8 @@ pub use sync::{TryRecvError, TrySendError};
 /// `DeadlineExceeded`.
 #[cfg(target_os = "none")]
 pub use context::{CancelFunc, Context};
-pub use context::ContextError;
 
+pub use pool::{Config as PoolConfig, Error as PoolError, Task};
 /// Seed 004's goroutine pool: `Pool::new(PoolConfig { min_workers,
 /// max_workers, keep_alive, queue_size })` (defaults: CPUs, 2 x CPUs, 60 s,
 /// 1,000), `submit(Task::new(f).priority(p).deadline(d).callback(cb))`,
@@ -224,7 +225,6 @@ pub use context::ContextError;
 /// Errors are [`PoolError`] values.
 #[cfg(target_os = "none")]
 pub use pool::{Pool, Stats as PoolStats};
-pub use pool::{Config as PoolConfig, Error as PoolError, Task};
 
 // `select!` (Go: the `select` statement; `sync/select.rs` documents the
 // syntax) is `#[macro_export]`ed, so it is `gmpos::select!` already.

@@ -56,12 +56,18 @@ fn select_on_after_5ms_returns_between_5_and_6_ms() {
         let dt = now_ns() - t0;
         let when = got.expect("after's channel closed").as_nanos();
         assert!(dt >= 5 * MS, "after(5ms) fired after {dt} ns");
-        assert!(when >= t0 + 5 * MS, "after(5ms) sent a time before its deadline");
+        assert!(
+            when >= t0 + 5 * MS,
+            "after(5ms) sent a time before its deadline"
+        );
         worst = worst.max(dt);
     }
     gmpos::test_note!("select on after(5ms) x 20: slowest {} us", worst / 1000);
     if icount() {
-        assert!(worst < 6 * MS, "select on after(5ms) took {worst} ns (limit 6 ms)");
+        assert!(
+            worst < 6 * MS,
+            "select on after(5ms) took {worst} ns (limit 6 ms)"
+        );
     }
 }
 
@@ -87,7 +93,10 @@ fn tick_1ms_read_promptly_delivers_100_in_100ms() {
     let dt = now_ns() - t0;
     gmpos::test_note!("1 ms tick read promptly: {n} ticks in {} us", dt / 1000);
     if icount() {
-        assert!((99..=101).contains(&n), "{n} ticks in 100 ms (want 100 +- 1)");
+        assert!(
+            (99..=101).contains(&n),
+            "{n} ticks in 100 ms (want 100 +- 1)"
+        );
     } else {
         assert!(n >= 50, "only {n} ticks in 100 ms");
     }
@@ -119,14 +128,21 @@ fn tick_read_slowly_drops_ticks_instead_of_queueing() {
     // The ticks received are stale by up to a read interval, never a
     // backlog: each one is later than the previous by about 10 ms.
     for w in got.windows(2) {
-        assert!(w[1] - w[0] >= 5 * MS, "ticks {} ns apart: queued", w[1] - w[0]);
+        assert!(
+            w[1] - w[0] >= 5 * MS,
+            "ticks {} ns apart: queued",
+            w[1] - w[0]
+        );
     }
     // Reset: a new period, and nothing stale from the old one.
     sleep(Duration::from_millis(3));
     let r0 = now_ns();
     t.reset(Duration::from_millis(4));
     let v = t.c().recv().unwrap().as_nanos();
-    assert!(v >= r0 + 4 * MS, "a stale tick after reset (at {v}, reset at {r0})");
+    assert!(
+        v >= r0 + 4 * MS,
+        "a stale tick after reset (at {v}, reset at {r0})"
+    );
     t.stop();
     let to = after(Duration::from_millis(5));
     gmpos::select! {
@@ -158,7 +174,10 @@ fn stop_then_receive_times_out_no_stale_value() {
     }
     // Reset after firing: only the new value arrives.
     let r0 = now_ns();
-    assert!(!t.reset(Duration::from_millis(2)), "reset of a stopped timer returned true");
+    assert!(
+        !t.reset(Duration::from_millis(2)),
+        "reset of a stopped timer returned true"
+    );
     let v = t.c().recv().unwrap().as_nanos();
     assert!(v >= r0 + 2 * MS, "reset: a stale value arrived");
     // Received: stop reports it had expired.
@@ -180,7 +199,10 @@ fn after_func_runs_in_a_new_goroutine_and_stop_prevents_it() {
     wg.wait();
     let dt = now_ns() - t0;
     let g = ran_in.load(Ordering::SeqCst);
-    assert!(g != 0 && g != me, "after_func ran in goroutine {g} (caller {me})");
+    assert!(
+        g != 0 && g != me,
+        "after_func ran in goroutine {g} (caller {me})"
+    );
     assert!(dt >= 3 * MS, "after_func ran after {dt} ns");
     if icount() {
         assert!(dt < 4 * MS, "after_func ran after {dt} ns (limit 4 ms)");
@@ -213,7 +235,10 @@ fn ten_thousand_dropped_afters_leave_no_timers() {
         drop(Timer::new(Duration::from_secs(1)));
     }
     let pending = timers() - base;
-    assert!(pending >= 10_000, "only {pending} timers pending after 10,000 after(1s)");
+    assert!(
+        pending >= 10_000,
+        "only {pending} timers pending after 10,000 after(1s)"
+    );
     sleep(Duration::from_millis(1_010));
     // Let every P's scheduler loop get to its due timers.
     for _ in 0..10 {
@@ -227,7 +252,10 @@ fn ten_thousand_dropped_afters_leave_no_timers() {
         before / 1024,
         after_heap / 1024
     );
-    assert_eq!(left, 0, "{left} dropped timers still pending after they fired");
+    assert_eq!(
+        left, 0,
+        "{left} dropped timers still pending after they fired"
+    );
     assert!(
         after_heap < before + 256 * 1024,
         "heap grew by {} KiB: dropped timers leaked",
@@ -268,12 +296,18 @@ fn context_cancel_propagates_to_1000_children() {
     }
     assert_eq!(root.children(), 901, "children registered with the root");
     assert_eq!(tip.value::<u32>("level"), Some(&0));
-    assert!(timers() >= base + 300, "the with_timeout children have timers");
+    assert!(
+        timers() >= base + 300,
+        "the with_timeout children have timers"
+    );
     let t0 = now_ns();
     cancel.cancel();
     wg.wait();
     let dt = now_ns() - t0;
-    gmpos::test_note!("cancel reached 1000 children (900 watched) in {} us", dt / 1000);
+    gmpos::test_note!(
+        "cancel reached 1000 children (900 watched) in {} us",
+        dt / 1000
+    );
     assert_eq!(woke.load(Ordering::SeqCst), 900);
     for k in &kids {
         assert_eq!(k.err(), Some(ContextError::Canceled));
@@ -297,12 +331,19 @@ fn context_with_timeout_fires_at_its_deadline() {
     let (child, _c2) = ctx.with_timeout(Duration::from_secs(5));
     assert_eq!(child.deadline().map(|i| i.as_nanos()), Some(d));
     assert_eq!(ctx.err(), None);
-    assert_eq!(ctx.done().unwrap().recv(), None, "done is closed, not sent on");
+    assert_eq!(
+        ctx.done().unwrap().recv(),
+        None,
+        "done is closed, not sent on"
+    );
     let dt = now_ns() - t0;
     gmpos::test_note!("with_timeout(10ms) done after {} us", dt / 1000);
     assert!(dt >= 10 * MS, "with_timeout(10ms) fired after {dt} ns");
     if icount() {
-        assert!(dt < 11 * MS, "with_timeout(10ms) fired after {dt} ns (limit 11 ms)");
+        assert!(
+            dt < 11 * MS,
+            "with_timeout(10ms) fired after {dt} ns (limit 11 ms)"
+        );
     }
     assert_eq!(ctx.err(), Some(ContextError::DeadlineExceeded));
     child.done().unwrap().recv();
@@ -324,7 +365,11 @@ fn context_err_values_and_detaching() {
     let (b, _) = a.with_cancel();
     assert_eq!(b.err(), Some(ContextError::Canceled));
     let (c, _) = Context::background().with_deadline(gmpos::Instant::now());
-    assert_eq!(c.err(), Some(ContextError::DeadlineExceeded), "a past deadline");
+    assert_eq!(
+        c.err(),
+        Some(ContextError::DeadlineExceeded),
+        "a past deadline"
+    );
     // Detached when they finish: canceled, or dropped.
     let (p, cancel_p) = bg.with_cancel();
     let (k1, cancel_k1) = p.with_cancel();
@@ -344,5 +389,8 @@ fn context_err_values_and_detaching() {
     assert_eq!(deep.value::<u64>("other"), None);
     cancel_p.cancel();
     assert_eq!(deep.err(), Some(ContextError::Canceled));
-    assert_eq!(alloc::format!("{}", ContextError::DeadlineExceeded), "context deadline exceeded");
+    assert_eq!(
+        alloc::format!("{}", ContextError::DeadlineExceeded),
+        "context deadline exceeded"
+    );
 }

@@ -6,8 +6,8 @@ use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 
-use super::rules::ContextError;
 use super::node::{Context, Kind, Node};
+use super::rules::ContextError;
 use crate::lock::SpinLock;
 use crate::sync::chan::{Chan, chan};
 use crate::time::{AfterFunc, Instant};

@@ -5,8 +5,8 @@ use alloc::sync::Arc;
 use core::time::Duration;
 
 use super::cancel::{self, CancelFunc};
-use super::rules::{ContextError, DeadlinePlan, plan_deadline};
 use super::node::Context;
+use super::rules::{ContextError, DeadlinePlan, plan_deadline};
 use super::with_cancel;
 use crate::time::{Instant, after_func};
 

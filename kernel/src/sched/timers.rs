@@ -74,7 +74,10 @@ pub enum TimerFn {
     /// scheduler loop (never from an interrupt). `seq` is the timer's
     /// sequence number when it left the heap. The timer is in no heap while
     /// `f` runs; `f` may add it again (a ticker's next period).
-    Func { f: fn(*const (), u64), arg: *const () },
+    Func {
+        f: fn(*const (), u64),
+        arg: *const (),
+    },
 }
 
 impl TimerFn {
@@ -294,7 +297,9 @@ pub fn stop(t: &Timer) -> bool {
         let removed = if t.is_func() {
             let mut h = pp.timers.fheap.lock();
             let ok = remove_locked(&mut h, t, pid);
-            pp.timers.ftimer0_when.store(h.earliest(), Ordering::Release);
+            pp.timers
+                .ftimer0_when
+                .store(h.earliest(), Ordering::Release);
             ok
         } else {
             let mut h = pp.timers.heap.lock();
@@ -386,7 +391,9 @@ pub fn run_funcs_due(pp: &P, now: u64) -> usize {
         let _waking = super::deadlock::Waking::new();
         let mut h = pp.timers.fheap.lock();
         let Some(first) = h.first().filter(|t| t.when() <= now) else {
-            pp.timers.ftimer0_when.store(h.earliest(), Ordering::Release);
+            pp.timers
+                .ftimer0_when
+                .store(h.earliest(), Ordering::Release);
             break;
         };
         let t = first.get();
@@ -397,7 +404,9 @@ pub fn run_funcs_due(pp: &P, now: u64) -> usize {
         t.popped.store(seq + 1, Ordering::Release);
         h.remove(0);
         t.p.store(NO_P, Ordering::Release);
-        pp.timers.ftimer0_when.store(h.earliest(), Ordering::Release);
+        pp.timers
+            .ftimer0_when
+            .store(h.earliest(), Ordering::Release);
         drop(h);
         pp.timers.fired.fetch_add(1, Ordering::Relaxed);
         fired += 1;
