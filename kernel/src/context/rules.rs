@@ -24,6 +24,8 @@ impl core::fmt::Display for ContextError {
     }
 }
 
+// Used by the kernel's context nodes (not built on the host but for tests).
+#[cfg_attr(not(target_os = "none"), allow(dead_code))]
 impl ContextError {
     /// The error as a byte (the lock-free copy a context keeps; 0: none).
     pub(crate) fn to_u8(e: Option<ContextError>) -> u8 {
