@@ -10,7 +10,8 @@
 //! `gosched`, `sleep`, `Instant`, `Duration`, `gomaxprocs`,
 //! `set_gomaxprocs`, `num_goroutine`, `num_cpu`, the `sync` types (`Mutex`,
 //! `RWMutex`, `Once`, `Cond`, `Semaphore`, `WaitGroup`), `chan`/`Chan` and
-//! `select!`,
+//! `select!`, the time channels (`after`, `tick`, `Timer`, `Ticker`,
+//! `after_func`), `Context`, the goroutine `Pool`,
 //! `read_mem_stats`/`MemStats`, `print_stack`, `exit`, `config`,
 //! `println!`/`print!`. Tests of the runtime itself add `gmpos::testing`.
 //! The other public modules are public for the runtime's own crates and
