@@ -268,12 +268,16 @@ fn workers_above_the_minimum_exit_after_keep_alive() {
         p.submit(blocker(&gate)).unwrap();
         sleep(Duration::from_millis(1));
     }
-    let busy = p.stats();
-    assert_eq!(
-        busy.current_workers, 8,
-        "the pool did not grow to max: {busy:?}"
-    );
-    assert_eq!(busy.running_tasks, 8);
+    let t0 = Instant::now();
+    while p.stats().running_tasks < 8 {
+        assert!(
+            t0.elapsed() < Duration::from_secs(2),
+            "the pool did not grow to max: {:?}",
+            p.stats()
+        );
+        sleep(Duration::from_millis(1));
+    }
+    assert_eq!(p.stats().current_workers, 8);
     gate.close();
     let t0 = Instant::now();
     while p.stats().current_workers > 2 {

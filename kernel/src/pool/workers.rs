@@ -15,8 +15,8 @@
 //!   and per-worker channels are not needed: the heap, not the channel,
 //!   decides the order.
 //! - **Workers**: `min_workers` start with the pool and never retire. A
-//!   submission that finds no idle worker starts one more, up to
-//!   `max_workers`. Each worker waits in `select!` on `work`, `quit` and its
+//!   submission that leaves more tasks waiting than workers idle starts one
+//!   more, up to `max_workers`. Each worker waits in `select!` on `work`, `quit` and its
 //!   own keep-alive [`Timer`] (reset before every wait, so one timer per
 //!   worker however many tasks pass); when the timer fires and more than
 //!   `min_workers` are alive (a CAS on the count), the worker exits.
@@ -212,10 +212,14 @@ impl Pool {
     }
 }
 
-/// One more worker if none is idle and the maximum allows (a CAS on the
+/// One more worker if more tasks wait for a worker (work tokens nobody has
+/// received) than workers are idle, and the maximum allows (a CAS on the
 /// count, so concurrent submitters never overshoot `max_workers`).
+/// Comparing with the tokens, not "is any worker idle", matters when two
+/// submissions land while one worker is about to wake: the second task
+/// would otherwise wait for a busy worker.
 fn maybe_grow(sh: &Arc<Shared>) {
-    if sh.n.idle.load(Ordering::Acquire) != 0 {
+    if sh.work.len() <= sh.n.idle.load(Ordering::Acquire) {
         return;
     }
     let mut cur = sh.n.current.load(Ordering::Acquire);
