@@ -176,6 +176,8 @@ TEST_IMPORT_OK   := kernel_main go gosched sleep Instant Duration gomaxprocs set
 	num_goroutine num_cpu WaitGroup Mutex MutexGuard MutexStats RawMutex RWMutex \
 	RWMutexReadGuard RWMutexWriteGuard Once Cond Semaphore SemaphorePermit \
 	chan Chan chan_from_interrupts TrySendError TryRecvError select \
+	after tick Timer Ticker AfterFunc after_func \
+	Context CancelFunc ContextError Pool PoolConfig PoolError PoolStats Task \
 	read_mem_stats MemStats print_stack exit config \
 	println print test qemu_test test_note testing VERSION
 

@@ -10,7 +10,8 @@
 //! `gosched`, `sleep`, `Instant`, `Duration`, `gomaxprocs`,
 //! `set_gomaxprocs`, `num_goroutine`, `num_cpu`, the `sync` types (`Mutex`,
 //! `RWMutex`, `Once`, `Cond`, `Semaphore`, `WaitGroup`), `chan`/`Chan` and
-//! `select!`,
+//! `select!`, the time channels (`after`, `tick`, `Timer`, `Ticker`,
+//! `after_func`), `Context`, the goroutine `Pool`,
 //! `read_mem_stats`/`MemStats`, `print_stack`, `exit`, `config`,
 //! `println!`/`print!`. Tests of the runtime itself add `gmpos::testing`.
 //! The other public modules are public for the runtime's own crates and
@@ -23,7 +24,9 @@ extern crate alloc;
 pub mod arch;
 pub mod clock;
 pub mod cmdline;
+pub mod context;
 pub mod lock;
+pub mod pool;
 pub mod sched;
 pub mod sync;
 pub mod time;
@@ -86,6 +89,35 @@ pub use sched::gosched;
 /// other goroutines or halts meanwhile.
 #[cfg(target_os = "none")]
 pub use time::sleep;
+
+/// Go: `time.After(d)`: a channel that receives the [`Instant`] once, after
+/// at least `d` (`select!` on it for a timeout). Dropped unreceived, its
+/// timer is freed when it would have fired (Go 1.23: no `Stop` needed).
+/// Values are sent from the scheduler loop, not the timer interrupt.
+#[cfg(target_os = "none")]
+pub use time::after;
+
+/// Go: `time.Tick(d)`: a channel receiving the time every `d`; a tick
+/// nobody is ready for is dropped, not queued. Dropping the channel frees
+/// the timer at the next tick. Panics for a zero `d`.
+#[cfg(target_os = "none")]
+pub use time::tick;
+
+/// Go: `time.NewTimer`: `Timer::new(d)`, its channel `t.c()`, `stop()`
+/// and `reset(d)` with Go 1.23's guarantee: once they return, no stale
+/// value is received.
+#[cfg(target_os = "none")]
+pub use time::Timer;
+
+/// Go: `time.NewTicker`: `Ticker::new(d)`, `t.c()`, `stop()`, `reset(d)`
+/// (no stale tick after either, Go 1.23).
+#[cfg(target_os = "none")]
+pub use time::Ticker;
+
+/// Go: `time.AfterFunc(d, f)`: starts `f` in a new goroutine after `d`;
+/// the returned [`AfterFunc`] has `stop()` and `reset(d)`.
+#[cfg(target_os = "none")]
+pub use time::{AfterFunc, after_func};
 
 /// Go: `time.Now()` for measuring (the monotonic clock): `Instant::now()`,
 /// `t.elapsed()`, `t.duration_since(u)`.
@@ -173,6 +205,27 @@ pub use sync::chan_from_interrupts;
 /// value back; `Empty`/`Closed`.
 #[cfg(target_os = "none")]
 pub use sync::{TryRecvError, TrySendError};
+
+pub use context::ContextError;
+/// Go: `context.Context`: `Context::background()`, then
+/// `Context::with_cancel`/`with_timeout`/`with_deadline`/`with_value` (also
+/// as `gmpos::context::with_*`); `ctx.done()` (a channel closed when it is
+/// done: `select! { recv(ctx.done()) => ... }`), `ctx.err()`,
+/// `ctx.deadline()`, `ctx.value::<T>(key)`. A `CancelFunc`'s `cancel()`
+/// cancels it and every descendant; `ContextError` is Go's `Canceled` /
+/// `DeadlineExceeded`.
+#[cfg(target_os = "none")]
+pub use context::{CancelFunc, Context};
+
+pub use pool::{Config as PoolConfig, Error as PoolError, Task};
+/// Seed 004's goroutine pool: `Pool::new(PoolConfig { min_workers,
+/// max_workers, keep_alive, queue_size })` (defaults: CPUs, 2 x CPUs, 60 s,
+/// 1,000), `submit(Task::new(f).priority(p).deadline(d).callback(cb))`,
+/// `submit_with_context`, `submit_func`, `stats()` ([`PoolStats`]),
+/// `shutdown()` (stops intake, waits for running tasks, idempotent).
+/// Errors are [`PoolError`] values.
+#[cfg(target_os = "none")]
+pub use pool::{Pool, Stats as PoolStats};
 
 // `select!` (Go: the `select` statement; `sync/select.rs` documents the
 // syntax) is `#[macro_export]`ed, so it is `gmpos::select!` already.

@@ -13,7 +13,9 @@
 //!    (`SCHED.nexternal`: a goroutine receiving from a channel interrupt
 //!    handlers feed; `park::external_wait`);
 //! 3. no timer that readies a user goroutine is pending (a sleeper, even a
-//!    `sleep(Duration::MAX)` one: Go counts it too);
+//!    `sleep(Duration::MAX)` one: Go counts it too), and no function timer
+//!    (a time channel's or `after_func`'s: it may send to the channel a
+//!    goroutine waits on, or start a goroutine);
 //! 4. no wake-up from outside goroutine code is in flight.
 //!
 //! (4) closes the window between a timer leaving its heap or an interrupt
@@ -81,12 +83,18 @@ pub fn set_report_only(on: bool) {
     REPORT_ONLY.store(on, Ordering::Relaxed);
 }
 
-/// Does a timer of some P ready a user goroutine?
+/// Does a timer of some P ready a user goroutine, or is a function timer
+/// pending (a time channel's send or an `after_func`: it may wake or start
+/// a user goroutine; Go's `checkdead` likewise gives up while any timer is
+/// pending)?
 fn user_timer_pending() -> bool {
     let n = SCHED.ncpu.load(Ordering::Relaxed) as usize;
     // Every P up to the CPU count: a concurrent `set_gomaxprocs` moves
     // timers between Ps.
-    (0..n).any(|i| p(i).timers.any(|g| !g.system.load(Ordering::Relaxed)))
+    (0..n).any(|i| {
+        let t = &p(i).timers;
+        t.funcs_pending() || t.any(|g| !g.system.load(Ordering::Relaxed))
+    })
 }
 
 /// Go: `checkdead`. Called by a CPU about to halt with every P idle.

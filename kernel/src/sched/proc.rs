@@ -193,10 +193,15 @@ fn find_runnable(mp: &M) -> (NonNull<G>, bool) {
         // Go: checkTimers, for this P and (a timer must not be late because
         // its own CPU is busy, stalled or asleep) the others.
         let now = crate::clock::now_ns();
-        if pp.timers.due(now) {
+        if pp.timers.due_ready(now) {
             timers::run_due(pp, now);
         }
         timers::run_others_due(pp, now);
+        // Function timers (time channels, `after_func`): only here, on g0.
+        if pp.timers.due_funcs(now) {
+            timers::run_funcs_due(pp, now);
+        }
+        timers::run_others_funcs_due(pp, now);
         if let Some(found) = policy::find_runnable_fast(&mut Queues { mp, pp }) {
             return found;
         }

@@ -6,6 +6,7 @@
 //! slice and a busy tick. On the interrupt ([`on_tick`]):
 //! 1. the P's due timers ready their goroutines (interrupt-safe), then the
 //!    other Ps' (their CPUs may be stalled or busy with interrupts off);
+//!    due function timers are only noticed (g0 runs them, `timers.rs`);
 //! 2. if timers woke goroutines, the running goroutine's slice is cut
 //!    (`Slice::cut_for_woken`) so that they wait at most about
 //!    [`WOKEN_SLICE_NS`];
@@ -69,6 +70,15 @@ fn rearm_locked(pp: Option<&P>) {
     let mut deadline = u64::MAX;
     if let Some(pp) = pp {
         deadline = pp.timers.timer0_when.load(Ordering::Acquire);
+        // A function timer only g0 runs: armed for while it is in the
+        // future. Once due, the interrupt has nothing to do for it: the
+        // idle check sees it (an idle P does not halt), and a running
+        // goroutine's slice was cut when the tick noticed it (`on_tick`),
+        // so re-arming for it would be a tick every MIN_REARM_NS.
+        let fwhen = pp.timers.ftimer0_when.load(Ordering::Acquire);
+        if fwhen > clock::now_ns() {
+            deadline = deadline.min(fwhen);
+        }
         if pp.status() == PStatus::Running {
             deadline = deadline.min(pp.slice.deadline());
             // A busy CPU looks at the world at least every BUSY_TICK_NS:
@@ -118,6 +128,12 @@ fn on_tick(frame: &mut TrapFrame) {
         // Other Ps' due timers (their CPUs may be stalled or busy with
         // interrupts off): readying is interrupt-safe.
         readied += timers::run_others_due(pp, now);
+        // A due function timer (a time channel's send, `after_func`) runs
+        // only on g0: counted like a woken goroutine, so the running one's
+        // slice is cut and the scheduler loop gets to it soon.
+        if pp.timers.due_funcs(now) {
+            readied += 1;
+        }
     }
     let cpu = percpu::this();
     let g = cpu.g.load(Ordering::Relaxed);
@@ -145,7 +161,7 @@ fn run_own_timers(pp: &P, start: u64) -> usize {
     let mut now = start;
     let mut readied = 0;
     loop {
-        if pp.timers.due(now) {
+        if pp.timers.due_ready(now) {
             readied += timers::run_due(pp, now);
         }
         let next = pp.timers.timer0_when.load(Ordering::Acquire);

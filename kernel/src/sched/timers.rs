@@ -7,25 +7,39 @@
 //! exactly its next timer (tickless) and no timer is late because its CPU
 //! sleeps.
 //!
-//! A timer's action is "ready this goroutine" (`sleep`): it fires straight
-//! from the timer interrupt (or whichever scheduler loop sees it due first),
-//! through the interrupt-safe [`goready_woken`](super::park::goready_woken).
-//! Timers that run a function (Go's `sendTime`, `AfterFunc`) will take
-//! locks the interrupted goroutine may hold, so they must run from the
-//! scheduler loop on g0, not from the interrupt: the time channels of a
-//! later issue add them with that rule.
+//! A timer does one of two things ([`TimerFn`]):
+//!
+//! - **Ready a goroutine** (`sleep`): it fires straight from the timer
+//!   interrupt (or whichever scheduler loop sees it due first), through the
+//!   interrupt-safe [`goready_woken`](super::park::goready_woken).
+//! - **Run a function** (the time channels' `sendTime`, `after_func`'s
+//!   `goFunc`, `time/`): such a function takes locks the interrupted
+//!   goroutine may hold (a channel's, the heap's), so it runs **only from a
+//!   scheduler loop, on g0** ([`run_funcs_due`]), never from the interrupt.
+//!   Function timers live in a second heap per P (`fheap`), behind a plain
+//!   [`SpinLock`] the interrupt never takes. The interrupt only *notices*
+//!   one is due (`ftimer0_when`): an idle CPU leaves its halt loop (the idle
+//!   check counts due function timers as work), a busy one has its
+//!   goroutine's slice cut as for woken sleepers (`tick.rs`), so g0 gets to
+//!   run it within about half a millisecond.
+//!
+//! Go's `t.seq`: [`stop`] bumps the timer's sequence number, and a fired
+//! function is passed the number it had when it left the heap, so a
+//! function that lost a race with a stop or reset can see it is stale and
+//! do nothing (Go 1.23: no stale value after `Stop`/`Reset`).
 //!
 //! The timer object is owned by its creator and must stay put while it is in
-//! a heap (a sleeping goroutine keeps it on its parked stack).
+//! a heap (a sleeping goroutine keeps it on its parked stack; a function
+//! timer's owner keeps a reference in the heap's name, `time/timer.rs`).
 use alloc::vec::Vec;
 use core::cell::UnsafeCell;
 use core::ptr::NonNull;
-use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 use super::g::G;
 use super::p::{P, p};
 use super::timerheap::{HeapTimer, TimerHeap, next_period};
-use crate::lock::IrqSpinLock;
+use crate::lock::{IrqSpinLock, SpinLock};
 
 const NO_P: u32 = u32::MAX;
 
@@ -56,6 +70,20 @@ fn ready_window() {
 pub enum TimerFn {
     /// Ready a parked goroutine (safe from interrupt context).
     Ready(NonNull<G>),
+    /// Go: `t.f(t.arg, t.seq, delay)`: call `f(arg, seq)` on g0 from a
+    /// scheduler loop (never from an interrupt). `seq` is the timer's
+    /// sequence number when it left the heap. The timer is in no heap while
+    /// `f` runs; `f` may add it again (a ticker's next period).
+    Func {
+        f: fn(*const (), u64),
+        arg: *const (),
+    },
+}
+
+impl TimerFn {
+    const fn is_func(&self) -> bool {
+        matches!(self, TimerFn::Func { .. })
+    }
 }
 
 /// A runtime timer (Go: `runtime.timer`).
@@ -65,6 +93,15 @@ pub struct Timer {
     /// Re-add `period` ns later after firing (0: one-shot).
     period: AtomicU64,
     func: UnsafeCell<TimerFn>,
+    /// `func` is a `Func` (which heap the timer goes to). Written with
+    /// `func`, readable while the timer is in a heap.
+    is_func: AtomicBool,
+    /// Go: `t.seq`: bumped by every [`stop`] (and so every reset).
+    seq: AtomicU64,
+    /// `seq + 1` when a function timer last left its heap to fire (0:
+    /// never): its owner tells a firing still in flight from one that is
+    /// over (Go's `t.isSending`, `time/sendtime.rs`).
+    popped: AtomicU64,
     /// The P whose heap holds it, and its index there.
     p: AtomicU32,
     idx: AtomicUsize,
@@ -82,6 +119,9 @@ impl Timer {
             when: AtomicU64::new(0),
             period: AtomicU64::new(0),
             func: UnsafeCell::new(func),
+            is_func: AtomicBool::new(func.is_func()),
+            seq: AtomicU64::new(0),
+            popped: AtomicU64::new(0),
             p: AtomicU32::new(NO_P),
             idx: AtomicUsize::new(0),
         }
@@ -92,6 +132,21 @@ impl Timer {
         assert!(!self.is_active(), "timer: set_func on an active timer");
         // SAFETY: not in any heap, so nobody else reads `func`.
         unsafe { *self.func.get() = func };
+        self.is_func.store(func.is_func(), Ordering::Relaxed);
+    }
+
+    /// Go: `t.seq`: changes with every [`stop`].
+    pub fn seq(&self) -> u64 {
+        self.seq.load(Ordering::Acquire)
+    }
+
+    /// The `seq` a function timer had when it last left its heap to fire.
+    pub fn popped_seq(&self) -> Option<u64> {
+        self.popped.load(Ordering::Acquire).checked_sub(1)
+    }
+
+    fn is_func(&self) -> bool {
+        self.is_func.load(Ordering::Relaxed)
     }
 
     pub fn set_period(&self, period_ns: u64) {
@@ -139,6 +194,12 @@ pub struct PTimers {
     pub heap: IrqSpinLock<TimerHeap<TimerRef>>,
     /// Lock-free mirror of the heap's earliest `when` (Go: `p.timer0When`).
     pub timer0_when: AtomicU64,
+    /// Function timers (`TimerFn::Func`): run only by scheduler loops on
+    /// g0, so the interrupt never takes this lock (see the module doc).
+    pub fheap: SpinLock<TimerHeap<TimerRef>>,
+    /// Lock-free mirror of `fheap`'s earliest `when`: the interrupt and the
+    /// idle check read it to notice a due function timer.
+    pub ftimer0_when: AtomicU64,
     /// Timers fired on this P.
     pub fired: AtomicU64,
 }
@@ -148,13 +209,26 @@ impl PTimers {
         PTimers {
             heap: IrqSpinLock::new(TimerHeap::new()),
             timer0_when: AtomicU64::new(u64::MAX),
+            fheap: SpinLock::new(TimerHeap::new()),
+            ftimer0_when: AtomicU64::new(u64::MAX),
             fired: AtomicU64::new(0),
         }
     }
 
-    /// Is a timer due at `now`?
+    /// Is a timer of either kind due at `now` (work for the scheduler
+    /// loop: the idle check)?
     pub fn due(&self, now: u64) -> bool {
+        self.due_ready(now) || self.due_funcs(now)
+    }
+
+    /// Is a goroutine-readying timer due at `now` (the interrupt runs it)?
+    pub fn due_ready(&self, now: u64) -> bool {
         self.timer0_when.load(Ordering::Acquire) <= now
+    }
+
+    /// Is a function timer due at `now` (only g0 runs it)?
+    pub fn due_funcs(&self, now: u64) -> bool {
+        self.ftimer0_when.load(Ordering::Acquire) <= now
     }
 
     /// Does a pending timer ready a goroutine for which `pred` holds?
@@ -162,15 +236,23 @@ impl PTimers {
         let h = self.heap.lock();
         h.iter().any(|t| {
             // SAFETY: the timer is in our heap and we hold its lock.
-            let TimerFn::Ready(g) = unsafe { *t.get().func.get() };
-            // SAFETY: a sleeper's G is parked, alive (Gs are never freed).
-            pred(unsafe { g.as_ref() })
+            match unsafe { *t.get().func.get() } {
+                // SAFETY: a sleeper's G is parked, alive (Gs are never freed).
+                TimerFn::Ready(g) => pred(unsafe { g.as_ref() }),
+                TimerFn::Func { .. } => false,
+            }
         })
     }
 
-    /// Pending timers (for `read_mem_stats` and dumps).
+    /// Are function timers pending (the deadlock check: one may send to a
+    /// channel a goroutine waits on, or start a goroutine)?
+    pub fn funcs_pending(&self) -> bool {
+        !self.fheap.lock().is_empty()
+    }
+
+    /// Pending timers of both kinds (for `read_mem_stats` and dumps).
     pub fn pending(&self) -> usize {
-        self.heap.lock().len()
+        self.heap.lock().len() + self.fheap.lock().len()
     }
 }
 
@@ -180,32 +262,69 @@ impl PTimers {
 pub fn add(pp: &P, t: &Timer, when: u64) -> bool {
     assert!(!t.is_active(), "timer: add of an active timer");
     t.when.store(when, Ordering::Relaxed);
-    let mut h = pp.timers.heap.lock();
-    t.p.store(pp.id as u32, Ordering::Release);
-    h.push(TimerRef(NonNull::from(t)));
-    let earliest = h.earliest();
-    pp.timers.timer0_when.store(earliest, Ordering::Release);
+    let earliest = if t.is_func() {
+        let mut h = pp.timers.fheap.lock();
+        t.p.store(pp.id as u32, Ordering::Release);
+        h.push(TimerRef(NonNull::from(t)));
+        let earliest = h.earliest();
+        pp.timers.ftimer0_when.store(earliest, Ordering::Release);
+        earliest
+    } else {
+        let mut h = pp.timers.heap.lock();
+        t.p.store(pp.id as u32, Ordering::Release);
+        h.push(TimerRef(NonNull::from(t)));
+        let earliest = h.earliest();
+        pp.timers.timer0_when.store(earliest, Ordering::Release);
+        earliest
+    };
     earliest == when
 }
 
-/// Go: `t.stop`: removes `t` from its heap. True if it was pending.
+/// Go: `t.stop`: removes `t` from its heap and bumps its `seq` (so a
+/// function that already left the heap sees it is stale). True if it was
+/// pending.
 pub fn stop(t: &Timer) -> bool {
     loop {
         let pid = t.p.load(Ordering::Acquire);
         if pid == NO_P {
+            // Not in a heap: if it fired, its pop read `seq` before storing
+            // NO_P (Release, read above with Acquire), so this bump is seen
+            // as a change by the fired function.
+            t.seq.fetch_add(1, Ordering::AcqRel);
             return false;
         }
         let pp = p(pid as usize);
-        let mut h = pp.timers.heap.lock();
-        if t.p.load(Ordering::Acquire) != pid {
-            continue; // fired or moved meanwhile
+        let removed = if t.is_func() {
+            let mut h = pp.timers.fheap.lock();
+            let ok = remove_locked(&mut h, t, pid);
+            pp.timers
+                .ftimer0_when
+                .store(h.earliest(), Ordering::Release);
+            ok
+        } else {
+            let mut h = pp.timers.heap.lock();
+            let ok = remove_locked(&mut h, t, pid);
+            pp.timers.timer0_when.store(h.earliest(), Ordering::Release);
+            ok
+        };
+        if removed {
+            return true;
         }
-        let i = t.idx.load(Ordering::Relaxed);
-        h.remove(i);
-        t.p.store(NO_P, Ordering::Release);
-        pp.timers.timer0_when.store(h.earliest(), Ordering::Release);
-        return true;
+        // Fired or moved meanwhile: look again.
     }
+}
+
+/// Removes `t` from heap `h` (P `pid`'s, locked) if it is still there,
+/// bumping `seq` under the lock: a pop (which reads `seq` under the same
+/// lock) is either before, and then `t` is no longer here, or after.
+fn remove_locked(h: &mut TimerHeap<TimerRef>, t: &Timer, pid: u32) -> bool {
+    if t.p.load(Ordering::Acquire) != pid {
+        return false;
+    }
+    t.seq.fetch_add(1, Ordering::AcqRel);
+    h.remove(t.idx.load(Ordering::Relaxed));
+    t.p.store(NO_P, Ordering::Release);
+    true
 }
 
 /// Go: `t.reset` / `t.modify`: stops `t` if pending and schedules it at
@@ -250,6 +369,50 @@ pub fn run_due(pp: &P, now: u64) -> usize {
         fired += 1;
         match func {
             TimerFn::Ready(g) => super::park::goready_woken(g),
+            TimerFn::Func { .. } => unreachable!("a function timer in the interrupt's heap"),
+        }
+    }
+    fired
+}
+
+/// Go: `runtimer` for the due function timers of `pp` at `now`, **on g0
+/// from a scheduler loop only** (they take ordinary locks: see the module
+/// doc). Each leaves its heap, then its function runs with the lock
+/// dropped. Returns the number run.
+pub fn run_funcs_due(pp: &P, now: u64) -> usize {
+    debug_assert!(
+        crate::arch::percpu::irq_depth() == 0,
+        "function timers run from the interrupt"
+    );
+    let mut fired = 0;
+    loop {
+        // The function may ready a goroutine (a channel send) or start
+        // one: a wake-up from outside goroutine code, as for `run_due`.
+        let _waking = super::deadlock::Waking::new();
+        let mut h = pp.timers.fheap.lock();
+        let Some(first) = h.first().filter(|t| t.when() <= now) else {
+            pp.timers
+                .ftimer0_when
+                .store(h.earliest(), Ordering::Release);
+            break;
+        };
+        let t = first.get();
+        // SAFETY: the timer is in our heap and we hold its lock.
+        let func = unsafe { *t.func.get() };
+        // Read under the heap lock, before the timer leaves it: see `stop`.
+        let seq = t.seq.load(Ordering::Acquire);
+        t.popped.store(seq + 1, Ordering::Release);
+        h.remove(0);
+        t.p.store(NO_P, Ordering::Release);
+        pp.timers
+            .ftimer0_when
+            .store(h.earliest(), Ordering::Release);
+        drop(h);
+        pp.timers.fired.fetch_add(1, Ordering::Relaxed);
+        fired += 1;
+        match func {
+            TimerFn::Func { f, arg } => f(arg, seq),
+            TimerFn::Ready(_) => unreachable!("a readying timer in the function heap"),
         }
     }
     fired
@@ -263,8 +426,21 @@ pub fn run_others_due(me: &P, now: u64) -> usize {
     let mut fired = 0;
     for i in 0..super::schedt::gomaxprocs() {
         let other = p(i);
-        if i != me.id && other.timers.due(now) {
+        if i != me.id && other.timers.due_ready(now) {
             fired += run_due(other, now);
+        }
+    }
+    fired
+}
+
+/// Runs the due function timers of every P in use except `me`, on g0 (the
+/// scheduler loop's half of [`run_others_due`]).
+pub fn run_others_funcs_due(me: &P, now: u64) -> usize {
+    let mut fired = 0;
+    for i in 0..super::schedt::gomaxprocs() {
+        let other = p(i);
+        if i != me.id && other.timers.due_funcs(now) {
+            fired += run_funcs_due(other, now);
         }
     }
     fired
@@ -279,6 +455,13 @@ pub fn move_all(from: &P, to: &P) {
             moved.push(h.remove(0));
         }
         from.timers.timer0_when.store(u64::MAX, Ordering::Release);
+    }
+    {
+        let mut h = from.timers.fheap.lock();
+        while !h.is_empty() {
+            moved.push(h.remove(0));
+        }
+        from.timers.ftimer0_when.store(u64::MAX, Ordering::Release);
     }
     for t in moved {
         let t = t.get();

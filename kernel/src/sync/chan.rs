@@ -49,7 +49,7 @@
 //! detection counts it as not deadlocked). An interrupt-side operation on
 //! another channel is a fatal error, so a missing flag is found at once,
 //! not as a false deadlock report.
-use alloc::sync::Arc;
+use alloc::sync::{Arc, Weak};
 use core::ptr::NonNull;
 
 use super::hchan::{ChanLock, HChan, ParkReason, RecvFail, Runtime, SendFail};
@@ -143,6 +143,32 @@ pub struct Chan<T>(Arc<Inner<T>>);
 impl<T> Clone for Chan<T> {
     fn clone(&self) -> Self {
         Chan(self.0.clone())
+    }
+}
+
+/// A handle that does not keep the channel alive: the runtime's timers hold
+/// their channel this way (`time/`), so a timer channel nobody holds any
+/// more frees its timer when it next fires instead of leaking it (Go 1.23:
+/// an unreferenced timer is garbage).
+pub(crate) struct WeakChan<T>(Weak<Inner<T>>);
+
+impl<T> WeakChan<T> {
+    /// The channel, if some [`Chan`] handle still exists.
+    pub(crate) fn upgrade(&self) -> Option<Chan<T>> {
+        self.0.upgrade().map(Chan)
+    }
+}
+
+impl<T> Chan<T> {
+    /// A [`WeakChan`] to this channel.
+    pub(crate) fn downgrade(&self) -> WeakChan<T> {
+        WeakChan(Arc::downgrade(&self.0))
+    }
+
+    /// Is this the only handle (no clone exists)? A timer's owner dropping
+    /// the last handle frees the timer at once rather than at its firing.
+    pub(crate) fn is_unique(&self) -> bool {
+        Arc::strong_count(&self.0) == 1
     }
 }
 

@@ -1,5 +1,11 @@
-//! Time for goroutines: [`Instant`], [`Duration`], [`sleep`], and the
-//! per-P timer heaps. The clock they read is [`crate::clock`] (the TSC).
+//! Time for goroutines (Go: `time`): [`Instant`], [`Duration`], [`sleep`],
+//! and time on channels: [`Timer`], [`after`], [`after_func`], [`Ticker`],
+//! [`tick`] (Go 1.23 semantics; `sendtime.rs` is the runtime side and its
+//! design comment). They run on the runtime's per-P timers
+//! (`sched/timers.rs`). The clock they read is [`crate::clock`] (the TSC).
+//!
+//! One idea per file: `sleep.rs`, `timer.rs` (`Timer`, `after`,
+//! `after_func`), `ticker.rs` (`Ticker`, `tick`), `sendtime.rs`.
 //!
 //! On the host only [`Instant`]'s arithmetic builds.
 use crate::clock::convert;
@@ -11,11 +17,21 @@ pub use crate::clock::now_ns;
 pub use crate::clock::{cycles_to_ns, ns_to_cycles};
 
 #[cfg(target_os = "none")]
+mod sendtime;
+#[cfg(target_os = "none")]
 pub mod sleep;
+#[cfg(target_os = "none")]
+pub mod ticker;
+#[cfg(target_os = "none")]
+pub mod timer;
 
 pub use core::time::Duration;
 #[cfg(target_os = "none")]
 pub use sleep::sleep;
+#[cfg(target_os = "none")]
+pub use ticker::{Ticker, tick};
+#[cfg(target_os = "none")]
+pub use timer::{AfterFunc, Timer, after, after_func};
 
 /// A point on the monotonic clock (Go: the monotonic part of `time.Time`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
