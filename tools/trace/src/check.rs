@@ -49,7 +49,11 @@ pub fn check(t: &Trace, want: &Want) -> Vec<String> {
             bad.push(format!("g{} starts before it is readied", f.goid));
         }
     }
-    let preempts = t.marks.iter().filter(|m| m.name.starts_with("preempt")).count();
+    let preempts = t
+        .marks
+        .iter()
+        .filter(|m| m.name.starts_with("preempt"))
+        .count();
     for (what, have, need) in [
         ("unblock flows", count("unblock"), want.unblocks),
         ("steals", count("steal"), want.steals),

@@ -13,33 +13,49 @@ pub fn to_json(t: &Trace) -> Value {
     let mut ev: Vec<Value> = Vec::new();
     ev.push(json!({"ph": "M", "name": "process_name", "pid": 0, "args": {"name": "gmpos"}}));
     for cpu in 0..t.ncpu {
-        ev.push(json!({"ph": "M", "name": "thread_name", "pid": 0, "tid": cpu,
-            "args": {"name": format!("cpu {cpu}")}}));
-        ev.push(json!({"ph": "M", "name": "thread_sort_index", "pid": 0, "tid": cpu,
-            "args": {"sort_index": 2 * cpu}}));
-        ev.push(json!({"ph": "M", "name": "thread_name", "pid": 0, "tid": IDLE_TID + cpu,
-            "args": {"name": format!("cpu {cpu} P idle")}}));
-        ev.push(json!({"ph": "M", "name": "thread_sort_index", "pid": 0, "tid": IDLE_TID + cpu,
-            "args": {"sort_index": 2 * cpu + 1}}));
+        ev.push(
+            json!({"ph": "M", "name": "thread_name", "pid": 0, "tid": cpu,
+            "args": {"name": format!("cpu {cpu}")}}),
+        );
+        ev.push(
+            json!({"ph": "M", "name": "thread_sort_index", "pid": 0, "tid": cpu,
+            "args": {"sort_index": 2 * cpu}}),
+        );
+        ev.push(
+            json!({"ph": "M", "name": "thread_name", "pid": 0, "tid": IDLE_TID + cpu,
+            "args": {"name": format!("cpu {cpu} P idle")}}),
+        );
+        ev.push(
+            json!({"ph": "M", "name": "thread_sort_index", "pid": 0, "tid": IDLE_TID + cpu,
+            "args": {"sort_index": 2 * cpu + 1}}),
+        );
     }
     for s in &t.slices {
-        ev.push(json!({"ph": "X", "name": t.label(s.goid), "cat": "goroutine", "pid": 0,
+        ev.push(
+            json!({"ph": "X", "name": t.label(s.goid), "cat": "goroutine", "pid": 0,
             "tid": s.cpu, "ts": t.us(s.start), "dur": t.us(s.end) - t.us(s.start),
-            "args": {"goid": s.goid, "end": s.why}}));
+            "args": {"goid": s.goid, "end": s.why}}),
+        );
     }
     for &(cpu, a, b) in &t.idle {
         ev.push(json!({"ph": "X", "name": "idle", "cat": "proc", "pid": 0,
             "tid": IDLE_TID + cpu, "ts": t.us(a), "dur": t.us(b) - t.us(a)}));
     }
     for (id, f) in t.flows.iter().enumerate() {
-        ev.push(json!({"ph": "s", "id": id, "name": f.name, "cat": f.name, "pid": 0,
-            "tid": f.from_cpu, "ts": t.us(f.from_ts), "args": {"goid": f.goid}}));
-        ev.push(json!({"ph": "f", "bp": "e", "id": id, "name": f.name, "cat": f.name,
-            "pid": 0, "tid": f.to_cpu, "ts": t.us(f.to_ts), "args": {"goid": f.goid}}));
+        ev.push(
+            json!({"ph": "s", "id": id, "name": f.name, "cat": f.name, "pid": 0,
+            "tid": f.from_cpu, "ts": t.us(f.from_ts), "args": {"goid": f.goid}}),
+        );
+        ev.push(
+            json!({"ph": "f", "bp": "e", "id": id, "name": f.name, "cat": f.name,
+            "pid": 0, "tid": f.to_cpu, "ts": t.us(f.to_ts), "args": {"goid": f.goid}}),
+        );
     }
     for m in &t.marks {
-        ev.push(json!({"ph": "i", "s": "t", "name": m.name, "cat": "sched", "pid": 0,
-            "tid": m.cpu, "ts": t.us(m.ts), "args": {"goid": m.goid}}));
+        ev.push(
+            json!({"ph": "i", "s": "t", "name": m.name, "cat": "sched", "pid": 0,
+            "tid": m.cpu, "ts": t.us(m.ts), "args": {"goid": m.goid}}),
+        );
     }
     json!({
         "traceEvents": ev,

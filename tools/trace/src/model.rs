@@ -199,8 +199,10 @@ impl Trace {
                 Kind::GoCreate | Kind::GoName | Kind::Frames => {}
                 Kind::GoStart => {
                     if let Some((g, _)) = running.get(&cpu) {
-                        t.errors
-                            .push(format!("cpu {cpu}: goroutine {} starts while {g} runs", r.a));
+                        t.errors.push(format!(
+                            "cpu {cpu}: goroutine {} starts while {g} runs",
+                            r.a
+                        ));
                     }
                     running.insert(cpu, (r.a, r.tsc));
                     if let Some((from, ts)) = unblocked.remove(&r.a) {
@@ -310,8 +312,9 @@ impl Trace {
             }
         }
         for (cpu, (g, _)) in running {
-            t.errors
-                .push(format!("cpu {cpu}: goroutine {g} still running at the end (no end event)"));
+            t.errors.push(format!(
+                "cpu {cpu}: goroutine {g} still running at the end (no end event)"
+            ));
         }
         if t.t0 == u64::MAX {
             t.t0 = 0;
@@ -326,7 +329,11 @@ impl Trace {
 
     /// TSC -> microseconds since the first header.
     pub fn us(&self, tsc: u64) -> f64 {
-        let hz = if self.tsc_hz == 0 { 1_000_000_000 } else { self.tsc_hz };
+        let hz = if self.tsc_hz == 0 {
+            1_000_000_000
+        } else {
+            self.tsc_hz
+        };
         tsc.saturating_sub(self.t0) as f64 * 1e6 / hz as f64
     }
 
@@ -352,9 +359,25 @@ pub mod tests {
             r.tsc = tsc;
             v.extend_from_slice(&r.to_bytes());
         };
-        put(1000, Kind::Header, 0, WHAT_TRACE, 2 | 2 << 16, 1_000_000_000, MAGIC);
+        put(
+            1000,
+            Kind::Header,
+            0,
+            WHAT_TRACE,
+            2 | 2 << 16,
+            1_000_000_000,
+            MAGIC,
+        );
         put(1000, Kind::GoCreate, 0, 1, 2, 1, 0);
-        put(1000, Kind::GoName, 0, 4, 1, u64::from_le_bytes(*b"main\0\0\0\0"), 0);
+        put(
+            1000,
+            Kind::GoName,
+            0,
+            4,
+            1,
+            u64::from_le_bytes(*b"main\0\0\0\0"),
+            0,
+        );
         put(1100, Kind::ProcStart, 0, 0, 0, 0, 0);
         put(1100, Kind::GoStart, 0, 0, 0, 1, 0);
         put(2000, Kind::GoCreate, 0, 0, 0, 2, 1);
@@ -399,7 +422,11 @@ pub mod tests {
         let cut = 14 * RECORD_BYTES;
         v.drain(cut..cut + RECORD_BYTES);
         let t = Trace::from_bytes(&v).unwrap();
-        assert!(t.errors.iter().any(|e| e.contains("still running")), "{:?}", t.errors);
+        assert!(
+            t.errors.iter().any(|e| e.contains("still running")),
+            "{:?}",
+            t.errors
+        );
         assert!(Trace::from_bytes(&v[..40]).is_err());
         assert!(Trace::from_bytes(&[0u8; 32]).is_err());
     }

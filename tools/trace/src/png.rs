@@ -30,7 +30,10 @@ fn register() {
 
 /// A goroutine's colour: fixed per goid, distinct for neighbours.
 pub fn colour(goid: u64) -> RGBColor {
-    let c = Palette99::pick(goid as usize * 7 % 99).to_rgba();
+    // Golden-ratio hue steps: consecutive goids get far-apart hues.
+    let h = (goid as f64 * 0.618_033_988_75).fract();
+    let l = if goid % 2 == 0 { 0.45 } else { 0.6 };
+    let c = HSLColor(h, 0.7, l).to_rgba();
     RGBColor(c.0, c.1, c.2)
 }
 
@@ -46,6 +49,7 @@ fn legend(t: &Trace) -> Vec<u64> {
 }
 
 /// Draws `t` into an RGB buffer of `WIDTH` x `height(t)`.
+#[cfg(test)]
 pub fn render(t: &Trace, buf: &mut [u8]) -> Result<(), String> {
     register();
     let h = height(t);
@@ -85,16 +89,17 @@ fn draw(t: &Trace, root: &Area) -> Result<(), Box<dyn std::error::Error>> {
         .margin(10)
         .x_label_area_size(35)
         .y_label_area_size(60)
-        .build_cartesian_2d(0f64..end_us, 0f64..ncpu as f64)?;
+        // Lanes centred on integers: the axis labels sit in their middle.
+        .build_cartesian_2d(0f64..end_us, -0.5f64..ncpu as f64 - 0.5)?;
     chart
         .configure_mesh()
         .disable_y_mesh()
         .x_desc("time since trace start (us)")
         .y_labels(ncpu)
         .y_label_formatter(&|y| {
-            let i = y.floor() as usize;
-            if (*y - y.floor()).abs() < 1e-9 && i < ncpu {
-                format!("cpu {}", ncpu - 1 - i)
+            let i = y.round();
+            if (*y - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < ncpu {
+                format!("cpu {}", ncpu - 1 - i as usize)
             } else {
                 String::new()
             }
@@ -102,7 +107,7 @@ fn draw(t: &Trace, root: &Area) -> Result<(), Box<dyn std::error::Error>> {
         .label_style(("sans-serif", 13))
         .draw()?;
     // Lane of `cpu` (cpu 0 on top).
-    let lane = |cpu: usize| (ncpu - 1 - cpu) as f64;
+    let lane = |cpu: usize| (ncpu - 1 - cpu) as f64 - 0.5;
     for &(cpu, a, b) in &t.idle {
         let y = lane(cpu);
         chart.draw_series(std::iter::once(Rectangle::new(
@@ -135,8 +140,10 @@ fn draw(t: &Trace, root: &Area) -> Result<(), Box<dyn std::error::Error>> {
     // Legend: colour swatch and label, busiest goroutines first, then the marks.
     let cols = LEGEND_COLS as i32;
     let col_w = WIDTH as i32 / cols;
-    let mut items: Vec<(RGBColor, String)> =
-        legend(t).into_iter().map(|g| (colour(g), t.label(g))).collect();
+    let mut items: Vec<(RGBColor, String)> = legend(t)
+        .into_iter()
+        .map(|g| (colour(g), t.label(g)))
+        .collect();
     items.push((RED, "preemption".into()));
     items.push((BLACK, "steal".into()));
     items.push((RGBColor(170, 170, 170), "P idle".into()));
@@ -178,7 +185,10 @@ mod tests {
         let lanes_top = 40;
         let mid = 90 / 2 + 10 + LANE_PX;
         assert!(find(colour(1), lanes_top, mid), "g1 bar in cpu 0's lane");
-        assert!(find(colour(2), mid, 90 + 2 * LANE_PX), "g2 bar in cpu 1's lane");
+        assert!(
+            find(colour(2), mid, 90 + 2 * LANE_PX),
+            "g2 bar in cpu 1's lane"
+        );
         assert!(find(RGBColor(255, 0, 0), 0, h), "a preemption mark");
     }
 

@@ -7,11 +7,22 @@ use std::collections::{BTreeMap, HashSet};
 
 use crate::model::Sample;
 
-/// A sample's stack, outermost first, one name per (inlined) function.
-pub fn stack(s: &Sample, sym: &mut dyn FnMut(u64, bool) -> Vec<String>) -> Vec<String> {
+/// A sample's stack, outermost first: with `inlines` one name per
+/// (inlined) function, else one per real function (the outermost of a PC's
+/// frames: the function whose code it is, where `pprof -noinlines` puts it).
+pub fn stack(
+    s: &Sample,
+    inlines: bool,
+    sym: &mut dyn FnMut(u64, bool) -> Vec<String>,
+) -> Vec<String> {
     let mut inner_first = Vec::new();
     for (i, &pc) in s.pcs.iter().enumerate() {
-        inner_first.extend(sym(pc, i == 0));
+        let fs = sym(pc, i == 0);
+        if inlines {
+            inner_first.extend(fs);
+        } else if let Some(real) = fs.last() {
+            inner_first.push(real.clone());
+        }
     }
     inner_first.reverse();
     inner_first
@@ -30,7 +41,7 @@ pub fn build(samples: &[Sample], sym: &mut dyn FnMut(u64, bool) -> Vec<String>) 
     let mut cum: BTreeMap<String, u64> = BTreeMap::new();
     let mut folded = BTreeMap::new();
     for s in samples {
-        let st = stack(s, sym);
+        let st = stack(s, false, sym);
         if let Some(leaf) = st.last() {
             *flat.entry(leaf.clone()).or_default() += 1;
         }
@@ -40,7 +51,7 @@ pub fn build(samples: &[Sample], sym: &mut dyn FnMut(u64, bool) -> Vec<String>) 
                 *cum.entry(f.clone()).or_default() += 1;
             }
         }
-        let key = st
+        let key = stack(s, true, sym)
             .iter()
             .map(|f| f.replace([';', ' '], "_"))
             .collect::<Vec<_>>()
@@ -86,7 +97,10 @@ impl Profile {
     }
 
     pub fn folded_text(&self) -> String {
-        self.folded.iter().map(|(k, v)| format!("{k} {v}\n")).collect()
+        self.folded
+            .iter()
+            .map(|(k, v)| format!("{k} {v}\n"))
+            .collect()
     }
 }
 
@@ -111,12 +125,15 @@ mod tests {
         };
         let p = build(&samples, &mut sym);
         assert_eq!(p.total, 4);
-        assert_eq!(p.rows[0], ("spin".to_string(), 2, 2));
+        // Equal flat: the larger cum first.
+        assert_eq!(p.rows[1], ("spin".to_string(), 2, 2));
         let main = p.rows.iter().find(|r| r.0 == "main").unwrap();
-        assert_eq!((main.1, main.2), (1, 4), "main counted once per sample");
+        // The PC in `helper` inlined into `main` is main's own in the table.
+        assert_eq!((main.1, main.2), (2, 4), "main counted once per sample");
+        assert!(!p.rows.iter().any(|r| r.0 == "helper"));
         assert_eq!(p.folded["main;spin"], 2);
         assert_eq!(p.folded["main;main;helper"], 1);
-        assert!(p.top(1).contains("spin"));
+        assert!(p.top(2).contains("spin"));
         assert!(p.folded_text().contains("main;spin 2\n"));
     }
 }

@@ -38,7 +38,13 @@ impl Symbolizer {
         let mut syms: Vec<(u64, u64, String)> = file
             .symbols()
             .filter(|s| s.kind() == SymbolKind::Text && s.address() != 0)
-            .filter_map(|s| Some((s.address(), s.address() + s.size(), demangle(s.name().ok()?))))
+            .filter_map(|s| {
+                Some((
+                    s.address(),
+                    s.address() + s.size(),
+                    demangle(s.name().ok()?),
+                ))
+            })
             .collect();
         syms.sort_by_key(|s| s.0);
         for i in 0..syms.len() {
