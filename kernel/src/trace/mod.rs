@@ -319,13 +319,16 @@ mod kernel {
         pub name: &'a str,
     }
 
+    /// Calls its argument once per existing goroutine.
+    pub type Snapshot<'a> = &'a mut dyn FnMut(&mut dyn FnMut(Existing));
+
     /// Starts tracing (false if it was on): the header, then `snapshot`'s
     /// goroutines, then the hooks record. The caller (on a goroutine,
     /// preemption off) is `cur` (goroutine, P) and starts recording at once.
     pub fn start(
         ncpu: usize,
         gomaxprocs: usize,
-        snapshot: &mut dyn FnMut(&mut dyn FnMut(Existing)),
+        snapshot: Snapshot,
         cur: (u64, usize),
     ) -> bool {
         let Some(_c) = Control::take() else {

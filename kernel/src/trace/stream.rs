@@ -57,7 +57,10 @@ pub fn drain_all(rings: &[core::sync::atomic::AtomicPtr<Ring>; MAX_CPUS], tail: 
 /// Writes `recs` to the stream now, ahead of anything still buffered (a
 /// recording's header and its snapshot of existing goroutines, written
 /// before any CPU records).
-pub fn write_now(recs: &mut dyn FnMut(&mut dyn FnMut(&Record))) {
+/// A function writing records through the `put` it is given.
+pub type Writer<'a> = &'a mut dyn FnMut(&mut dyn FnMut(&Record));
+
+pub fn write_now(recs: Writer) {
     let _g = OUT.lock();
     recs(&mut |r| put(r));
 }
