@@ -325,12 +325,7 @@ mod kernel {
     /// Starts tracing (false if it was on): the header, then `snapshot`'s
     /// goroutines, then the hooks record. The caller (on a goroutine,
     /// preemption off) is `cur` (goroutine, P) and starts recording at once.
-    pub fn start(
-        ncpu: usize,
-        gomaxprocs: usize,
-        snapshot: Snapshot,
-        cur: (u64, usize),
-    ) -> bool {
+    pub fn start(ncpu: usize, gomaxprocs: usize, snapshot: Snapshot, cur: (u64, usize)) -> bool {
         let Some(_c) = Control::take() else {
             return false;
         };

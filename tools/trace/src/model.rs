@@ -74,8 +74,10 @@ pub fn records(bytes: &[u8]) -> Result<Vec<Record>, String> {
         ));
     }
     let recs: Vec<Record> = bytes
-        .chunks_exact(RECORD_BYTES)
-        .map(|c| Record::from_bytes(c.try_into().unwrap()))
+        .as_chunks::<RECORD_BYTES>()
+        .0
+        .iter()
+        .map(Record::from_bytes)
         .collect();
     match recs.first() {
         Some(r) if r.kind == Kind::Header as u8 && r.b == MAGIC => Ok(recs),

@@ -32,7 +32,7 @@ fn register() {
 pub fn colour(goid: u64) -> RGBColor {
     // Golden-ratio hue steps: consecutive goids get far-apart hues.
     let h = (goid as f64 * 0.618_033_988_75).fract();
-    let l = if goid % 2 == 0 { 0.45 } else { 0.6 };
+    let l = if goid.is_multiple_of(2) { 0.45 } else { 0.6 };
     let c = HSLColor(h, 0.7, l).to_rgba();
     RGBColor(c.0, c.1, c.2)
 }
