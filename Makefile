@@ -6,6 +6,9 @@
 #   make debug  same, QEMU paused with a gdb server on :1234
 #   make test   QEMU suite, host unit tests, loom models, clippy + rustfmt
 #   make stress [STRESS_RUNS=20]  the scheduler regression kernels, repeatedly
+#   make trace  DEMO=name [SMP=2]  trace an example (or a test kernel with trace=1):
+#               target/trace/name.json (Perfetto) and name.png
+#   make prof   DEMO=name [HZ=1000]  CPU profile: target/trace/name.top.txt, name.folded
 #   make fmt | make clean | make deps | make runner | make kernel
 #
 # The runner (target/host/.../gmpos-boot) is always built with the same flags
@@ -25,6 +28,7 @@ CARGO      ?= cargo
 HOST       := x86_64-unknown-linux-gnu
 HOST_FLAGS := --release --target $(HOST) --target-dir target/host
 RUNNER     := target/host/$(HOST)/release/gmpos-boot
+TRACE_TOOL := target/host/$(HOST)/release/gmpos-trace
 PROFILE    := $(if $(filter 1 yes true,$(RELEASE)),release,debug)
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 EXAMPLE    ?=
@@ -43,6 +47,7 @@ RUN_FLAGS = --smp $(SMP) --mem $(MEM) --accel $(ACCEL) \
 	--args $(call shquote,$(ARGS))
 
 .PHONY: all run debug bench stress test test-qemu test-examples test-host test-host-kernel test-host-runner \
+	trace prof trace-tool test-trace test-host-trace lint-clippy-trace \
 	test-loom test-lint \
 	lint-clippy-kernel lint-clippy-host lint-fmt lint-test-imports \
 	kernel runner deps fmt clean clean-images help
@@ -78,6 +83,36 @@ run: deps kernel runner
 debug: deps kernel runner
 	$(RUNNER) --gdb $(RUN_FLAGS) $(KERNEL_ELF)
 
+# --- the execution tracer and the CPU profiler (tools/trace) ---------------
+# DEMO: an example in kernel/examples/ (booted with trace=1 / prof=HZ), or a
+# test kernel in qemu-tests/tests/ whose own config turns them on. The
+# runner sends the debug console (the kernel's stream) to
+# target/trace/DEMO.bin ($$GMPOS_TRACE_OUT).
+DEMO ?=
+HZ   ?= 1000
+
+trace-tool:
+	@$(CARGO) build -q -p gmpos-trace $(HOST_FLAGS)
+
+# $(1): trace or prof; $(2): the kernel words for an example.
+define boot_demo
+	@if [ -z "$(DEMO)" ]; then echo "make $(1): DEMO=<name> (examples: $(EXAMPLES), or a test kernel)" >&2; exit 2; fi
+	@mkdir -p target/trace; rm -f target/trace/$(DEMO).bin
+	@if [ -f kernel/examples/$(DEMO).rs ]; then \
+		GMPOS_TRACE_OUT=$(CURDIR)/target/trace/$(DEMO).bin $(MAKE) --no-print-directory run EXAMPLE=$(DEMO) SMP=$(SMP) ARGS=$(call shquote,$(2) exit $(ARGS)); \
+	elif [ -f qemu-tests/tests/$(DEMO).rs ]; then \
+		GMPOS_TRACE_OUT=$(CURDIR)/target/trace/$(DEMO).bin $(CARGO) test --test $(DEMO); \
+	else echo "make $(1): no example or test kernel named $(DEMO)" >&2; exit 2; fi
+endef
+
+trace: deps runner trace-tool
+	$(call boot_demo,trace,trace=1)
+	$(TRACE_TOOL) trace target/trace/$(DEMO).bin target/trace/$(DEMO)
+
+prof: deps runner trace-tool
+	$(call boot_demo,prof,prof=$(HZ))
+	$(TRACE_TOOL) prof target/trace/$(DEMO).bin --top 25 --folded target/trace/$(DEMO).folded | tee target/trace/$(DEMO).top.txt
+
 # The benchmark kernels in qemu-tests/benches/ (release build): they print
 # `bench=...` lines in the format of shared/BENCH.md.
 bench: deps runner
@@ -104,7 +139,7 @@ stress: deps runner
 # Every group runs even when an earlier one failed; the summary says which
 # failed and `make test` fails if any did.
 
-TEST_GROUPS := test-qemu test-examples test-host test-loom test-lint
+TEST_GROUPS := test-qemu test-examples test-trace test-host test-loom test-lint
 
 test: deps runner
 	@failed=""; summary=""; \
@@ -134,14 +169,27 @@ test-examples: deps runner
 			|| { echo "test example $$e ... FAILED (output: target/example-$$e.log)"; tail -20 target/example-$$e.log; exit 1; }; \
 	done
 
-# (2) Host unit tests: the kernel's portable logic and the runner's.
-test-host: test-host-kernel test-host-runner
+# (1c) The tracer and the profiler end to end: a traced boot's stream passes
+# `gmpos-trace check`, and the profile of a spinning kernel has the spin
+# loop on top.
+test-trace: deps runner trace-tool
+	@mkdir -p target/trace; rm -f target/trace/trace_boot.bin target/trace/prof_spin.bin
+	GMPOS_TRACE_OUT=$(CURDIR)/target/trace/trace_boot.bin $(CARGO) test -q --test trace_boot
+	$(TRACE_TOOL) check target/trace/trace_boot.bin --unblocks 1 --steals 1 --preempts 1
+	GMPOS_TRACE_OUT=$(CURDIR)/target/trace/prof_spin.bin $(CARGO) test -q --test prof_spin
+	$(TRACE_TOOL) prof target/trace/prof_spin.bin --top 5 --expect-top prof_spin_loop
+
+# (2) Host unit tests: the kernel's portable logic, the runner's, the trace tool's.
+test-host: test-host-kernel test-host-runner test-host-trace
 
 test-host-kernel:
 	$(CARGO) test -p gmpos --lib --target $(HOST) --target-dir target/hosttest
 
 test-host-runner:
 	$(CARGO) test -p gmpos-boot $(HOST_FLAGS)
+
+test-host-trace:
+	$(CARGO) test -p gmpos-trace $(HOST_FLAGS)
 
 # (3) loom models (own target dir: RUSTFLAGS replaces the config's rustflags).
 test-loom:
@@ -155,13 +203,14 @@ test-lint: lint-clippy-kernel lint-clippy-host lint-fmt lint-test-imports
 # --tests (both would build the kernel library's #[test]s for it): the
 # library, the binaries and the QEMU test kernels (--test '*').
 lint-clippy-kernel:
-	$(CARGO) clippy --workspace --exclude gmpos-boot --lib --bins --examples --test '*' -- -D warnings
+	$(CARGO) clippy --workspace --exclude gmpos-boot --exclude gmpos-trace --lib --bins --examples --test '*' -- -D warnings
 
 # gmpos-boot is linted in target/host (where its bootloader stages are
 # already built) and the kernel crate's host build in target/hosttest.
 lint-clippy-host:
 	$(CARGO) clippy -p gmpos --lib --tests --target $(HOST) --target-dir target/hosttest -- -D warnings
 	$(CARGO) clippy -p gmpos-boot --all-targets $(HOST_FLAGS) -- -D warnings
+	$(CARGO) clippy -p gmpos-trace --all-targets $(HOST_FLAGS) -- -D warnings
 
 lint-fmt:
 	$(CARGO) fmt --all -- --check
@@ -178,7 +227,7 @@ TEST_IMPORT_OK   := kernel_main go gosched sleep Instant Duration gomaxprocs set
 	chan Chan chan_from_interrupts TrySendError TryRecvError select \
 	after tick Timer Ticker AfterFunc after_func \
 	Context CancelFunc ContextError Pool PoolConfig PoolError PoolStats Task \
-	read_mem_stats MemStats print_stack exit config \
+	read_mem_stats MemStats print_stack exit config tracing \
 	println print test qemu_test test_note testing VERSION
 
 lint-test-imports:

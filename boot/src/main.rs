@@ -225,6 +225,7 @@ fn run_plain(opts: &Options, kvm: bool, accel: Accel) -> i32 {
         gdb: opts.gdb,
         cmdline,
         image: image.path,
+        debugcon: qemu::trace_out(&opts.kernel),
     };
     if opts.gdb {
         let elf = std::fs::canonicalize(&opts.kernel).unwrap_or_else(|_| opts.kernel.clone());

@@ -26,6 +26,24 @@ pub struct Machine {
     pub gdb: bool,
     pub cmdline: String,
     pub image: PathBuf,
+    /// Where the debug console (port 0xe9: the kernel's trace and profile
+    /// stream) goes; `None`: nowhere (QEMU has no debugcon, writes vanish).
+    pub debugcon: Option<PathBuf>,
+}
+
+/// The trace stream's file for a boot of `kernel`: `$GMPOS_TRACE_OUT`
+/// (`make trace`/`make prof` set it). Beside it, `<file>.kernel` names the
+/// ELF, for the host tool's symbolisation.
+pub fn trace_out(kernel: &Path) -> Option<PathBuf> {
+    let out = PathBuf::from(std::env::var_os("GMPOS_TRACE_OUT")?);
+    if let Some(dir) = out.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    let elf = std::fs::canonicalize(kernel).unwrap_or_else(|_| kernel.to_path_buf());
+    let mut side = out.clone().into_os_string();
+    side.push(".kernel");
+    let _ = std::fs::write(side, elf.to_string_lossy().as_bytes());
+    Some(out)
 }
 
 /// fw_cfg option values are comma-separated: a literal comma is `,,`.
@@ -100,6 +118,12 @@ pub fn qemu_args(m: &Machine, monitor: &Path, ovmf: Option<(&Path, &Path)>) -> V
         "chardev=char0,mode=readline",
     ]);
     push(&["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]);
+    if let Some(out) = &m.debugcon {
+        push(&[
+            "-debugcon",
+            &format!("file:{}", escape_option(&out.to_string_lossy())),
+        ]);
+    }
     push(&[
         "-monitor",
         &format!(
@@ -497,6 +521,7 @@ mod tests {
             gdb: false,
             cmdline: "a=1,2 b".into(),
             image: "/img/k.img".into(),
+            debugcon: None,
         }
     }
 

@@ -179,6 +179,7 @@ fn run_job(ctx: &Ctx, job: &Job) {
                 gdb: ctx.gdb,
                 cmdline: job.cmdline.clone(),
                 image,
+                debugcon: crate::qemu::trace_out(ctx.kernel),
             };
             let mut on_line = |at: Duration, line: &str| {
                 let first = tracker.first_start().is_none();

@@ -14,6 +14,8 @@
 //! | `traceback=L`   | Go's `GOTRACEBACK`: `single`, `all`, `system`      | all     |
 //! | `schedtrace=MS` | Go's `GODEBUG=schedtrace`: a `SCHED` line every MS ms (0: off) | 0 |
 //! | `scheddetail=1` | Go's `GODEBUG=scheddetail`: per-P and per-G lines too | 0    |
+//! | `trace=1`       | Go's `runtime/trace` around `main`: the execution tracer's stream on the debug console | 0 |
+//! | `prof=HZ`       | Go's CPU profile around `main`: HZ samples a second per running CPU (1..=10000; 0: off) | 0 |
 //! | `tests=A,B`     | run only these test cases (set by the runner)      | all     |
 use core::fmt;
 
@@ -62,6 +64,10 @@ pub struct Config<'a> {
     /// `schedtrace=` period in ms, 0 = off.
     pub schedtrace_ms: u64,
     pub scheddetail: bool,
+    /// `trace=1`: trace all of `main`.
+    pub trace: bool,
+    /// `prof=HZ`: profile all of `main` at HZ (0: off).
+    pub prof_hz: u32,
     pub tests: Option<&'a str>,
 }
 
@@ -77,6 +83,8 @@ impl Default for Config<'_> {
             traceback: Traceback::All,
             schedtrace_ms: 0,
             scheddetail: false,
+            trace: false,
+            prof_hz: 0,
             tests: None,
         }
     }
@@ -203,6 +211,15 @@ pub fn parse<'a>(line: &'a str, mut report: impl FnMut(Error<'a>)) -> Config<'a>
                 "1" => c.scheddetail = true,
                 _ => report(bad("expected 0 or 1")),
             },
+            "trace" => match value {
+                "0" => c.trace = false,
+                "1" => c.trace = true,
+                _ => report(bad("expected 0 or 1")),
+            },
+            "prof" => match parse_uint(value) {
+                Some(hz) if hz <= 10_000 => c.prof_hz = hz as u32,
+                _ => report(bad("expected a rate in Hz, 0..=10000, such as 250")),
+            },
             "tests" => c.tests = Some(value),
             _ => report(Error::UnknownKey(word)),
         }
@@ -257,6 +274,19 @@ mod tests {
         assert!(errs[0].contains("single, all or system"));
         assert!(errs[1].contains("milliseconds"));
         assert!(errs[2].contains("0 or 1"));
+    }
+
+    #[test]
+    fn trace_and_prof_words() {
+        let (c, errs) = parse_collect("trace=1 prof=250");
+        assert!(errs.is_empty(), "{errs:?}");
+        assert!(c.trace);
+        assert_eq!(c.prof_hz, 250);
+        let (c, errs) = parse_collect("trace=yes prof=20000 prof=fast");
+        assert_eq!(c, Config::default());
+        assert_eq!(errs.len(), 3, "{errs:?}");
+        assert!(errs[0].contains("0 or 1"));
+        assert!(errs[1].contains("Hz"));
     }
 
     #[test]

@@ -30,6 +30,7 @@ pub mod pool;
 pub mod sched;
 pub mod sync;
 pub mod time;
+pub mod trace;
 
 #[cfg(target_os = "none")]
 pub mod console;
@@ -277,4 +278,13 @@ macro_rules! kernel_main {
             $crate::init::boot(boot_info, $main)
         }
     };
+}
+
+/// Go's `runtime/trace` and `runtime/pprof` CPU profile: start and stop the
+/// execution tracer and the sampling profiler from a program (`trace=1` and
+/// `prof=HZ` do it around `main`). Their stream goes to the debug console;
+/// `make trace` and `make prof` turn it into files (`tools/trace`).
+#[cfg(target_os = "none")]
+pub mod tracing {
+    pub use crate::sched::tracing::{start_cpu_profile, stop_cpu_profile, trace_start, trace_stop};
 }

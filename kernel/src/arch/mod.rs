@@ -33,7 +33,7 @@ const _: () = assert!(
 
 #[cfg(target_os = "none")]
 pub use self::x86_64::{
-    apic, cpuinfo, exceptions, frames, gdt, ioapic, ipi, irq, percpu, pic, preempt, qemu,
+    apic, cpuinfo, debugcon, exceptions, frames, gdt, ioapic, ipi, irq, percpu, pic, preempt, qemu,
     report_lock, serial, smp, switch, timer, tlb, trap, tsc,
 };
 

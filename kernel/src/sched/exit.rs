@@ -33,6 +33,7 @@ unsafe extern "C" fn goexit0(gp: usize) -> ! {
     let mp = getm();
     // SAFETY: the exiting goroutine is ours; mcall passed its address.
     let g = unsafe { &*(gp as *const G) };
+    crate::trace::go_end(g.goid());
     g.casgstatus(Status::Running, Status::Dead);
     mp.curg.store(ptr::null_mut(), Ordering::Relaxed);
     g.m.store(u32::MAX, Ordering::Relaxed);

@@ -24,7 +24,9 @@ pub fn gosched() {
 /// Go: `gosched_m` -> `goschedImpl` (on g0).
 unsafe extern "C" fn gosched_m(gp: usize) -> ! {
     // SAFETY: mcall passed the current goroutine, which we own now.
-    requeue(unsafe { &*(gp as *const G) }, globrunqput)
+    let g = unsafe { &*(gp as *const G) };
+    crate::trace::go_sched(g.goid(), false);
+    requeue(g, globrunqput)
 }
 
 /// Go: `goyield`: like `gosched`, but the goroutine goes to the tail of this
@@ -40,6 +42,7 @@ unsafe extern "C" fn goyield_m(gp: usize) -> ! {
     let mp = getm();
     // SAFETY: mcall passed the current goroutine, which we own now.
     let g = unsafe { &*(gp as *const G) };
+    crate::trace::go_sched(g.goid(), true);
     mp.dropg(g, Status::Runnable);
     match mp.p() {
         Some(pp) => pp.runq.put(NonNull::from(g), false, globrunqputbatch),

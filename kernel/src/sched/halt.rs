@@ -63,6 +63,7 @@ impl Machine for Cpu<'_> {
 
     fn wake(&self, m: usize) {
         super::m::m(m).wakeups.fetch_add(1, Ordering::Relaxed);
+        crate::trace::ipi(m, false);
         crate::arch::ipi::send_wakeup(m);
     }
 
@@ -89,15 +90,26 @@ impl Machine for Cpu<'_> {
 /// Go: `pidleput` + `stopm`: the P goes idle and the CPU halts until the P
 /// is busy again (see `idle.rs` for the protocol).
 pub(super) fn stopm(mp: &M, pp: &P) {
+    crate::trace::proc_stop(pp.id);
+    // An idle CPU keeps nothing buffered (it may halt for long).
+    crate::trace::flush_point(true);
     pp.set_status(PStatus::Idle);
-    match SCHED.idle.idle(mp.id, &Cpu { mp }) {
-        idle::Woken::Recheck => mp.idle_rechecks.fetch_add(1, Ordering::Relaxed),
-        idle::Woken::Work => mp.idle_work_seen.fetch_add(1, Ordering::Relaxed),
+    let how = match SCHED.idle.idle(mp.id, &Cpu { mp }) {
+        idle::Woken::Recheck => {
+            mp.idle_rechecks.fetch_add(1, Ordering::Relaxed);
+            1
+        }
+        idle::Woken::Work => {
+            mp.idle_work_seen.fetch_add(1, Ordering::Relaxed);
+            2
+        }
         idle::Woken::Handed => {
             pp.counters.wakeups.fetch_add(1, Ordering::Relaxed);
-            mp.idle_handed.fetch_add(1, Ordering::Relaxed)
+            mp.idle_handed.fetch_add(1, Ordering::Relaxed);
+            3
         }
     };
+    crate::trace::proc_start(pp.id, how);
     pp.set_status(PStatus::Running);
 }
 

@@ -22,6 +22,7 @@
 //! | [`traceback`] | goroutine tracebacks: frames from saved contexts, trap frames, preemption frames |
 //! | [`dump`] | goroutine dumps, scheduler state |
 //! | [`schedtrace`] | Go's `schedtrace`/`scheddetail`: a system goroutine printing the scheduler's state |
+//! | [`tracing`] | the execution tracer's and the CPU profiler's start/stop, the profile sample (the buffers: `trace/`) |
 //!
 //! The pure parts build and are tested on the host (`make test-host`, and
 //! `make test-loom` for `runq` and `idle`; `sync/mutex.rs` has the Mutex's,
@@ -80,6 +81,8 @@ pub mod tick;
 pub mod timers;
 #[cfg(target_os = "none")]
 pub mod traceback;
+#[cfg(target_os = "none")]
+pub mod tracing;
 
 // The scheduler's interface to the rest of the kernel (time, sync, init,
 // the public API): callers outside `sched/` use these names, not the files.

@@ -101,6 +101,7 @@ unsafe extern "C" fn park_m(gp: usize) -> ! {
     let mp = getm();
     // SAFETY: mcall passed the current goroutine.
     let g = unsafe { &*(gp as *const G) };
+    crate::trace::go_block(g.goid(), g.wait_reason() as u8);
     // Shrink before the unlock: afterwards another CPU may run the G. The
     // shrink sends no IPI and waits for nothing (the frames wait in the TLB
     // epoch's limbo; with the limbo full and this lock held it is skipped),
@@ -117,6 +118,7 @@ unsafe extern "C" fn park_m(gp: usize) -> ! {
         crate::arch::irq::enable();
         if !ok {
             end_external_wait(g);
+            crate::trace::go_unblock(g.goid(), 0, crate::trace::ReadyTo::LocalP);
             g.casgstatus(Status::Waiting, Status::Runnable);
             super::proc::execute(mp, NonNull::from(g), true);
         }
@@ -142,7 +144,11 @@ pub fn goready(gp: NonNull<G>) {
     // From an interrupt: a wake-up from outside goroutine code, which the
     // deadlock check must see (`deadlock.rs`).
     let _waking = in_irq.then(super::deadlock::Waking::new);
-    ready(gp, |g| match getm().p() {
+    let to = match getm().p() {
+        Some(_) if !in_irq => crate::trace::ReadyTo::LocalP,
+        _ => crate::trace::ReadyTo::Global,
+    };
+    ready(gp, to, |g| match getm().p() {
         Some(pp) if !in_irq => pp.runq.put(g, true, globrunqputbatch),
         _ => globrunqput(g),
     })
@@ -153,13 +159,23 @@ pub fn goready(gp: NonNull<G>) {
 /// first. Several timers firing at once must not push each other, and the
 /// backlog, through one P's runnext and ring.
 pub fn goready_woken(gp: NonNull<G>) {
-    ready(gp, wokenput)
+    ready(gp, crate::trace::ReadyTo::Woken, wokenput)
 }
 
 /// Go: `ready`: `Waiting -> Runnable`, into the queue `put`, then `wakep`.
-fn ready(gp: NonNull<G>, put: impl FnOnce(NonNull<G>)) {
+fn ready(gp: NonNull<G>, to: crate::trace::ReadyTo, put: impl FnOnce(NonNull<G>)) {
     // SAFETY: the caller found `gp` parked through its wait structure.
     let g = unsafe { gp.as_ref() };
+    // Before it is queued: once queued it may start on another CPU, and its
+    // GoStart must come after this.
+    if crate::trace::on() {
+        let readier = if percpu::irq_depth() != 0 {
+            0
+        } else {
+            super::g::current_goid()
+        };
+        crate::trace::go_unblock(g.goid(), readier, to);
+    }
     g.set_wait_reason(WaitReason::Zero);
     end_external_wait(g);
     g.casgstatus(Status::Waiting, Status::Runnable);

@@ -187,6 +187,8 @@ fn preempt_pending() {
 unsafe extern "C" fn gopreempt_m(gp: usize) -> ! {
     // SAFETY: mcall passes the current goroutine.
     let g = unsafe { &*(gp as *const G) };
+    // An asynchronous preemption left its register frame in the G.
+    crate::trace::go_preempt(g.goid(), g.async_frame.load(Ordering::Relaxed) == 0);
     let woken_cut = match getm().p() {
         Some(pp) => {
             pp.slice.expire();

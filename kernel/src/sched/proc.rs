@@ -55,10 +55,21 @@ pub fn init(cfg: &crate::cmdline::Config, ncpu: usize, main: fn()) -> ! {
     for i in 0..procs {
         p(i).set_status(PStatus::Running);
     }
+    let (trace_on, prof_hz) = (cfg.trace, cfg.prof_hz);
     super::spawn::newproc_on(
         p(0),
         move || {
+            // `trace=1` / `prof=HZ` cover all of main (Go: a program that
+            // calls trace.Start first and trace.Stop last).
+            if prof_hz != 0 {
+                super::tracing::start_cpu_profile(prof_hz);
+            }
+            if trace_on {
+                super::tracing::trace_start();
+            }
             main();
+            super::tracing::trace_stop();
+            super::tracing::stop_cpu_profile();
             crate::panic::exit(0)
         },
         "main",
@@ -135,6 +146,8 @@ pub fn schedule() -> ! {
     // Top up this CPU's stack-frame reserve here, on g0, where no goroutine
     // stack can fault (the fault path itself must not take locks).
     stack::refill_reserve();
+    // The tracer's buffers drain here, on g0, where a pause hurts no one.
+    crate::trace::flush_point(false);
     let (gp, inherit_time) = find_runnable(mp);
     // Go: a spinning M that found work stops spinning, and wakes another
     // spinner if it was the last one (there may be more work).
@@ -171,6 +184,7 @@ pub(super) fn execute(mp: &M, gp: NonNull<G>, inherit_time: bool) -> ! {
         );
     }
     pp.counters.grun.fetch_add(1, Ordering::Relaxed);
+    crate::trace::go_start(g.goid(), pp.id);
     super::tick::rearm(Some(pp));
     // SAFETY: the G's context was saved by mcall or built by newproc; its
     // stack is mapped and no other CPU runs it (we own it).
@@ -323,6 +337,9 @@ impl FindSources for Queues<'_> {
             .counters
             .gs_stolen
             .fetch_add(1 + self.pp.runq.len() as u64, Ordering::Relaxed);
+        // SAFETY: a G we just took off a queue: live, ours.
+        let goid = unsafe { g.as_ref() }.goid();
+        crate::trace::steal(victim, 1 + self.pp.runq.len() as u64, goid);
         v.counters.stolen_from.fetch_add(1, Ordering::Relaxed);
         Some(g)
     }

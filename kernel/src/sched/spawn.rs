@@ -91,6 +91,12 @@ pub(super) fn newproc_on<F: FnOnce() + Send + 'static>(
     g.set_wait_reason(WaitReason::Zero);
     // Before the transition, which counts user goroutines.
     g.system.store(kind == Kind::System, Ordering::Relaxed);
+    crate::trace::go_create(
+        goid,
+        g.parent_goid.load(Ordering::Relaxed),
+        name,
+        kind == Kind::System,
+    );
     g.casgstatus(Status::Dead, Status::Runnable);
     pp.runq.put(gp, true, globrunqputbatch);
     goid

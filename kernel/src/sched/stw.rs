@@ -94,6 +94,7 @@ fn stop_the_world_and_resize(n: usize, old: usize) {
     SCHED.gcwaiting.store(true, Ordering::SeqCst);
     for i in 0..SCHED.ncpu.load(Ordering::Relaxed) as usize {
         if i != me {
+            crate::trace::ipi(i, true);
             crate::arch::ipi::send_wakeup(i);
         }
     }
@@ -121,6 +122,7 @@ fn stop_the_world_and_resize(n: usize, old: usize) {
         }
     }
     SCHED.gomaxprocs.store(n as u32, Ordering::SeqCst);
+    crate::trace::gomaxprocs(n, old);
     super::proc::STEAL_ORDER.write().reset(n as u32);
     SCHED.gcwaiting.store(false, Ordering::SeqCst);
     for i in 0..SCHED.ncpu.load(Ordering::Relaxed) as usize {

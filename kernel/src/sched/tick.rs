@@ -88,6 +88,8 @@ fn rearm_locked(pp: Option<&P>) {
             // slice deadline of u64::MAX (between an injection and the next
             // `execute`).
             deadline = deadline.min(clock::now_ns().saturating_add(BUSY_TICK_NS));
+            // The profiler's next sample (u64::MAX when it is off).
+            deadline = deadline.min(super::tracing::next_sample());
         }
         if deadline != u64::MAX {
             deadline = deadline.max(clock::now_ns().saturating_add(MIN_REARM_NS));
@@ -148,6 +150,9 @@ fn on_tick(frame: &mut TrapFrame) {
                 .cut_for_woken(now, super::preempt::slice_ns(), WOKEN_SLICE_NS);
         }
         super::preempt::retake(pp, g, frame, now);
+    }
+    if pp.is_some_and(|pp| pp.status() == PStatus::Running) {
+        super::tracing::maybe_sample(frame, now);
     }
     rearm(pp);
 }

@@ -368,7 +368,11 @@ pub fn run_due(pp: &P, now: u64) -> usize {
         pp.timers.fired.fetch_add(1, Ordering::Relaxed);
         fired += 1;
         match func {
-            TimerFn::Ready(g) => super::park::goready_woken(g),
+            TimerFn::Ready(g) => {
+                // SAFETY: the timer's goroutine is parked on it: live.
+                crate::trace::timer_fire(pp.id, unsafe { g.as_ref() }.goid());
+                super::park::goready_woken(g)
+            }
             TimerFn::Func { .. } => unreachable!("a function timer in the interrupt's heap"),
         }
     }

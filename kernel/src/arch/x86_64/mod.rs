@@ -2,6 +2,7 @@
 pub mod acpi;
 pub mod apic;
 pub mod cpuinfo;
+pub mod debugcon;
 pub mod exceptions;
 pub mod fixup;
 pub mod frames;
