@@ -9,6 +9,7 @@
 //! | `heap=SIZE`     | kernel heap size (`K`, `M`, `G` suffixes)          | 64M     |
 //! | `gomaxprocs=N`  | number of Ps (1..=CPUs)                            | CPUs    |
 //! | `maxstack=SIZE` | goroutine stack limit (Go's `debug.SetMaxStack`)   | 512K    |
+//! | `stackspace=SIZE` | address space for goroutine stack windows (`maxstack` each; at most 16T) | 16T |
 //! | `slice=DUR`     | preemption time slice (`us`/`ms`, >= 100us)        | 10ms    |
 //! | `log=LEVEL`     | `error`, `warn`, `info`, `debug`, `trace`          | info    |
 //! | `traceback=L`   | Go's `GOTRACEBACK`: `single`, `all`, `system`      | all     |
@@ -24,6 +25,9 @@ pub const MIN_HEAP: usize = 1 << 20;
 pub const DEFAULT_MAXSTACK: usize = 512 << 10;
 pub const MIN_MAXSTACK: usize = 16 << 10;
 pub const MAX_MAXSTACK: usize = 1 << 30;
+/// The goroutine stack region's size (`layout::GSTACK_BASE` up to the
+/// bootloader's dynamic mappings): 2^25 windows of the default 512 KiB.
+pub const MAX_STACKSPACE: u64 = 1 << 44;
 /// Go's forcePreemptNS.
 pub const DEFAULT_SLICE_NS: u64 = 10_000_000;
 pub const MIN_SLICE_NS: u64 = 100_000;
@@ -56,6 +60,9 @@ pub struct Config<'a> {
     pub heap_size: usize,
     pub gomaxprocs: Option<usize>,
     pub maxstack: usize,
+    /// Bytes of address space for stack windows (a test shrinks it to run
+    /// out; the default is the whole region).
+    pub stackspace: u64,
     pub slice_ns: u64,
     pub log_level: LogLevel,
     pub traceback: Traceback,
@@ -72,6 +79,7 @@ impl Default for Config<'_> {
             heap_size: DEFAULT_HEAP,
             gomaxprocs: None,
             maxstack: DEFAULT_MAXSTACK,
+            stackspace: MAX_STACKSPACE,
             slice_ns: DEFAULT_SLICE_NS,
             log_level: LogLevel::Info,
             traceback: Traceback::All,
@@ -109,6 +117,7 @@ pub fn parse_size(s: &str) -> Option<usize> {
         b'k' | b'K' => (&lower_end[..lower_end.len() - 1], 10),
         b'm' | b'M' => (&lower_end[..lower_end.len() - 1], 20),
         b'g' | b'G' => (&lower_end[..lower_end.len() - 1], 30),
+        b't' | b'T' => (&lower_end[..lower_end.len() - 1], 40),
         _ if lower_end.len() == s.len() => (s, 0),
         _ => return None,
     };
@@ -172,6 +181,13 @@ pub fn parse<'a>(line: &'a str, mut report: impl FnMut(Error<'a>)) -> Config<'a>
                     "the stack limit must be a power of two between 16K and 1G",
                 )),
                 None => report(bad("expected a size such as 512K")),
+            },
+            "stackspace" => match parse_size(value) {
+                Some(n) if (MIN_MAXSTACK as u64..=MAX_STACKSPACE).contains(&(n as u64)) => {
+                    c.stackspace = n as u64
+                }
+                Some(_) => report(bad("the stack space must be between 16K and 16T")),
+                None => report(bad("expected a size such as 1G")),
             },
             "slice" => match parse_duration_ns(value) {
                 Some(ns) if ns >= MIN_SLICE_NS => c.slice_ns = ns,
@@ -276,13 +292,28 @@ mod tests {
     }
 
     #[test]
+    fn stackspace_and_more_bad_values() {
+        let (c, errs) = parse_collect("stackspace=4M");
+        assert!(errs.is_empty(), "{errs:?}");
+        assert_eq!(c.stackspace, 4 << 20);
+        let (c, errs) = parse_collect("stackspace=32T stackspace=1K slice=abc maxstack=3K");
+        assert_eq!(c, Config::default());
+        assert_eq!(errs.len(), 4, "{errs:?}");
+        assert!(errs[0].contains("`stackspace=32T`") && errs[0].contains("16T"));
+        assert!(errs[1].contains("`stackspace=1K`"));
+        assert!(errs[2].contains("`slice=abc`") && errs[2].contains("with a unit"));
+        assert!(errs[3].contains("`maxstack=3K`") && errs[3].contains("power of two"));
+    }
+
+    #[test]
     fn sizes() {
         assert_eq!(parse_size("4096"), Some(4096));
         assert_eq!(parse_size("0x1000"), Some(4096));
         assert_eq!(parse_size("64K"), Some(65536));
         assert_eq!(parse_size("64KiB"), Some(65536));
         assert_eq!(parse_size("2G"), Some(2 << 30));
-        assert_eq!(parse_size("1T"), None);
+        assert_eq!(parse_size("1T"), Some(1 << 40));
+        assert_eq!(parse_size("1P"), None);
         assert_eq!(parse_size("K"), None);
         assert_eq!(parse_size("-1"), None);
     }
