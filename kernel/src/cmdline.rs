@@ -15,6 +15,7 @@
 //! | `traceback=L`   | Go's `GOTRACEBACK`: `single`, `all`, `system`      | all     |
 //! | `schedtrace=MS` | Go's `GODEBUG=schedtrace`: a `SCHED` line every MS ms (0: off) | 0 |
 //! | `scheddetail=1` | Go's `GODEBUG=scheddetail`: per-P and per-G lines too | 0    |
+//! | `deafcpu=ID`    | test hook: the AP with APIC id ID is sent no INIT-SIPI (a CPU that does not come up) | none |
 //! | `tests=A,B`     | run only these test cases (set by the runner)      | all     |
 use core::fmt;
 
@@ -70,6 +71,8 @@ pub struct Config<'a> {
     pub schedtrace_ms: u64,
     pub scheddetail: bool,
     pub tests: Option<&'a str>,
+    /// The `deafcpu=` test hook: an APIC id the start-up code skips.
+    pub deafcpu: Option<u32>,
 }
 
 impl Default for Config<'_> {
@@ -86,6 +89,7 @@ impl Default for Config<'_> {
             schedtrace_ms: 0,
             scheddetail: false,
             tests: None,
+            deafcpu: None,
         }
     }
 }
@@ -220,6 +224,10 @@ pub fn parse<'a>(line: &'a str, mut report: impl FnMut(Error<'a>)) -> Config<'a>
                 _ => report(bad("expected 0 or 1")),
             },
             "tests" => c.tests = Some(value),
+            "deafcpu" => match parse_uint(value) {
+                Some(id) if id <= u32::MAX as usize => c.deafcpu = Some(id as u32),
+                _ => report(bad("expected an APIC id")),
+            },
             _ => report(Error::UnknownKey(word)),
         }
     }
@@ -247,7 +255,7 @@ mod tests {
     fn good_words() {
         let (c, errs) = parse_collect(
             "exit heap=16M gomaxprocs=2 maxstack=64K slice=200us log=debug tests=a,b \
-             traceback=system schedtrace=250 scheddetail=1",
+             traceback=system schedtrace=250 scheddetail=1 deafcpu=2",
         );
         assert!(errs.is_empty(), "{errs:?}");
         assert!(c.exit);
@@ -260,6 +268,7 @@ mod tests {
         assert_eq!(c.traceback, Traceback::System);
         assert_eq!(c.schedtrace_ms, 250);
         assert!(c.scheddetail);
+        assert_eq!(c.deafcpu, Some(2));
     }
 
     #[test]

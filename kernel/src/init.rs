@@ -121,6 +121,7 @@ pub fn boot_with_early(
             main: ap_main,
             alloc_stack: alloc_ap_stack,
             low_usable: mem::frame::low_usable,
+            deaf: cfg.deafcpu,
         },
     );
     if let Some(f) = early {
