@@ -11,6 +11,7 @@
 //! | `maxstack=SIZE` | goroutine stack limit (Go's `debug.SetMaxStack`)   | 512K    |
 //! | `stackspace=SIZE` | address space for goroutine stack windows (`maxstack` each; at most 16T) | 16T |
 //! | `slice=DUR`     | preemption time slice (`us`/`ms`, >= 100us)        | 10ms    |
+//! | `tick=DUR`      | longest time a busy CPU goes without a timer interrupt (>= 50us) | 1ms |
 //! | `log=LEVEL`     | `error`, `warn`, `info`, `debug`, `trace`          | info    |
 //! | `traceback=L`   | Go's `GOTRACEBACK`: `single`, `all`, `system`      | all     |
 //! | `schedtrace=MS` | Go's `GODEBUG=schedtrace`: a `SCHED` line every MS ms (0: off) | 0 |
@@ -32,6 +33,9 @@ pub const MAX_STACKSPACE: u64 = 1 << 44;
 /// Go's forcePreemptNS.
 pub const DEFAULT_SLICE_NS: u64 = 10_000_000;
 pub const MIN_SLICE_NS: u64 = 100_000;
+/// A busy CPU's timer interrupt at least this often (`tick=`).
+pub const DEFAULT_TICK_NS: u64 = 1_000_000;
+pub const MIN_TICK_NS: u64 = 50_000;
 
 /// Log levels, as the `log` crate orders them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -65,6 +69,8 @@ pub struct Config<'a> {
     /// out; the default is the whole region).
     pub stackspace: u64,
     pub slice_ns: u64,
+    /// `tick=`: the busy tick period in ns.
+    pub tick_ns: u64,
     pub log_level: LogLevel,
     pub traceback: Traceback,
     /// `schedtrace=` period in ms, 0 = off.
@@ -84,6 +90,7 @@ impl Default for Config<'_> {
             maxstack: DEFAULT_MAXSTACK,
             stackspace: MAX_STACKSPACE,
             slice_ns: DEFAULT_SLICE_NS,
+            tick_ns: DEFAULT_TICK_NS,
             log_level: LogLevel::Info,
             traceback: Traceback::All,
             schedtrace_ms: 0,
@@ -200,6 +207,11 @@ pub fn parse<'a>(line: &'a str, mut report: impl FnMut(Error<'a>)) -> Config<'a>
                     "expected a duration with a unit, such as 10ms or 200us",
                 )),
             },
+            "tick" => match parse_duration_ns(value) {
+                Some(ns) if ns >= MIN_TICK_NS => c.tick_ns = ns,
+                Some(_) => report(bad("the tick must be at least 50us")),
+                None => report(bad("expected a duration with a unit, such as 500us")),
+            },
             "log" => match value {
                 "error" => c.log_level = LogLevel::Error,
                 "warn" => c.log_level = LogLevel::Warn,
@@ -255,7 +267,7 @@ mod tests {
     fn good_words() {
         let (c, errs) = parse_collect(
             "exit heap=16M gomaxprocs=2 maxstack=64K slice=200us log=debug tests=a,b \
-             traceback=system schedtrace=250 scheddetail=1 deafcpu=2",
+             traceback=system schedtrace=250 scheddetail=1 deafcpu=2 tick=100us",
         );
         assert!(errs.is_empty(), "{errs:?}");
         assert!(c.exit);
@@ -269,6 +281,7 @@ mod tests {
         assert_eq!(c.schedtrace_ms, 250);
         assert!(c.scheddetail);
         assert_eq!(c.deafcpu, Some(2));
+        assert_eq!(c.tick_ns, 100_000);
     }
 
     #[test]
