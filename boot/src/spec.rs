@@ -216,12 +216,12 @@ pub fn parse(bytes: &[u8]) -> Result<TestSpec, String> {
     if spec.cases.is_empty() {
         return Err(format!("{SECTION} section lists no `case=` line"));
     }
-    if let Some(max) = spec.maxcpus {
-        if let Some(&n) = spec.smp.iter().find(|&&n| n > max) {
-            return Err(format!(
-                "{SECTION}: `maxcpus={max}` is below `smp={n}` (QEMU refuses it)"
-            ));
-        }
+    if let Some(max) = spec.maxcpus
+        && let Some(&n) = spec.smp.iter().find(|&&n| n > max)
+    {
+        return Err(format!(
+            "{SECTION}: `maxcpus={max}` is below `smp={n}` (QEMU refuses it)"
+        ));
     }
     if spec.expect_timeout && spec.expect.is_none() {
         return Err(format!(

@@ -20,7 +20,7 @@ impl Rng {
     pub fn new(seed: u64) -> Rng {
         Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1)
     }
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
@@ -28,7 +28,7 @@ impl Rng {
     }
     /// In `lo..=hi`.
     pub fn range(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.next() % (hi - lo + 1)
+        lo + self.next_u64() % (hi - lo + 1)
     }
 }
 
@@ -56,7 +56,7 @@ fn tree(
 ) {
     n.fetch_add(1, Ordering::Relaxed);
     let mut r = rng;
-    fold(&sum, r.next() ^ depth as u64);
+    fold(&sum, r.next_u64() ^ depth as u64);
     if depth > 0 {
         for i in 0..fan {
             wg.add(1);
@@ -104,7 +104,7 @@ pub fn round(seed: u64) -> Counts {
     let (cap_a, cap_b) = (rng.range(0, 4) as usize, rng.range(0, 4) as usize);
     let a = chan::<u64>(cap_a);
     let b = chan::<u64>(cap_b);
-    let vals: Vec<u64> = (0..items).map(|_| rng.next() >> 20).collect();
+    let vals: Vec<u64> = (0..items).map(|_| rng.next_u64() >> 20).collect();
     let want: u64 = vals
         .iter()
         .map(|v| v.wrapping_mul(3))
@@ -182,7 +182,7 @@ pub fn round(seed: u64) -> Counts {
                     acc[from] -= amount;
                     acc[to] += amount;
                 }
-                if i % 64 == 0 {
+                if i.is_multiple_of(64) {
                     gosched();
                 }
             }

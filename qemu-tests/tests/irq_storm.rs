@@ -53,7 +53,7 @@ fn workload_holds_under_an_interrupt_storm() {
             let mut n = 0u64;
             while !stop.load(Ordering::Relaxed) {
                 ipi::send_all_but_self(ipi::WAKEUP_VECTOR);
-                if n % 16 == 0 {
+                if n.is_multiple_of(16) {
                     ipi::run_on_others(&|| {
                         SERVED.fetch_add(1, Ordering::Relaxed);
                     });
