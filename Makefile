@@ -5,7 +5,8 @@
 #               [EXAMPLE=name]  boot kernel/examples/<name>.rs instead of the demo
 #   make debug  same, QEMU paused with a gdb server on :1234
 #   make test   QEMU suite, host unit tests, loom models, clippy + rustfmt
-#   make stress [STRESS_RUNS=20]  the scheduler regression kernels, repeatedly
+#   make stress [STRESS_RUNS=20] [SCALE=1]  the scheduler regression kernels, repeatedly
+#               (SCALE=1: a million goroutines at once and skynet, once)
 #   make trace  DEMO=name [SMP=2]  trace an example (or a test kernel with trace=1):
 #               target/trace/name.json (Perfetto) and name.png
 #   make prof   DEMO=name [HZ=1000]  CPU profile: target/trace/name.top.txt, name.folded
@@ -55,7 +56,7 @@ RUN_FLAGS = --smp $(SMP) --mem $(MEM) --accel $(ACCEL) \
 all: kernel runner
 
 help:
-	@sed -n '1,12p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '1,13p' Makefile | sed 's/^# \{0,1\}//'
 
 deps:
 	@./scripts/install-deps.sh
@@ -121,8 +122,15 @@ bench: deps runner
 # The regression kernels of the scheduler's concurrency bugs (issue 10),
 # STRESS_RUNS times in a row; any failure fails the target (logs kept in
 # target/stress/). `make test` runs each once.
+# `make stress SCALE=1`: the scale kernels instead (qemu-tests/scale/: a
+# million goroutines parked at once, skynet; -smp 2 and 4, mem=8G), once.
+SCALE_TESTS := scale_park scale_skynet
+ifneq ($(filter 1 yes true on,$(SCALE)),)
+STRESS_TESTS ?= $(SCALE_TESTS)
+STRESS_RUNS  ?= 1
+endif
 STRESS_TESTS ?= preempt_hogs sched_ring_fairness sched_wakep gomaxprocs_stw \
-	stack_shrink_tlb preempt_stack_room
+	stack_shrink_tlb preempt_stack_room irq_storm
 STRESS_RUNS  ?= 20
 
 stress: deps runner

@@ -217,6 +217,7 @@ fn run_plain(opts: &Options, kvm: bool, accel: Accel) -> i32 {
     });
     let machine = qemu::Machine {
         smp: opts.smp.unwrap_or(1),
+        maxcpus: None,
         mem: opts.mem.clone().unwrap_or_else(|| "1G".into()),
         cpu: opts.cpu.clone(),
         icount: opts.icount,

@@ -18,6 +18,8 @@ use crate::sys;
 #[derive(Clone, Debug)]
 pub struct Machine {
     pub smp: u32,
+    /// `-smp smp,maxcpus=N`: CPU slots that are not present at boot.
+    pub maxcpus: Option<u32>,
     pub mem: String,
     pub cpu: Option<String>,
     pub icount: bool,
@@ -93,7 +95,11 @@ pub fn find_ovmf() -> Result<(PathBuf, PathBuf), String> {
 pub fn qemu_args(m: &Machine, monitor: &Path, ovmf: Option<(&Path, &Path)>) -> Vec<String> {
     let mut a: Vec<String> = Vec::new();
     let mut push = |xs: &[&str]| a.extend(xs.iter().map(|s| s.to_string()));
-    push(&["-machine", "q35", "-m", &m.mem, "-smp", &m.smp.to_string()]);
+    let smp = match m.maxcpus {
+        Some(max) => format!("{},maxcpus={max}", m.smp),
+        None => m.smp.to_string(),
+    };
+    push(&["-machine", "q35", "-m", &m.mem, "-smp", &smp]);
     if let Some(cpu) = &m.cpu {
         push(&["-cpu", cpu]);
     }
@@ -513,6 +519,7 @@ mod tests {
     fn machine() -> Machine {
         Machine {
             smp: 2,
+            maxcpus: None,
             mem: "1G".into(),
             cpu: None,
             icount: false,
@@ -569,5 +576,14 @@ mod tests {
     #[test]
     fn escaping() {
         assert_eq!(escape_option("a,b,,c"), "a,,b,,,,c");
+    }
+
+    #[test]
+    fn maxcpus_joins_the_smp_value() {
+        let mut m = machine();
+        m.maxcpus = Some(4);
+        let a = qemu_args(&m, Path::new("/tmp/mon"), None);
+        let i = a.iter().position(|x| x == "-smp").unwrap();
+        assert_eq!(a[i + 1], "2,maxcpus=4");
     }
 }

@@ -17,6 +17,7 @@
 //! | `args`    | kernel command line (every configuration) | empty        |
 //! | `expect`  | the boot must die (exit 2) printing this (repeat the key: every text, in order; a text starting with `^` must be on the line right after the previous text's) | none |
 //! | `expect_timeout` | `1`: the boot must instead time out (the runner's NMI dump), and each CPU's `NMI: cpu N` ... `NMI: cpu N end` block must be whole, one per CPU | `0` |
+//! | `maxcpus` | QEMU's `-smp N,maxcpus=M`: M CPU slots, only N present (the others are hot-pluggable, listed in the MADT as not enabled) | `N` |
 //! | `case`    | one case name; repeat, in order           | (at least 1) |
 //!
 //! One configuration is one element of smp × cpu × icount × uefi and is one
@@ -42,6 +43,8 @@ pub struct TestSpec {
     pub expect: Option<String>,
     /// The expected ending is a timeout (with whole NMI blocks), not exit 2.
     pub expect_timeout: bool,
+    /// QEMU's `maxcpus=` (CPU slots beyond the `smp` count that are present).
+    pub maxcpus: Option<u32>,
     pub cases: Vec<String>,
 }
 
@@ -137,6 +140,7 @@ pub fn parse(bytes: &[u8]) -> Result<TestSpec, String> {
         args: String::new(),
         expect: None,
         expect_timeout: false,
+        maxcpus: None,
         cases: Vec::new(),
     };
     let mut seen: Vec<String> = Vec::new();
@@ -179,6 +183,7 @@ pub fn parse(bytes: &[u8]) -> Result<TestSpec, String> {
             "timeout" => spec.timeout = cli::parse_timeout(value).map_err(bad)?,
             "args" => spec.args = value.to_string(),
             "expect_timeout" => spec.expect_timeout = flag(value).map_err(bad)?,
+            "maxcpus" => spec.maxcpus = Some(cli::parse_smp(value).map_err(bad)?),
             "expect" => {
                 if value.is_empty() {
                     return Err(bad("`expect` needs a text".into()));
@@ -203,13 +208,20 @@ pub fn parse(bytes: &[u8]) -> Result<TestSpec, String> {
             }
             _ => {
                 return Err(bad(format!(
-                    "unknown key `{key}` (known: smp, cpu, icount, uefi, mem, timeout, args, expect, expect_timeout, case)"
+                    "unknown key `{key}` (known: smp, cpu, icount, uefi, mem, timeout, args, expect, expect_timeout, maxcpus, case)"
                 )));
             }
         }
     }
     if spec.cases.is_empty() {
         return Err(format!("{SECTION} section lists no `case=` line"));
+    }
+    if let Some(max) = spec.maxcpus
+        && let Some(&n) = spec.smp.iter().find(|&&n| n > max)
+    {
+        return Err(format!(
+            "{SECTION}: `maxcpus={max}` is below `smp={n}` (QEMU refuses it)"
+        ));
     }
     if spec.expect_timeout && spec.expect.is_none() {
         return Err(format!(
@@ -235,6 +247,15 @@ mod tests {
         let c = s.configs();
         assert_eq!(c.len(), 1);
         assert_eq!(c[0].test_name("alpha"), "alpha [smp=1]");
+    }
+
+    #[test]
+    fn maxcpus() {
+        let s = parse(b"smp=2\nmaxcpus=4\ncase=a").unwrap();
+        assert_eq!(s.maxcpus, Some(4));
+        assert_eq!(parse(b"case=a").unwrap().maxcpus, None);
+        let e = parse(b"smp=2,4\nmaxcpus=3\ncase=a").unwrap_err();
+        assert!(e.contains("`maxcpus=3` is below `smp=4`"), "{e}");
     }
 
     #[test]

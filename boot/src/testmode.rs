@@ -171,6 +171,7 @@ fn run_job(ctx: &Ctx, job: &Job) {
         Ok(image) => {
             let machine = Machine {
                 smp: job.config.smp,
+                maxcpus: ctx.spec.maxcpus,
                 mem: ctx.spec.mem.clone(),
                 cpu: job.config.cpu.clone(),
                 icount: job.config.icount,

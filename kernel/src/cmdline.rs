@@ -9,13 +9,16 @@
 //! | `heap=SIZE`     | kernel heap size (`K`, `M`, `G` suffixes)          | 64M     |
 //! | `gomaxprocs=N`  | number of Ps (1..=CPUs)                            | CPUs    |
 //! | `maxstack=SIZE` | goroutine stack limit (Go's `debug.SetMaxStack`)   | 512K    |
+//! | `stackspace=SIZE` | address space for goroutine stack windows (`maxstack` each; at most 16T) | 16T |
 //! | `slice=DUR`     | preemption time slice (`us`/`ms`, >= 100us)        | 10ms    |
+//! | `tick=DUR`      | longest time a busy CPU goes without a timer interrupt (>= 50us) | 1ms |
 //! | `log=LEVEL`     | `error`, `warn`, `info`, `debug`, `trace`          | info    |
 //! | `traceback=L`   | Go's `GOTRACEBACK`: `single`, `all`, `system`      | all     |
 //! | `schedtrace=MS` | Go's `GODEBUG=schedtrace`: a `SCHED` line every MS ms (0: off) | 0 |
 //! | `scheddetail=1` | Go's `GODEBUG=scheddetail`: per-P and per-G lines too | 0    |
 //! | `trace=1`       | Go's `runtime/trace` around `main`: the execution tracer's stream on the debug console | 0 |
 //! | `prof=HZ`       | Go's CPU profile around `main`: HZ samples a second per running CPU (1..=10000; 0: off) | 0 |
+//! | `deafcpu=ID`    | test hook: the AP with APIC id ID is sent no INIT-SIPI (a CPU that does not come up) | none |
 //! | `tests=A,B`     | run only these test cases (set by the runner)      | all     |
 use core::fmt;
 
@@ -26,9 +29,15 @@ pub const MIN_HEAP: usize = 1 << 20;
 pub const DEFAULT_MAXSTACK: usize = 512 << 10;
 pub const MIN_MAXSTACK: usize = 16 << 10;
 pub const MAX_MAXSTACK: usize = 1 << 30;
+/// The goroutine stack region's size (`layout::GSTACK_BASE` up to the
+/// bootloader's dynamic mappings): 2^25 windows of the default 512 KiB.
+pub const MAX_STACKSPACE: u64 = 1 << 44;
 /// Go's forcePreemptNS.
 pub const DEFAULT_SLICE_NS: u64 = 10_000_000;
 pub const MIN_SLICE_NS: u64 = 100_000;
+/// A busy CPU's timer interrupt at least this often (`tick=`).
+pub const DEFAULT_TICK_NS: u64 = 1_000_000;
+pub const MIN_TICK_NS: u64 = 50_000;
 
 /// Log levels, as the `log` crate orders them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -58,7 +67,12 @@ pub struct Config<'a> {
     pub heap_size: usize,
     pub gomaxprocs: Option<usize>,
     pub maxstack: usize,
+    /// Bytes of address space for stack windows (a test shrinks it to run
+    /// out; the default is the whole region).
+    pub stackspace: u64,
     pub slice_ns: u64,
+    /// `tick=`: the busy tick period in ns.
+    pub tick_ns: u64,
     pub log_level: LogLevel,
     pub traceback: Traceback,
     /// `schedtrace=` period in ms, 0 = off.
@@ -69,6 +83,8 @@ pub struct Config<'a> {
     /// `prof=HZ`: profile all of `main` at HZ (0: off).
     pub prof_hz: u32,
     pub tests: Option<&'a str>,
+    /// The `deafcpu=` test hook: an APIC id the start-up code skips.
+    pub deafcpu: Option<u32>,
 }
 
 impl Default for Config<'_> {
@@ -78,7 +94,9 @@ impl Default for Config<'_> {
             heap_size: DEFAULT_HEAP,
             gomaxprocs: None,
             maxstack: DEFAULT_MAXSTACK,
+            stackspace: MAX_STACKSPACE,
             slice_ns: DEFAULT_SLICE_NS,
+            tick_ns: DEFAULT_TICK_NS,
             log_level: LogLevel::Info,
             traceback: Traceback::All,
             schedtrace_ms: 0,
@@ -86,6 +104,7 @@ impl Default for Config<'_> {
             trace: false,
             prof_hz: 0,
             tests: None,
+            deafcpu: None,
         }
     }
 }
@@ -117,6 +136,7 @@ pub fn parse_size(s: &str) -> Option<usize> {
         b'k' | b'K' => (&lower_end[..lower_end.len() - 1], 10),
         b'm' | b'M' => (&lower_end[..lower_end.len() - 1], 20),
         b'g' | b'G' => (&lower_end[..lower_end.len() - 1], 30),
+        b't' | b'T' => (&lower_end[..lower_end.len() - 1], 40),
         _ if lower_end.len() == s.len() => (s, 0),
         _ => return None,
     };
@@ -181,12 +201,24 @@ pub fn parse<'a>(line: &'a str, mut report: impl FnMut(Error<'a>)) -> Config<'a>
                 )),
                 None => report(bad("expected a size such as 512K")),
             },
+            "stackspace" => match parse_size(value) {
+                Some(n) if (MIN_MAXSTACK as u64..=MAX_STACKSPACE).contains(&(n as u64)) => {
+                    c.stackspace = n as u64
+                }
+                Some(_) => report(bad("the stack space must be between 16K and 16T")),
+                None => report(bad("expected a size such as 1G")),
+            },
             "slice" => match parse_duration_ns(value) {
                 Some(ns) if ns >= MIN_SLICE_NS => c.slice_ns = ns,
                 Some(_) => report(bad("the time slice must be at least 100us")),
                 None => report(bad(
                     "expected a duration with a unit, such as 10ms or 200us",
                 )),
+            },
+            "tick" => match parse_duration_ns(value) {
+                Some(ns) if ns >= MIN_TICK_NS => c.tick_ns = ns,
+                Some(_) => report(bad("the tick must be at least 50us")),
+                None => report(bad("expected a duration with a unit, such as 500us")),
             },
             "log" => match value {
                 "error" => c.log_level = LogLevel::Error,
@@ -221,6 +253,10 @@ pub fn parse<'a>(line: &'a str, mut report: impl FnMut(Error<'a>)) -> Config<'a>
                 _ => report(bad("expected a rate in Hz, 0..=10000, such as 250")),
             },
             "tests" => c.tests = Some(value),
+            "deafcpu" => match parse_uint(value) {
+                Some(id) if id <= u32::MAX as usize => c.deafcpu = Some(id as u32),
+                _ => report(bad("expected an APIC id")),
+            },
             _ => report(Error::UnknownKey(word)),
         }
     }
@@ -248,7 +284,7 @@ mod tests {
     fn good_words() {
         let (c, errs) = parse_collect(
             "exit heap=16M gomaxprocs=2 maxstack=64K slice=200us log=debug tests=a,b \
-             traceback=system schedtrace=250 scheddetail=1",
+             traceback=system schedtrace=250 scheddetail=1 deafcpu=2 tick=100us",
         );
         assert!(errs.is_empty(), "{errs:?}");
         assert!(c.exit);
@@ -261,6 +297,8 @@ mod tests {
         assert_eq!(c.traceback, Traceback::System);
         assert_eq!(c.schedtrace_ms, 250);
         assert!(c.scheddetail);
+        assert_eq!(c.deafcpu, Some(2));
+        assert_eq!(c.tick_ns, 100_000);
     }
 
     #[test]
@@ -306,13 +344,28 @@ mod tests {
     }
 
     #[test]
+    fn stackspace_and_more_bad_values() {
+        let (c, errs) = parse_collect("stackspace=4M");
+        assert!(errs.is_empty(), "{errs:?}");
+        assert_eq!(c.stackspace, 4 << 20);
+        let (c, errs) = parse_collect("stackspace=32T stackspace=1K slice=abc maxstack=3K");
+        assert_eq!(c, Config::default());
+        assert_eq!(errs.len(), 4, "{errs:?}");
+        assert!(errs[0].contains("`stackspace=32T`") && errs[0].contains("16T"));
+        assert!(errs[1].contains("`stackspace=1K`"));
+        assert!(errs[2].contains("`slice=abc`") && errs[2].contains("with a unit"));
+        assert!(errs[3].contains("`maxstack=3K`") && errs[3].contains("power of two"));
+    }
+
+    #[test]
     fn sizes() {
         assert_eq!(parse_size("4096"), Some(4096));
         assert_eq!(parse_size("0x1000"), Some(4096));
         assert_eq!(parse_size("64K"), Some(65536));
         assert_eq!(parse_size("64KiB"), Some(65536));
         assert_eq!(parse_size("2G"), Some(2 << 30));
-        assert_eq!(parse_size("1T"), None);
+        assert_eq!(parse_size("1T"), Some(1 << 40));
+        assert_eq!(parse_size("1P"), None);
         assert_eq!(parse_size("K"), None);
         assert_eq!(parse_size("-1"), None);
     }

@@ -121,6 +121,7 @@ pub fn boot_with_early(
             main: ap_main,
             alloc_stack: alloc_ap_stack,
             low_usable: mem::frame::low_usable,
+            deaf: cfg.deafcpu,
         },
     );
     if let Some(f) = early {
@@ -144,6 +145,7 @@ fn register_upcalls() {
     exceptions::set_fatal_handlers(panic::report_fatal_context, panic::fatal_exit);
     exceptions::set_throw_handler(panic::fatal);
     panic::set_goroutine_reporter(crate::sched::dump::print_running);
+    mem::set_oom_detail(crate::sched::stack::print_oom_counters);
     // The test harness's hooks are registered by `testing::boot`, which
     // sits above `init`.
 }

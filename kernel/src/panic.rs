@@ -116,11 +116,19 @@ fn report(start: WalkStart, dying: bool) {
 
 /// Stops the kernel with a `fatal error: <msg>` (Go's `throw`): status 2.
 pub fn fatal(msg: core::fmt::Arguments) -> ! {
+    fatal_with(msg, &|| {})
+}
+
+/// [`fatal`] with `detail` printed right after the `fatal error:` line,
+/// before this CPU's context (the out-of-memory counters).
+#[inline(never)]
+pub fn fatal_with(msg: core::fmt::Arguments, detail: &dyn Fn()) -> ! {
     let start = WalkStart::here();
     arch::irq::disable();
     enter_panic_mode();
     core::mem::forget(report_block());
     emergency(format_args!("\nfatal error: {msg}\n"));
+    detail();
     report(start, true);
     exit(2)
 }

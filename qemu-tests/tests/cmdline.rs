@@ -10,7 +10,7 @@ use gmpos::testing::cmdline;
 gmpos::qemu_test! {
     config: "
         smp=1
-        args=heap=24M maxstack=64K slice=200us log=warn bogus=1 heap=tiny slice=5 gomaxprocs=0
+        args=heap=24M maxstack=64K slice=200us log=warn bogus=1 heap=tiny slice=5 gomaxprocs=0 slice=abc maxstack=3K
     ",
 }
 
@@ -18,6 +18,7 @@ gmpos::qemu_test! {
 fn good_and_bad_words() {
     let c = gmpos::config();
     assert_eq!(c.heap_size, 24 << 20);
+    // `maxstack=3K` and `slice=abc` come later: rejected, the good values stay.
     assert_eq!(c.maxstack, 64 << 10);
     assert_eq!(c.slice_ns, 200_000);
     assert_eq!(c.log_level, cmdline::LogLevel::Warn);

@@ -56,6 +56,19 @@ pub fn stats() -> (u64, u64) {
     (a.total, a.free)
 }
 
+/// [`stats`] for a fatal report, which may run where the allocator's lock
+/// is held (on this CPU, or by a CPU that stopped): a few tries, then
+/// `(0, 0)` rather than a hang.
+pub fn stats_unlocked() -> (u64, u64) {
+    for _ in 0..1000 {
+        if let Some(a) = FRAMES.try_lock() {
+            return (a.total, a.free);
+        }
+        core::hint::spin_loop();
+    }
+    (0, 0)
+}
+
 pub(super) fn init(map: &MemoryRegions) {
     let mut a = FRAMES.lock();
     for r in map.iter().filter(|r| r.kind == MemoryRegionKind::Usable) {

@@ -69,14 +69,24 @@ pub(super) fn init(size: usize) {
 // and the lock serialises all access to it.
 unsafe impl GlobalAlloc for KernelHeap {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        match self.heap.lock().allocate_first_fit(layout) {
+        // The guard is dropped before the out-of-memory report (which
+        // reads the counters and prints goroutines).
+        let got = self.heap.lock().allocate_first_fit(layout);
+        match got {
             Ok(p) => {
                 self.in_use
                     .fetch_add(layout.size() as u64, Ordering::Relaxed);
                 self.allocs.fetch_add(1, Ordering::Relaxed);
                 p.as_ptr()
             }
-            Err(()) => core::ptr::null_mut(),
+            // Nothing in the kernel allocates fallibly (no `try_reserve`),
+            // and Rust's default handler would only say `memory allocation
+            // failed`: stop here with the counters, as Go does.
+            Err(()) => super::out_of_memory(format_args!(
+                "cannot allocate a {}-byte heap block (heap=, align {})",
+                layout.size(),
+                layout.align()
+            )),
         }
     }
 

@@ -64,7 +64,7 @@ pub fn alloc(kind: Kind, cpu: usize, size: u64) -> KernelStack {
     let mut va = bottom;
     while va < top {
         if paging::map_new(va, DATA).is_err() {
-            panic!("out of memory: cannot map a kernel stack for cpu {cpu}");
+            super::out_of_memory(format_args!("cannot map a kernel stack for cpu {cpu}"));
         }
         va += PAGE_SIZE;
     }

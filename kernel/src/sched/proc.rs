@@ -51,7 +51,8 @@ pub fn init(cfg: &crate::cmdline::Config, ncpu: usize, main: fn()) -> ! {
     SCHED.ncpu.store(ncpu as u32, Ordering::Relaxed);
     SCHED.gomaxprocs.store(procs as u32, Ordering::Relaxed);
     STEAL_ORDER.write().reset(procs as u32);
-    stack::init(cfg.maxstack as u64);
+    stack::init(cfg.maxstack as u64, cfg.stackspace);
+    super::tick::set_busy_tick(cfg.tick_ns);
     for i in 0..procs {
         p(i).set_status(PStatus::Running);
     }

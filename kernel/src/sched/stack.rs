@@ -83,6 +83,8 @@ const PTE_FLAGS: u64 = 1 | 2 | (1 << 63);
 
 static WINDOW_SIZE: AtomicU64 = AtomicU64::new(0);
 static NEXT_WINDOW: AtomicU64 = AtomicU64::new(0);
+/// How many windows fit in the stack region (`stackspace=` / `maxstack=`).
+static MAX_WINDOWS: AtomicU64 = AtomicU64::new(0);
 
 /// Stack counters (shown by the memory stats).
 pub struct StackStats {
@@ -118,10 +120,25 @@ pub fn limit() -> u64 {
     WINDOW_SIZE.load(Ordering::Relaxed)
 }
 
-/// Sets the window size (the stack limit, `maxstack=`). Called once at boot.
-pub fn init(window: u64) {
+/// Sets the window size (the stack limit, `maxstack=`) and the size of the
+/// region the windows are cut from (`stackspace=`, at most the whole
+/// `GSTACK_BASE..DYNAMIC_START`). Called once at boot.
+pub fn init(window: u64, space: u64) {
     assert!(window.is_power_of_two() && window >= 4 * PAGE_SIZE);
     WINDOW_SIZE.store(window, Ordering::Relaxed);
+    let space = space.min(DYNAMIC_START - GSTACK_BASE);
+    MAX_WINDOWS.store(space / window, Ordering::Relaxed);
+}
+
+/// How many goroutine stack windows the region holds: the most goroutines
+/// that can ever exist at once (windows are kept by dead Gs for reuse).
+pub fn max_windows() -> u64 {
+    MAX_WINDOWS.load(Ordering::Relaxed)
+}
+
+/// Windows handed out so far (one per G ever allocated).
+pub fn windows_used() -> u64 {
+    NEXT_WINDOW.load(Ordering::Relaxed)
 }
 
 // --- the per-CPU frame reserve ----------------------------------------------
@@ -211,8 +228,10 @@ fn fault_frame() -> Result<u64, &'static str> {
     }
     frame::alloc()
         .map(|f| f.start_address().as_u64())
-        .ok_or("out of memory")
+        .ok_or(OOM)
 }
+
+const OOM: &str = "out of memory";
 
 /// Takes a frame no TLB can reach any more (recycled by the TLB epoch:
 /// every CPU has flushed since its unmap): this CPU's reserve, else the
@@ -285,24 +304,37 @@ pub fn flush_point(gp: NonNull<G>) {
 /// Gives `g` a new stack window with its top page mapped (Go: `stackalloc`).
 pub fn alloc(g: &G) {
     let window = limit();
-    let idx = NEXT_WINDOW.fetch_add(1, Ordering::Relaxed);
-    let base = GSTACK_BASE + idx * window;
-    if base + window > DYNAMIC_START {
-        crate::panic::fatal(format_args!(
-            "out of memory: no goroutine stack address space left"
-        ));
+    let max = max_windows();
+    // Never counts past the region, so `window_of` stays exact even while
+    // the fatal report below walks stacks.
+    let mut idx = NEXT_WINDOW.load(Ordering::Relaxed);
+    loop {
+        if idx >= max {
+            crate::panic::fatal(format_args!(
+                "out of memory: no goroutine stack address space left: all {max} windows of {window} bytes (maxstack=) in use, stackspace={} bytes",
+                max * window
+            ));
+        }
+        match NEXT_WINDOW.compare_exchange_weak(idx, idx + 1, Ordering::Relaxed, Ordering::Relaxed)
+        {
+            Ok(_) => break,
+            Err(now) => idx = now,
+        }
     }
+    let base = GSTACK_BASE + idx * window;
     let hi = base + window;
     // The window's page tables exist from now on: the fault path never
     // allocates one.
     if paging::ensure_tables(base, hi).is_err() {
-        crate::panic::fatal(format_args!(
-            "out of memory: cannot create a goroutine stack window"
+        crate::mem::out_of_memory(format_args!(
+            "no frame for the page tables of a goroutine stack window ({window} bytes)"
         ));
     }
     let pa = match frame::alloc() {
         Some(f) => f.start_address().as_u64(),
-        None => crate::panic::fatal(format_args!("out of memory: cannot map a goroutine stack")),
+        None => crate::mem::out_of_memory(format_args!(
+            "no frame for a new goroutine's first stack page"
+        )),
     };
     set_pte(hi - PAGE_SIZE, pa);
     add_mapped(PAGE_SIZE);
@@ -368,12 +400,7 @@ pub fn handle_fault(g: &G, addr: u64, frame: &crate::arch::TrapFrame) -> FaultAc
         match fault_frame() {
             Ok(pa) => pte.store(pa | PTE_FLAGS, Ordering::Release),
             Err(why) => {
-                crate::console::emergency(format_args!(
-                    "\nfatal error: {why} while growing the stack of goroutine {} (mapped {} bytes, fault at {:#x})\n",
-                    g.goid(),
-                    hi - lo,
-                    addr
-                ));
+                grow_failed(g, why, hi - lo, addr, frame);
                 return FaultAction::Fatal;
             }
         }
@@ -390,6 +417,51 @@ pub fn handle_fault(g: &G, addr: u64, frame: &crate::arch::TrapFrame) -> FaultAc
         g.seg_lo[MAX_SEGS - 1].store(new_lo, Ordering::Relaxed);
     }
     FaultAction::Grown
+}
+
+/// The goroutine stacks' line of an out-of-memory report (the
+/// `mem::set_oom_detail` upcall): mapped bytes and their peak, frames in the
+/// reserves and the limbo, windows, goroutines.
+pub fn print_oom_counters() {
+    let reserved: usize = RESERVES.iter().map(|r| r.n.load(Ordering::Relaxed)).sum();
+    crate::console::emergency(format_args!(
+        "runtime: goroutine stacks {} bytes mapped (peak {}), {} frames in reserves, {} in limbo; {} of {} windows; {} goroutines\n",
+        mapped_bytes(),
+        STATS.peak.load(Ordering::Relaxed),
+        reserved,
+        limbo_frames(),
+        windows_used(),
+        max_windows(),
+        super::num_goroutine()
+    ));
+}
+
+/// A growth fault that found no frame: the out-of-memory report (or, with
+/// runtime locks held and the reserve empty, `stack reserve exhausted`)
+/// with the counters, then the goroutine's traceback from the fault.
+fn grow_failed(g: &G, why: &str, mapped: u64, addr: u64, frame: &crate::arch::TrapFrame) {
+    core::mem::forget(crate::arch::report_lock::report_block());
+    let fatal = if why == OOM {
+        "runtime: out of memory"
+    } else {
+        why
+    };
+    crate::console::emergency(format_args!(
+        "\nfatal error: {fatal}\nruntime: {why}: cannot grow the stack of goroutine {} (mapped {mapped} bytes, fault at {addr:#x})\n",
+        g.goid()
+    ));
+    let (total, free) = frame::stats_unlocked();
+    let h = crate::mem::heap::stats();
+    crate::console::emergency(format_args!(
+        "runtime: frames {free} free of {total}; heap {} of {} bytes in use ({} allocs, {} frees)\n",
+        h.in_use, h.size, h.allocs, h.frees
+    ));
+    print_oom_counters();
+    let start = crate::arch::frames::WalkStart {
+        top: Some(crate::arch::frames::Frame::Pc(frame.rip)),
+        fp: frame.rbp,
+    };
+    super::dump::print_running(g as *const G as usize, start, true);
 }
 
 /// Go: "runtime: goroutine stack exceeds N-byte limit" + "fatal error: stack

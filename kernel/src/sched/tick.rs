@@ -31,8 +31,15 @@ const TIMER_COALESCE_NS: u64 = 20_000;
 /// (from its start): woken sleepers wait at most about this long.
 const WOKEN_SLICE_NS: u64 = 500_000;
 
-/// The longest a CPU running goroutines goes without a timer interrupt.
-const BUSY_TICK_NS: u64 = 1_000_000;
+/// The longest a CPU running goroutines goes without a timer interrupt
+/// (`tick=`, default 1 ms; the interrupt-storm tests shorten it to 500 us
+/// and 100 us).
+static BUSY_TICK_NS: AtomicU64 = AtomicU64::new(crate::cmdline::DEFAULT_TICK_NS);
+
+/// Sets the busy tick period (`tick=`). Boot, before any CPU schedules.
+pub fn set_busy_tick(ns: u64) {
+    BUSY_TICK_NS.store(ns, Ordering::Relaxed);
+}
 
 /// The earliest a re-arm programs the timer, from now. A deadline already
 /// passed whose cause the tick cannot remove (a slice that expired while g0
@@ -87,7 +94,8 @@ fn rearm_locked(pp: Option<&P>) {
             // them at the end of its slice. It also bounds the damage of a
             // slice deadline of u64::MAX (between an injection and the next
             // `execute`).
-            deadline = deadline.min(clock::now_ns().saturating_add(BUSY_TICK_NS));
+            let tick = BUSY_TICK_NS.load(Ordering::Relaxed);
+            deadline = deadline.min(clock::now_ns().saturating_add(tick));
             // The profiler's next sample (u64::MAX when it is off).
             deadline = deadline.min(super::tracing::next_sample());
         }

@@ -106,6 +106,29 @@ pub struct ApStart {
     /// Is the physical range `[start, end)` below 1 MiB usable RAM that no
     /// allocator hands out (for the trampoline)?
     pub low_usable: fn(start: u64, end: u64) -> bool,
+    /// Fault injection (the `deafcpu=` test hook): the AP with this APIC id
+    /// is sent no INIT or start-up IPI, as a CPU that ignores INIT-SIPI
+    /// would behave, so the time-out path runs.
+    pub deaf: Option<u32>,
+}
+
+/// APIC ids of the CPUs that did not report in (the first few).
+static MISSING: [AtomicU64; 8] = [const { AtomicU64::new(u64::MAX) }; 8];
+static NMISSING: AtomicUsize = AtomicUsize::new(0);
+
+/// APIC ids of the enabled CPUs that did not come up (up to 8 recorded;
+/// [`nmissing`] counts them all), in start-up order.
+pub fn missing() -> impl Iterator<Item = u32> {
+    MISSING
+        .iter()
+        .map(|m| m.load(Ordering::Relaxed))
+        .take_while(|&m| m != u64::MAX)
+        .map(|m| m as u32)
+}
+
+/// How many enabled CPUs did not come up.
+pub fn nmissing() -> usize {
+    NMISSING.load(Ordering::Relaxed)
 }
 
 /// `ApStart::main`, for `ap_entry`.
@@ -174,11 +197,13 @@ pub fn init(rsdp: Option<u64>, ap: ApStart) {
     if platform.ncpus > 1 {
         match trampoline_base(ap.low_usable) {
             Some(base) => {
-                start_aps(base, aps, ap.alloc_stack, &mut |id, stage| {
+                start_aps(base, aps, ap.alloc_stack, ap.deaf, &mut |id, stage| {
                     if nfailed < failed.len() {
                         failed[nfailed] = (id, stage);
+                        MISSING[nfailed].store(id as u64, Ordering::Relaxed);
                     }
                     nfailed += 1;
+                    NMISSING.store(nfailed, Ordering::Relaxed);
                 });
             }
             None => arch_println!(
@@ -344,6 +369,7 @@ fn start_aps<'a>(
     base: u64,
     aps: impl Iterator<Item = &'a CpuEntry> + Clone,
     alloc: fn(StackKind, usize, u64) -> u64,
+    deaf: Option<u32>,
     on_fail: &mut dyn FnMut(u32, u64),
 ) {
     // Every AP's stacks for the indices it may get are mapped before the
@@ -364,7 +390,8 @@ fn start_aps<'a>(
         );
     }
     // MP spec: INIT, then 10 ms before the start-up IPIs (all APs at once).
-    for c in aps.clone().filter(|c| addressable(c)) {
+    let hears = |c: &CpuEntry| deaf != Some(c.apic_id);
+    for c in aps.clone().filter(|c| addressable(c) && hears(c)) {
         apic::send_init(c.apic_id);
         apic::send_init_deassert(c.apic_id);
     }
@@ -381,10 +408,12 @@ fn start_aps<'a>(
             percpu::cpu(index) as *const percpu::PerCpu as u64,
         );
         let start = crate::clock::now_ns();
-        apic::send_startup(c.apic_id, t.vector());
-        tsc::delay_us(200);
-        apic::send_startup(c.apic_id, t.vector());
-        tsc::delay_us(200);
+        if hears(c) {
+            apic::send_startup(c.apic_id, t.vector());
+            tsc::delay_us(200);
+            apic::send_startup(c.apic_id, t.vector());
+            tsc::delay_us(200);
+        }
         let deadline = start + AP_TIMEOUT_MS * 1_000_000;
         while online_mask() & (1 << index) == 0 && crate::clock::now_ns() < deadline {
             core::hint::spin_loop();
@@ -395,8 +424,10 @@ fn start_aps<'a>(
             let stage = t.stage();
             // Park it: an AP that wakes up late must not run the
             // trampoline with the index the next AP gets.
-            apic::send_init(c.apic_id);
-            apic::send_init_deassert(c.apic_id);
+            if hears(c) {
+                apic::send_init(c.apic_id);
+                apic::send_init_deassert(c.apic_id);
+            }
             on_fail(c.apic_id, stage);
         }
     }
