@@ -140,20 +140,69 @@ pub fn pte_run(va: u64) -> Option<&'static [AtomicU64]> {
 
 /// Creates the page tables covering `[start, end)` without mapping anything
 /// there (each 2 MiB chunk gets its level-1 table).
+///
+/// The check and the creation happen under the page-table lock, and that
+/// is what makes [`pte`]'s lock-free walk safe: the `x86_64` crate
+/// publishes a new table's parent entry *before* it zeroes the table
+/// (`create_next_table`). A walker that saw the entry then would read the
+/// recycled frame's old contents as entries, and a PTE written into the
+/// table before the zeroing would be lost (the race `scale_skynet` found:
+/// a new goroutine's top stack page not present). Every table creator holds
+/// the lock; so once `ensure_tables` returns, the tables of the range are
+/// whole, and a lock-free walker of a range it owns only ever sees whole
+/// tables. (Checked without the lock, a CPU could see another CPU's table
+/// entry mid-creation, skip creating it, and write its PTE into it.)
 pub fn ensure_tables(start: u64, end: u64) -> Result<(), MapError> {
-    let mut chunk = start & !((2 << 20) - 1);
-    while chunk < end {
-        let probe = chunk.max(start);
-        if pte(probe).is_none() {
-            // Map a scratch frame and unmap it again: the tables stay.
-            map_new(probe, DATA)?;
-            if let Some(pa) = unmap(probe) {
-                // SAFETY: the frame was mapped only for this moment, on this
-                // CPU, and never accessed: no other TLB can hold it.
-                unsafe { frame::free(PhysFrame::containing_address(pa)) };
+    let mut scratch = [None; 4];
+    let mut nscratch = 0;
+    let mut result = Ok(());
+    {
+        let mut guard = MAPPER.lock();
+        let m = guard.as_mut().expect("paging not initialised");
+        let mut chunk = start & !((2 << 20) - 1);
+        while chunk < end {
+            let probe = chunk.max(start);
+            if pte(probe).is_none() {
+                // Map a scratch frame and unmap it again: the tables stay.
+                let Some(f) = frame::alloc() else {
+                    result = Err(MapError::OutOfMemory);
+                    break;
+                };
+                let page = Page::<Size4KiB>::containing_address(VirtAddr::new(probe));
+                let parent = PageTableFlags::PRESENT | PageTableFlags::WRITABLE;
+                // SAFETY: `probe` is in a range the caller owns and has not
+                // mapped; the frame is fresh and mapped only for this moment.
+                match unsafe { m.map_to_with_table_flags(page, f, DATA, parent, &mut KernelFrames) }
+                {
+                    Ok(flush) => flush.flush(),
+                    Err(e) => {
+                        // SAFETY: the frame was never mapped.
+                        unsafe { frame::free(f) };
+                        result = Err(match e {
+                            MapToError::FrameAllocationFailed => MapError::OutOfMemory,
+                            _ => MapError::AlreadyMapped,
+                        });
+                        break;
+                    }
+                }
+                if let Ok((f, flush)) = m.unmap(page) {
+                    flush.flush();
+                    if nscratch < scratch.len() {
+                        scratch[nscratch] = Some(f);
+                        nscratch += 1;
+                    } else {
+                        // SAFETY: as below.
+                        unsafe { frame::free(f) };
+                    }
+                }
             }
+            chunk += 2 << 20;
         }
-        chunk += 2 << 20;
     }
-    Ok(())
+    for f in scratch.into_iter().flatten() {
+        // SAFETY: the frame was mapped only for this moment, on this CPU,
+        // and never accessed: no other TLB can hold it.
+        unsafe { frame::free(f) };
+    }
+    result
 }
