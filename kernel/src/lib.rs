@@ -29,6 +29,8 @@ pub mod sync;
 pub mod time;
 
 #[cfg(target_os = "none")]
+pub mod bench;
+#[cfg(target_os = "none")]
 pub mod console;
 #[cfg(target_os = "none")]
 pub mod init;
