@@ -162,16 +162,14 @@ pub(super) fn execute(mp: &M, gp: NonNull<G>, inherit_time: bool) -> ! {
         pp.schedtick.fetch_add(1, Ordering::Relaxed);
     }
     let tick = pp.schedtick.load(Ordering::Relaxed);
+    // One clock read for the slice and the re-arm.
+    let now = crate::clock::now_ns();
     if pp.slice.starts_new(tick) {
-        pp.slice.begin(
-            tick,
-            crate::clock::now_ns(),
-            super::preempt::slice_ns(),
-            pp.runq.mark(),
-        );
+        pp.slice
+            .begin(tick, now, super::preempt::slice_ns(), pp.runq.mark());
     }
     pp.counters.grun.fetch_add(1, Ordering::Relaxed);
-    super::tick::rearm(Some(pp));
+    super::tick::rearm_at(Some(pp), now);
     // SAFETY: the G's context was saved by mcall or built by newproc; its
     // stack is mapped and no other CPU runs it (we own it).
     unsafe { switch::gogo(g.sched.get(), gp.as_ptr() as usize) }
