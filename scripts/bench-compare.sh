@@ -11,6 +11,8 @@
 # binary and an init script that runs it and powers off.
 #
 #   ICOUNT=1 (default) | 0     BENCH=name,...    SMP=2
+#   GO_ONLY=1: stop after the Go guest; GMPOS_LINES=FILE: take gmpos's lines
+#   from FILE (a `make bench` output) instead of running the suite again.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 root=$PWD
@@ -81,7 +83,7 @@ if [ "$icount" = 1 ]; then
 fi
 echo "==> Go in a Linux guest: $($qemu --version | head -1), -smp $SMP, icount=$icount" >&2
 t0=$(date +%s)
-timeout 7200 "$qemu" -machine q35 -m 1G -smp "$SMP" "${accel[@]}" -cpu max \
+timeout 7200 "$qemu" -machine q35 -m 1G -smp "$SMP" "${accel[@]}" \
     -display none -no-reboot -serial stdio -monitor none \
     -kernel "$guest/vmlinuz" -initrd "$work/initramfs.gz" \
     -append "console=ttyS0 quiet panic=-1 tsc=reliable" \
@@ -93,9 +95,15 @@ if [ ! -s "$work/go.txt" ]; then
     exit 1
 fi
 
+[ "${GO_ONLY:-0}" = 1 ] && exit 0
+
 # --- run gmpos -------------------------------------------------------------------
-echo "==> gmpos suite (scripts/bench.sh)" >&2
-BENCH=$only ICOUNT=$icount scripts/bench.sh -o "$work/gmpos.txt" > /dev/null
+if [ -n "${GMPOS_LINES:-}" ]; then
+    cp "$GMPOS_LINES" "$work/gmpos.txt"
+else
+    echo "==> gmpos suite (scripts/bench.sh)" >&2
+    BENCH=$only ICOUNT=$icount scripts/bench.sh -o "$work/gmpos.txt" > /dev/null
+fi
 
 # --- the table ---------------------------------------------------------------
 scripts/bench-table.sh "$work/gmpos.txt" "$work/go.txt" | tee "$work/table.md"

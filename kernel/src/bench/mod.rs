@@ -21,6 +21,7 @@ mod chan_buffered;
 mod fanout;
 mod mutex;
 mod park_memory;
+mod paths;
 mod pingpong;
 mod preempt_latency;
 mod sieve;
@@ -112,6 +113,12 @@ pub const WORKLOADS: &[Workload] = &[
         run: park_memory::run,
         procs: P12,
         fresh_boot: true,
+    },
+    Workload {
+        name: "paths",
+        run: paths::run,
+        procs: P1,
+        fresh_boot: false,
     },
     Workload {
         name: "sleep_accuracy",
