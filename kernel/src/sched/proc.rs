@@ -195,7 +195,7 @@ fn find_runnable(mp: &M) -> (NonNull<G>, bool) {
             timers::run_due(pp, now);
         }
         timers::run_others_due(pp, now);
-        if let Some(found) = policy::find_runnable_fast(&mut Queues { mp, pp }) {
+        if let Some(found) = policy::find_runnable_fast(&mut Queues { mp, pp, now }) {
             return found;
         }
         if SCHED.gcwaiting.load(Ordering::Acquire) {
@@ -212,6 +212,9 @@ fn find_runnable(mp: &M) -> (NonNull<G>, bool) {
 struct Queues<'a> {
     mp: &'a M,
     pp: &'a P,
+    /// The clock as this round of findRunnable read it for the timers (the
+    /// slice-expiry check uses it too: one read per round, not two).
+    now: u64,
 }
 
 impl FindSources for Queues<'_> {
@@ -325,9 +328,8 @@ impl FindSources for Queues<'_> {
     }
 
     fn take_slice_expired(&mut self) -> bool {
-        self.pp.slice.take_expired(
-            self.pp.schedtick.load(Ordering::Relaxed),
-            crate::clock::now_ns(),
-        )
+        self.pp
+            .slice
+            .take_expired(self.pp.schedtick.load(Ordering::Relaxed), self.now)
     }
 }
