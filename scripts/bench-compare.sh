@@ -12,7 +12,8 @@
 #
 #   ICOUNT=1 (default) | 0     BENCH=name,...    SMP=2
 #   GO_ONLY=1: stop after the Go guest; GMPOS_LINES=FILE: take gmpos's lines
-#   from FILE (a `make bench` output) instead of running the suite again.
+#   from FILE (a `make bench` output) instead of running the suite again;
+#   GO_LINES=FILE: take Go's lines from FILE (an earlier run's go.txt).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 root=$PWD
@@ -32,6 +33,9 @@ if [ -n "$need" ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $need >&2
 fi
 
+if [ -n "${GO_LINES:-}" ]; then
+    cp "$GO_LINES" "$work/go.txt.new" && mv "$work/go.txt.new" "$work/go.txt"
+else
 # --- the Go program -----------------------------------------------------------
 echo "==> building bench/go ($(go version | awk '{print $3}'), static)" >&2
 (cd bench/go && CGO_ENABLED=0 go build -trimpath -o "$root/$work/gobench" .)
@@ -95,6 +99,7 @@ if [ ! -s "$work/go.txt" ]; then
     exit 1
 fi
 
+fi
 [ "${GO_ONLY:-0}" = 1 ] && exit 0
 
 # --- run gmpos -------------------------------------------------------------------

@@ -28,9 +28,19 @@ for w in $sel; do
 done
 
 cargo="${CARGO:-cargo}"
-"$cargo" bench -q --bench suite --no-run >&2
 logdir=target/bench
 mkdir -p "$logdir"
+# Built once, and the ELF copied: every boot of this run is the same kernel
+# even if the tree is rebuilt meanwhile.
+exe=$("$cargo" bench --bench suite --no-run 2>&1 | tee "$logdir/build.log" | sed -n 's/.*Executable .*(\(.*\)).*/\1/p' | tail -1)
+if [ -z "$exe" ] || [ ! -f "$exe" ]; then
+    echo "bench: building the suite failed (log: $logdir/build.log)" >&2
+    tail -20 "$logdir/build.log" >&2
+    exit 1
+fi
+elf="$logdir/suite-$$.elf"
+cp "$exe" "$elf"
+trap 'rm -f "$elf"' EXIT
 [ -n "$out" ] && : > "$out"
 
 emit() {
@@ -42,7 +52,7 @@ emit() {
 # One boot of case $1; its `bench=` lines on stdout, the log in target/bench.
 boot() {
     local case="$1" log="$logdir/$1.log"
-    if ! "$cargo" bench -q --bench suite -- --nocapture --exact "$case [$label]" > "$log" 2>&1; then
+    if ! scripts/runner.sh "$elf" --nocapture --exact "$case [$label]" > "$log" 2>&1; then
         echo "bench: case $case failed (log: $log):" >&2
         tail -30 "$log" >&2
         return 1
