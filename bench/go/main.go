@@ -61,10 +61,18 @@ func repeat(warm, reps int, rep func() float64) []float64 {
 	return out
 }
 
-func gcs() string {
+// gcBase is NumGC when the current workload started: gcs= counts the
+// collections the workload itself triggered.
+var gcBase uint32
+
+func numGC() uint32 {
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
-	return "gcs=" + strconv.Itoa(int(m.NumGC))
+	return m.NumGC
+}
+
+func gcs() string {
+	return "gcs=" + strconv.Itoa(int(numGC()-gcBase))
 }
 
 // 1. spawn
@@ -556,6 +564,7 @@ func main() {
 			}
 			if *rep || w.fresh == 0 {
 				runtime.GOMAXPROCS(p)
+				gcBase = numGC()
 				w.run(p)
 				continue
 			}
