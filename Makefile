@@ -10,6 +10,8 @@
 #   make trace  DEMO=name [SMP=2]  trace an example (or a test kernel with trace=1):
 #               target/trace/name.json (Perfetto) and name.png
 #   make prof   DEMO=name [HZ=1000]  CPU profile: target/trace/name.top.txt, name.folded
+#   make bench  [BENCH=name,...] [ICOUNT=0]  shared/BENCH.md's suite, one boot per workload
+#   make bench-compare [BENCH=...] [ICOUNT=0]  the same against Go in a Linux guest
 #   make fmt | make clean | make deps | make runner | make kernel
 #
 # The runner (target/host/.../gmpos-boot) is always built with the same flags
@@ -47,7 +49,7 @@ RUN_FLAGS = --smp $(SMP) --mem $(MEM) --accel $(ACCEL) \
 	$(if $(TIMEOUT),--timeout $(TIMEOUT)) \
 	--args $(call shquote,$(ARGS))
 
-.PHONY: all run debug bench stress test test-qemu test-examples test-host test-host-kernel test-host-runner \
+.PHONY: all run debug bench bench-compare stress test test-qemu test-examples test-host test-host-kernel test-host-runner \
 	trace prof trace-tool test-trace test-host-trace lint-clippy-trace \
 	test-loom test-lint \
 	lint-clippy-kernel lint-clippy-host lint-fmt lint-test-imports \
@@ -56,7 +58,7 @@ RUN_FLAGS = --smp $(SMP) --mem $(MEM) --accel $(ACCEL) \
 all: kernel runner
 
 help:
-	@sed -n '1,13p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '1,15p' Makefile | sed 's/^# \{0,1\}//'
 
 deps:
 	@./scripts/install-deps.sh
@@ -114,10 +116,21 @@ prof: deps runner trace-tool
 	$(call boot_demo,prof,prof=$(HZ))
 	$(TRACE_TOOL) prof target/trace/$(DEMO).bin --top 25 --folded target/trace/$(DEMO).folded | tee target/trace/$(DEMO).top.txt
 
-# The benchmark kernels in qemu-tests/benches/ (release build): they print
-# `bench=...` lines in the format of shared/BENCH.md.
+# shared/BENCH.md's suite (kernel/src/bench/, booted by
+# qemu-tests/benches/suite.rs, release build) at -smp 2, one boot per
+# workload (fresh boots per repetition for spawn_cold and park_memory),
+# progress on stderr, `bench=` lines on stdout and in target/bench/last.txt.
+# ICOUNT=1 (default): -icount shift=0, 1 virtual ns = 1 guest instruction;
+# ICOUNT=0: plain TCG. BENCH=pingpong[,...] runs only those.
+BENCH ?=
 bench: deps runner
-	$(CARGO) bench
+	@BENCH='$(BENCH)' ICOUNT='$(or $(ICOUNT),1)' CARGO='$(CARGO)' ./scripts/bench.sh -o target/bench/last.txt
+
+# The suite against the Go peer program (bench/go/) in a Linux guest of
+# Debian packages under the same QEMU, -smp and icount setting; prints the
+# comparison table (target/bench-compare/table.md). Never part of `make test`.
+bench-compare: deps runner
+	@BENCH='$(BENCH)' ICOUNT='$(or $(ICOUNT),1)' SMP=2 CARGO='$(CARGO)' ./scripts/bench-compare.sh
 
 # The regression kernels of the scheduler's concurrency bugs (issue 10),
 # STRESS_RUNS times in a row; any failure fails the target (logs kept in
@@ -209,9 +222,10 @@ test-lint: lint-clippy-kernel lint-clippy-host lint-fmt lint-test-imports
 
 # The kernel target has no `test` crate, so neither --all-targets nor
 # --tests (both would build the kernel library's #[test]s for it): the
-# library, the binaries and the QEMU test kernels (--test '*').
+# library, the binaries, the QEMU test kernels (--test '*') and the bench
+# kernels (--benches), so that none of them rots.
 lint-clippy-kernel:
-	$(CARGO) clippy --workspace --exclude gmpos-boot --exclude gmpos-trace --lib --bins --examples --test '*' -- -D warnings
+	$(CARGO) clippy --workspace --exclude gmpos-boot --exclude gmpos-trace --lib --bins --examples --test '*' --benches -- -D warnings
 
 # gmpos-boot is linted in target/host (where its bootloader stages are
 # already built) and the kernel crate's host build in target/hosttest.
@@ -235,7 +249,7 @@ TEST_IMPORT_OK   := kernel_main go gosched sleep Instant Duration gomaxprocs set
 	chan Chan chan_from_interrupts TrySendError TryRecvError select \
 	after tick Timer Ticker AfterFunc after_func \
 	Context CancelFunc ContextError Pool PoolConfig PoolError PoolStats Task \
-	read_mem_stats MemStats print_stack exit config tracing \
+	read_mem_stats MemStats print_stack exit config tracing bench \
 	println print test qemu_test test_note testing VERSION
 
 lint-test-imports:

@@ -33,6 +33,8 @@ pub mod time;
 pub mod trace;
 
 #[cfg(target_os = "none")]
+pub mod bench;
+#[cfg(target_os = "none")]
 pub mod console;
 #[cfg(target_os = "none")]
 pub mod init;

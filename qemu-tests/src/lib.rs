@@ -58,60 +58,7 @@ impl Rng {
 }
 
 pub mod bench {
-    //! Benchmark lines in the format of `shared/BENCH.md`:
-    //! `bench=<name> procs=<P> n=<count> ns_per_op=<median> min_ns_per_op=<min> reps=<r> [key=value ...]`
-    use alloc::vec::Vec;
-
-    /// Is this an emulator without hardware virtualisation (QEMU TCG)?
-    pub fn emulated() -> bool {
-        let id = raw_cpuid_vendor();
-        id == *b"TCGTCGTCGTCG" || id == [0; 12]
-    }
-
-    fn raw_cpuid_vendor() -> [u8; 12] {
-        // Leaf 0x4000_0000 is the hypervisor vendor leaf (meaningless on
-        // bare metal, where the hypervisor bit is clear and we do not look).
-        let f = core::arch::x86_64::__cpuid(1);
-        let has_hv = f.ecx & (1 << 31) != 0;
-        let r = core::arch::x86_64::__cpuid(0x4000_0000);
-        if !has_hv {
-            return [1; 12];
-        }
-        let mut v = [0u8; 12];
-        v[0..4].copy_from_slice(&r.ebx.to_le_bytes());
-        v[4..8].copy_from_slice(&r.ecx.to_le_bytes());
-        v[8..12].copy_from_slice(&r.edx.to_le_bytes());
-        v
-    }
-
-    /// Median and minimum of per-op figures.
-    pub fn median_min(samples: &[f64]) -> (f64, f64) {
-        let mut s: Vec<f64> = samples.to_vec();
-        s.sort_by(|a, b| a.partial_cmp(b).unwrap());
-        let n = s.len();
-        let med = if n % 2 == 1 {
-            s[n / 2]
-        } else {
-            (s[n / 2 - 1] + s[n / 2]) / 2.0
-        };
-        (med, s[0])
-    }
-
-    /// Prints one benchmark line. `per_op` holds one ns/op figure per
-    /// measured repetition.
-    pub fn report(name: &str, procs: usize, n: u64, per_op: &[f64], extras: &str) {
-        let (med, min) = median_min(per_op);
-        gmpos::println!(
-            "bench={} procs={} n={} ns_per_op={:.1} min_ns_per_op={:.1} reps={}{}{}{}",
-            name,
-            procs,
-            n,
-            med,
-            min,
-            per_op.len(),
-            if extras.is_empty() { "" } else { " " },
-            extras,
-            if emulated() { " emulated=1" } else { "" }
-        );
-    }
+    //! Benchmark lines in the format of `shared/BENCH.md`: the kernel's
+    //! own (`gmpos::bench`, where the suite's workloads live).
+    pub use gmpos::bench::{emulated, median_min, report};
 }

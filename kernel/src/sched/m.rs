@@ -22,6 +22,9 @@ pub struct M {
     pub curg: AtomicPtr<G>,
     /// Go: `m.waitunlockf` (only this M touches it).
     pub waitunlockf: UnsafeCell<Option<UnlockFn>>,
+    /// The goroutine `gohandoff` runs next (only this M touches it, with
+    /// interrupts off from the store to the `mcall`).
+    pub handoff: AtomicPtr<G>,
     /// Go: `m.cheaprand`.
     pub rand: UnsafeCell<CheapRand>,
     /// TSC cycles spent halted, and number of halts.
@@ -49,6 +52,7 @@ impl M {
             g0: AtomicPtr::new(ptr::null_mut()),
             curg: AtomicPtr::new(ptr::null_mut()),
             waitunlockf: UnsafeCell::new(None),
+            handoff: AtomicPtr::new(ptr::null_mut()),
             rand: UnsafeCell::new(CheapRand::new(0x9e37_79b9_7f4a_7c15 ^ (id as u64 + 1))),
             halted_cycles: AtomicU64::new(0),
             halts: AtomicU64::new(0),

@@ -135,6 +135,43 @@ unsafe extern "C" fn park_m(gp: usize) -> ! {
     super::proc::schedule()
 }
 
+/// Parks the current goroutine (`reason`) and runs `next` on this CPU at
+/// once: no run queue, the slice inherited (Go has no such call; it is the
+/// floor of a context switch, one `mcall` and one `gogo`, which the
+/// `switch` benchmark measures). `next` must be parked (`Waiting`, its
+/// context saved) and its waker must be the caller alone: it is taken
+/// without going through its wait structure. The caller resumes when
+/// someone readies or hands off to it.
+pub fn gohandoff(next: NonNull<G>, reason: WaitReason) {
+    check_can_block("gohandoff", Locks::None);
+    // Interrupts off until mcall's switch: the slot is this M's, and a
+    // preemption in between could move us to another CPU.
+    crate::arch::irq::disable();
+    getm().handoff.store(next.as_ptr(), Ordering::Relaxed);
+    // SAFETY: getg() is our live goroutine.
+    unsafe { &*getg() }.set_wait_reason(reason);
+    // SAFETY: we are a goroutine (checked above).
+    unsafe { switch::mcall(handoff_m) };
+}
+
+/// `gohandoff`'s half on g0.
+unsafe extern "C" fn handoff_m(gp: usize) -> ! {
+    let mp = getm();
+    // SAFETY: mcall passed the current goroutine.
+    let g = unsafe { &*(gp as *const G) };
+    let next = mp.handoff.swap(core::ptr::null_mut(), Ordering::Relaxed);
+    let next = NonNull::new(next).expect("gohandoff: no goroutine to run");
+    // SAFETY: the caller of gohandoff guarantees `next` is parked and that
+    // only it wakes it: we own it now.
+    let n = unsafe { next.as_ref() };
+    n.set_wait_reason(WaitReason::Zero);
+    // `next` runnable before we count ourselves waiting: the deadlock check
+    // must never see both parked at one instant.
+    n.casgstatus(Status::Waiting, Status::Runnable);
+    mp.dropg(g, Status::Waiting);
+    super::proc::execute(mp, next, true)
+}
+
 /// Go: `goready`: makes a parked goroutine runnable. From a goroutine it goes
 /// to this P's `runnext` (it runs next, inheriting our time slice); from an
 /// interrupt handler or a CPU without a P it goes to the global queue (never

@@ -176,17 +176,15 @@ pub(super) fn execute(mp: &M, gp: NonNull<G>, inherit_time: bool) -> ! {
         pp.schedtick.fetch_add(1, Ordering::Relaxed);
     }
     let tick = pp.schedtick.load(Ordering::Relaxed);
+    // One clock read for the slice and the re-arm.
+    let now = crate::clock::now_ns();
     if pp.slice.starts_new(tick) {
-        pp.slice.begin(
-            tick,
-            crate::clock::now_ns(),
-            super::preempt::slice_ns(),
-            pp.runq.mark(),
-        );
+        pp.slice
+            .begin(tick, now, super::preempt::slice_ns(), pp.runq.mark());
     }
     pp.counters.grun.fetch_add(1, Ordering::Relaxed);
     crate::trace::go_start(g.goid(), pp.id);
-    super::tick::rearm(Some(pp));
+    super::tick::rearm_at(Some(pp), now);
     // SAFETY: the G's context was saved by mcall or built by newproc; its
     // stack is mapped and no other CPU runs it (we own it).
     unsafe { switch::gogo(g.sched.get(), gp.as_ptr() as usize) }
@@ -217,7 +215,7 @@ fn find_runnable(mp: &M) -> (NonNull<G>, bool) {
             timers::run_funcs_due(pp, now);
         }
         timers::run_others_funcs_due(pp, now);
-        if let Some(found) = policy::find_runnable_fast(&mut Queues { mp, pp }) {
+        if let Some(found) = policy::find_runnable_fast(&mut Queues { mp, pp, now }) {
             return found;
         }
         if SCHED.gcwaiting.load(Ordering::Acquire) {
@@ -234,6 +232,9 @@ fn find_runnable(mp: &M) -> (NonNull<G>, bool) {
 struct Queues<'a> {
     mp: &'a M,
     pp: &'a P,
+    /// The clock as this round of findRunnable read it for the timers (the
+    /// slice-expiry check uses it too: one read per round, not two).
+    now: u64,
 }
 
 impl FindSources for Queues<'_> {
@@ -350,9 +351,8 @@ impl FindSources for Queues<'_> {
     }
 
     fn take_slice_expired(&mut self) -> bool {
-        self.pp.slice.take_expired(
-            self.pp.schedtick.load(Ordering::Relaxed),
-            crate::clock::now_ns(),
-        )
+        self.pp
+            .slice
+            .take_expired(self.pp.schedtick.load(Ordering::Relaxed), self.now)
     }
 }

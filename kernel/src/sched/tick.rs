@@ -68,12 +68,39 @@ pub(super) fn init() {
 /// Only an `Idle` (or stopped) P is tickless: its M halts, and waking it
 /// (`wakep`'s IPI, a due timer) leads through `execute`, which re-arms.
 pub fn rearm(pp: Option<&P>) {
-    // With interrupts off: the timer interrupt itself re-arms, and must not
-    // run between our cache update and the hardware write.
-    crate::arch::irq::without(|| rearm_locked(pp))
+    rearm_at(pp, clock::now_ns())
 }
 
-fn rearm_locked(pp: Option<&P>) {
+/// [`rearm`] with the clock already read (`now`, a moment ago: `execute`
+/// reads it once for the slice and this). The common case on a context
+/// switch, a running P whose timer is already armed no later than every
+/// bound below, writes nothing and so needs neither interrupts off nor a
+/// second clock read: it returns from the fast path (the slow path would
+/// return too: `current <= deadline`). A tick landing in between re-arms
+/// for the P's state itself, which the caller set before calling this.
+#[inline]
+pub fn rearm_at(pp: Option<&P>, now: u64) {
+    if let Some(pp) = pp
+        && pp.status() == PStatus::Running
+    {
+        let armed = ARMED[percpu::cpu_index()].load(Ordering::Relaxed);
+        // Every bound the slow path takes the minimum of (a function timer
+        // counts only while in the future there, so `<=` it is enough).
+        if armed <= pp.timers.timer0_when.load(Ordering::Acquire)
+            && armed <= pp.timers.ftimer0_when.load(Ordering::Acquire)
+            && armed <= pp.slice.deadline()
+            && armed <= now.saturating_add(BUSY_TICK_NS.load(Ordering::Relaxed))
+            && armed <= super::tracing::next_sample()
+        {
+            return;
+        }
+    }
+    // With interrupts off: the timer interrupt itself re-arms, and must not
+    // run between our cache update and the hardware write.
+    crate::arch::irq::without(|| rearm_locked(pp, now))
+}
+
+fn rearm_locked(pp: Option<&P>, now: u64) {
     let mut deadline = u64::MAX;
     if let Some(pp) = pp {
         deadline = pp.timers.timer0_when.load(Ordering::Acquire);
@@ -95,12 +122,12 @@ fn rearm_locked(pp: Option<&P>) {
             // slice deadline of u64::MAX (between an injection and the next
             // `execute`).
             let tick = BUSY_TICK_NS.load(Ordering::Relaxed);
-            deadline = deadline.min(clock::now_ns().saturating_add(tick));
+            deadline = deadline.min(now.saturating_add(tick));
             // The profiler's next sample (u64::MAX when it is off).
             deadline = deadline.min(super::tracing::next_sample());
         }
         if deadline != u64::MAX {
-            deadline = deadline.max(clock::now_ns().saturating_add(MIN_REARM_NS));
+            deadline = deadline.max(now.saturating_add(MIN_REARM_NS));
         }
     }
     let armed = &ARMED[percpu::cpu_index()];
