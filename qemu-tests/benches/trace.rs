@@ -11,12 +11,10 @@
 
 extern crate alloc;
 
-use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-use gmpos::testing::hw::now_ns;
 use gmpos::tracing::{trace_start, trace_stop};
-use gmpos::{WaitGroup, go, gosched, println, set_gomaxprocs};
+use gmpos::{println, set_gomaxprocs};
 use qemu_tests::bench::report;
 
 gmpos::qemu_test! {
@@ -29,22 +27,9 @@ gmpos::qemu_test! {
 
 const N: u64 = 100_000;
 
-/// One round: ns per Gosched.
+/// One round: ns per Gosched (the suite's `yield` workload, shorter).
 fn yield_round() -> f64 {
-    let wg = Arc::new(WaitGroup::new());
-    wg.add(2);
-    let t0 = now_ns();
-    for _ in 0..2 {
-        let w = wg.clone();
-        go(move || {
-            for _ in 0..N {
-                gosched();
-            }
-            w.done();
-        });
-    }
-    wg.wait();
-    (now_ns() - t0) as f64 / (2 * N) as f64
+    gmpos::bench::yield_round(N)
 }
 
 #[gmpos::test]

@@ -31,6 +31,8 @@ mod spawn_cold;
 mod switch;
 mod r#yield;
 
+pub use r#yield::round as yield_round;
+
 /// One workload of the suite.
 pub struct Workload {
     pub name: &'static str,

@@ -9,24 +9,26 @@ use crate::{WaitGroup, go, gosched};
 
 const N: u64 = 1_000_000;
 
-fn once() -> f64 {
+/// One round of `n` Goscheds per goroutine: ns per Gosched (the tracer's
+/// cost benchmark runs it with a smaller `n`).
+pub fn round(n: u64) -> f64 {
     let wg = Arc::new(WaitGroup::new());
     wg.add(2);
     let t0 = now();
     for _ in 0..2 {
         let w = wg.clone();
         go(move || {
-            for _ in 0..N {
+            for _ in 0..n {
                 gosched();
             }
             w.done();
         });
     }
     wg.wait();
-    (now() - t0) as f64 / (2 * N) as f64
+    (now() - t0) as f64 / (2 * n) as f64
 }
 
 pub fn run(procs: usize) {
-    let samples = repeat(1, 5, once);
+    let samples = repeat(1, 5, || round(N));
     report("yield", procs, 2 * N, &samples, "gcs=0");
 }
