@@ -71,6 +71,40 @@ pub unsafe extern "C" fn gogo(buf: *const Gobuf, g: usize) -> ! {
     )
 }
 
+/// The body of [`mcall`] and [`mcall_noirq`]: save the goroutine's
+/// callee-saved context into its `Gobuf`, switch to g0's stack, and call
+/// `f(g)`; `$sti` (or nothing) re-enables interrupts just before the call.
+macro_rules! mcall_body {
+    ($($sti:literal)?) => {
+        naked_asm!(
+            "cli",
+            "mov rax, gs:[{pg}]",
+            "mov rcx, [rsp]",
+            "lea rdx, [rsp + 8]",
+            "mov [rax + {sp}], rdx",
+            "mov [rax + {pc}], rcx",
+            "mov [rax + {bp}], rbp",
+            "mov [rax + {rbx}], rbx",
+            "mov [rax + {r12}], r12",
+            "mov [rax + {r13}], r13",
+            "mov [rax + {r14}], r14",
+            "mov [rax + {r15}], r15",
+            "mov rdx, gs:[{pg0}]",
+            "mov gs:[{pg}], rdx",
+            "mov rsp, [rdx + {sp}]",
+            "xor ebp, ebp",
+            "mov rsi, rdi",
+            "mov rdi, rax",
+            $($sti,)?
+            "call rsi",
+            "ud2",
+            pg = const PERCPU_G, pg0 = const PERCPU_G0,
+            sp = const SP, pc = const PC, bp = const BP, rbx = const RBX,
+            r12 = const R12, r13 = const R13, r14 = const R14, r15 = const R15,
+        )
+    };
+}
+
 /// Saves the current goroutine's context in its Gobuf (the current G must be
 /// a goroutine whose first field is its Gobuf), switches to this CPU's g0
 /// stack and calls `f(gp)` there (Go: `mcall`). `f` must not return; the
@@ -82,32 +116,7 @@ pub unsafe extern "C" fn gogo(buf: *const Gobuf, g: usize) -> ! {
 #[unsafe(naked)]
 #[unsafe(link_section = ".text.nopreempt.switch")]
 pub unsafe extern "C" fn mcall(f: unsafe extern "C" fn(usize) -> !) {
-    naked_asm!(
-        "cli",
-        "mov rax, gs:[{pg}]",
-        "mov rcx, [rsp]",
-        "lea rdx, [rsp + 8]",
-        "mov [rax + {sp}], rdx",
-        "mov [rax + {pc}], rcx",
-        "mov [rax + {bp}], rbp",
-        "mov [rax + {rbx}], rbx",
-        "mov [rax + {r12}], r12",
-        "mov [rax + {r13}], r13",
-        "mov [rax + {r14}], r14",
-        "mov [rax + {r15}], r15",
-        "mov rdx, gs:[{pg0}]",
-        "mov gs:[{pg}], rdx",
-        "mov rsp, [rdx + {sp}]",
-        "xor ebp, ebp",
-        "mov rsi, rdi",
-        "mov rdi, rax",
-        "sti",
-        "call rsi",
-        "ud2",
-        pg = const PERCPU_G, pg0 = const PERCPU_G0,
-        sp = const SP, pc = const PC, bp = const BP, rbx = const RBX,
-        r12 = const R12, r13 = const R13, r14 = const R14, r15 = const R15,
-    )
+    mcall_body!("sti")
 }
 
 /// `mcall` that leaves interrupts off on g0: `f` runs with interrupts
@@ -122,31 +131,7 @@ pub unsafe extern "C" fn mcall(f: unsafe extern "C" fn(usize) -> !) {
 #[unsafe(naked)]
 #[unsafe(link_section = ".text.nopreempt.switch")]
 pub unsafe extern "C" fn mcall_noirq(f: unsafe extern "C" fn(usize) -> !) {
-    naked_asm!(
-        "cli",
-        "mov rax, gs:[{pg}]",
-        "mov rcx, [rsp]",
-        "lea rdx, [rsp + 8]",
-        "mov [rax + {sp}], rdx",
-        "mov [rax + {pc}], rcx",
-        "mov [rax + {bp}], rbp",
-        "mov [rax + {rbx}], rbx",
-        "mov [rax + {r12}], r12",
-        "mov [rax + {r13}], r13",
-        "mov [rax + {r14}], r14",
-        "mov [rax + {r15}], r15",
-        "mov rdx, gs:[{pg0}]",
-        "mov gs:[{pg}], rdx",
-        "mov rsp, [rdx + {sp}]",
-        "xor ebp, ebp",
-        "mov rsi, rdi",
-        "mov rdi, rax",
-        "call rsi",
-        "ud2",
-        pg = const PERCPU_G, pg0 = const PERCPU_G0,
-        sp = const SP, pc = const PC, bp = const BP, rbx = const RBX,
-        r12 = const R12, r13 = const R13, r14 = const R14, r15 = const R15,
-    )
+    mcall_body!()
 }
 
 unsafe extern "C" {
