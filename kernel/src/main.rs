@@ -15,6 +15,11 @@ use gmpos::{Duration, Instant, WaitGroup, go, println, sleep};
 gmpos::kernel_main!(main);
 
 fn main() {
+    if gmpos::config().stress.on {
+        // `stress seed=S secs=T`: the seeded stress run instead of the showcase.
+        gmpos::stress::main();
+        return;
+    }
     println!();
     println!(
         "== gmpos showcase: Go's GMP scheduler, {} CPU(s) = {} Ms, gomaxprocs={} Ps ==",
