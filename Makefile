@@ -249,7 +249,7 @@ TEST_IMPORT_OK   := kernel_main go gosched sleep Instant Duration gomaxprocs set
 	chan Chan chan_from_interrupts TrySendError TryRecvError select \
 	after tick Timer Ticker AfterFunc after_func \
 	Context CancelFunc ContextError Pool PoolConfig PoolError PoolStats Task \
-	read_mem_stats MemStats print_stack exit config tracing bench \
+	read_mem_stats MemStats print_stack exit config tracing bench stress \
 	println print test qemu_test test_note testing VERSION
 
 lint-test-imports:

@@ -49,7 +49,8 @@ pub fn start(cx: &Cx, mut rng: Rng) {
             if left.fetch_sub(1, Ordering::AcqRel) == 1 {
                 let total: i64 = bank.lock().iter().sum();
                 assert_eq!(
-                    total, TOTAL,
+                    total,
+                    TOTAL,
                     "stress: the bank's total changed ({} audits ran)",
                     audits.load(Ordering::Relaxed)
                 );

@@ -20,7 +20,10 @@ pub fn start_pipeline(cx: &Cx, mut rng: Rng) {
     let a = chan::<u64>(rng.range(0, 4) as usize);
     let b = chan::<u64>(rng.range(0, 4) as usize);
     let vals: Vec<u64> = (0..items).map(|_| rng.next_u64() >> 20).collect();
-    let want = vals.iter().map(|v| v.wrapping_mul(3)).fold(0, u64::wrapping_add);
+    let want = vals
+        .iter()
+        .map(|v| v.wrapping_mul(3))
+        .fold(0, u64::wrapping_add);
     fold(&cx.sum, want ^ items);
     // Each item: a send and a receive on `a`, the same on `b`.
     Ops::add(&cx.ops.chan, 4 * items);
@@ -90,7 +93,10 @@ pub fn start_select_network(cx: &Cx, mut rng: Rng) {
     }
     cx.ledger.go(move || {
         let total = results.recv().unwrap() + results.recv().unwrap();
-        assert_eq!(total, want, "stress: select dispatch lost or duplicated items");
+        assert_eq!(
+            total, want,
+            "stress: select dispatch lost or duplicated items"
+        );
     });
 
     // Collector: three producers, a timeout case, closed channels turned

@@ -63,11 +63,11 @@ mod kernel {
     use super::leak::{self, Costs, Snapshot};
     use super::report::Report;
     use super::{checksum, round, storm};
-    use crate::cmdline::{Stress, StressBug};
     use crate::clock::now_ns;
+    use crate::cmdline::{Stress, StressBug};
     use crate::layout::PAGE_SIZE;
     use crate::mem::{frame, heap, tlb_epoch};
-    use crate::sched::schedt::SCHED;
+    use crate::sched::schedt::{SCHED, nwaiting};
     use crate::sched::{latency, p, stack, sudog};
 
     /// How long the run waits for the goroutines and timers of the last
@@ -87,7 +87,9 @@ mod kernel {
         let g = crate::sched::getg();
         // SAFETY: the running goroutine's G is valid while it runs; its
         // stack bounds are written only by itself and its own faults.
-        let own = unsafe { (*g).stack_hi.load(Ordering::Relaxed) - (*g).stack_lo.load(Ordering::Relaxed) };
+        let own = unsafe {
+            (*g).stack_hi.load(Ordering::Relaxed) - (*g).stack_lo.load(Ordering::Relaxed)
+        };
         Snapshot {
             frames_used: total - free,
             heap_in_use: heap::stats().in_use,
@@ -99,7 +101,9 @@ mod kernel {
             table_frames: frame::table_frames(),
             limbo_frames: tlb_epoch::limbo_frames(),
             reserve_frames: stack::reserved_frames(),
-            timer_heap_bytes: (0..ncpu).map(|i| p::p(i).timers.capacity_bytes() as u64).sum(),
+            timer_heap_bytes: (0..ncpu)
+                .map(|i| p::p(i).timers.capacity_bytes() as u64)
+                .sum(),
             own_stack: own,
         }
     }
@@ -118,8 +122,11 @@ mod kernel {
         t
     }
 
-    /// Waits (bounded) until the goroutines and pending timers are back
-    /// at `base`'s, and the TLB epoch let go of what it can.
+    /// Waits until the goroutines and pending timers are back at `base`'s
+    /// (then the TLB epoch is forced, so limbo lets go of what it can), or
+    /// until what is left can never finish: every goroutine but this one
+    /// parked with no timer pending (nothing but this goroutine could wake
+    /// them, and it will not), or after `DRAIN_LIMIT_NS`.
     fn drain(base: &Snapshot) {
         let t = now_ns();
         loop {
@@ -127,7 +134,8 @@ mod kernel {
             if s.goroutines == base.goroutines && s.timers <= base.timers {
                 break;
             }
-            if now_ns() - t > DRAIN_LIMIT_NS {
+            let stuck = s.timers <= base.timers && nwaiting() + 1 == s.goroutines;
+            if stuck || now_ns() - t > DRAIN_LIMIT_NS {
                 break; // the leak check names what is left
             }
             crate::time::sleep(Duration::from_millis(1));
@@ -163,6 +171,8 @@ mod kernel {
     pub fn run(o: &Stress) -> Report {
         let t0 = now_ns();
         let ncpu = crate::arch::smp::ncpu();
+        // What is live before the run (main, and whatever the caller runs).
+        let before = snapshot();
         // The warm-up round fills the caches the baseline then includes.
         round::run(o.seed ^ 0x5741_524d, None);
         let costs = Costs {
@@ -170,15 +180,21 @@ mod kernel {
             g_bytes: core::mem::size_of::<crate::sched::G>() as u64,
             sudog_bytes: core::mem::size_of::<sudog::KSudog>() as u64,
         };
-        drain(&snapshot());
+        drain(&before);
         let base = snapshot();
+        assert_eq!(
+            base.goroutines, before.goroutines,
+            "stress: the warm-up round left goroutines behind"
+        );
 
         latency::reset();
         latency::set_tracking(true);
         let storm = o.storm.then(storm::start);
-        if storm.is_some() {
-            storm::probe(200);
-        }
+        let storm_tick_hz = if storm.is_some() {
+            storm::probe(300)
+        } else {
+            0
+        };
         let (a0, c0, s0) = sched_counters();
         let half = o.secs * 1000 / 2;
         let (rounds, sum_a, tot_a) = pass(o.seed, None, half, None);
@@ -224,6 +240,7 @@ mod kernel {
             steals: s1 - s0,
             max_latency_us: max_lat / 1000,
             storm_xcalls,
+            storm_tick_hz,
             checksum: sum_a,
             leaks,
         };

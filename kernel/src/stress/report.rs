@@ -32,6 +32,8 @@ pub struct Report {
     pub max_latency_us: u64,
     /// Cross-calls served by the storm (0 without `storm=1`).
     pub storm_xcalls: u64,
+    /// The slowest CPU's timer interrupts per second in the storm's probe.
+    pub storm_tick_hz: u64,
     /// The work checksum of one pass (the other pass gave the same).
     pub checksum: u64,
     pub leaks: Leaks,
@@ -43,7 +45,7 @@ impl fmt::Display for Report {
             f,
             "stress: seed={} secs={} ({} ms) cpus={} slice={}us rounds={}x2 goroutines={} chanops={} \
              transfers={} xcalls={} timeouts={} gomaxprocs_changes={} preempt=async:{},coop:{} \
-             steals={} max_runnable_latency={}us storm_xcalls={} checksum={:#018x} leaks={}",
+             steals={} max_runnable_latency={}us storm_xcalls={} storm_tick_hz={} checksum={:#018x} leaks={}",
             self.seed,
             self.secs,
             self.ms,
@@ -61,6 +63,7 @@ impl fmt::Display for Report {
             self.steals,
             self.max_latency_us,
             self.storm_xcalls,
+            self.storm_tick_hz,
             self.checksum,
             self.leaks.count()
         )

@@ -41,8 +41,14 @@ pub fn start(cx: &Cx, mut rng: Rng) {
         // Stopped long before it is due: never fires (Go 1.23: no stale
         // value after stop).
         let stopped = Timer::new(Duration::from_secs(3600));
-        assert!(stopped.stop(), "stress: stop of a pending timer said it had fired");
-        assert!(stopped.c().try_recv().is_err(), "stress: a stopped timer delivered");
+        assert!(
+            stopped.stop(),
+            "stress: stop of a pending timer said it had fired"
+        );
+        assert!(
+            stopped.c().try_recv().is_err(),
+            "stress: a stopped timer delivered"
+        );
         // A ticker: `ticks` ticks; the first comes a period after the
         // start at the earliest (later ones may come sooner: a tick the
         // receiver was late for waits in the channel, as in Go).
@@ -52,7 +58,10 @@ pub fn start(cx: &Cx, mut rng: Rng) {
             tk.c().recv().expect("ticker channel closed");
         }
         let e = started.elapsed();
-        assert!(e >= period, "stress: {ticks} ticks in {e:?}, period {period:?}");
+        assert!(
+            e >= period,
+            "stress: {ticks} ticks in {e:?}, period {period:?}"
+        );
         tk.stop();
     });
 
@@ -69,7 +78,11 @@ pub fn start(cx: &Cx, mut rng: Rng) {
             w.done();
         });
         wg.wait();
-        assert_eq!(fired.load(Ordering::Relaxed), 1, "stress: after_func ran twice");
+        assert_eq!(
+            fired.load(Ordering::Relaxed),
+            1,
+            "stress: after_func ran twice"
+        );
     });
 
     let yielders = rng.range(2, 6);
