@@ -61,11 +61,12 @@ pub fn start() -> Storm {
     s
 }
 
-/// Checks the timer rate: for `ms` milliseconds with every P busy (the
-/// flooders spin between floods), each CPU must take a quarter of the
-/// interrupts `tick=` asks for at least (under plain TCG the guest's clock
-/// is the host's, and a vCPU thread the loaded host does not run takes no
-/// interrupts meanwhile: the floor is loose, the figure is reported).
+/// Measures the timer rate: for `ms` milliseconds with every P busy (the
+/// flooders spin between floods). Under icount (virtual time: one ns per
+/// instruction) each CPU must take at least half the interrupts `tick=`
+/// asks for; under plain TCG the guest clock is the host's and a vCPU
+/// thread the loaded host does not run takes no interrupts meanwhile (they
+/// coalesce), so the rate is the host's to give: reported, not asserted.
 /// Returns the slowest CPU's rate in interrupts per second.
 pub fn probe(ms: u64) -> u64 {
     let ncpu = smp::ncpu();
@@ -75,8 +76,9 @@ pub fn probe(ms: u64) -> u64 {
     crate::time::sleep(core::time::Duration::from_millis(ms));
     let el = (now_ns() - start).max(1);
     let got: Vec<u64> = (0..ncpu).map(|c| timer::interrupts(c) - t0[c]).collect();
-    let want = el / tick_ns / 4;
-    for (cpu, &n) in got.iter().enumerate() {
+    let want = el / tick_ns / 2;
+    let judged = crate::arch::tsc::counts_instructions();
+    for (cpu, &n) in got.iter().enumerate().filter(|_| judged) {
         assert!(
             n >= want,
             "stress: storm: cpu {cpu} took {n} timer interrupts in {} ms (tick={} us: want >= {want})",
