@@ -14,14 +14,20 @@ use super::g::{G, Status};
 use crate::clock;
 
 static TRACKING: AtomicBool = AtomicBool::new(false);
+/// When tracking last went on: older stamps (left on a goroutine that was
+/// runnable when tracking went off) are not measured.
+static SINCE_NS: AtomicU64 = AtomicU64::new(0);
 /// The largest latency seen since the last [`reset`], in ns.
 static MAX_NS: AtomicU64 = AtomicU64::new(0);
 /// Latencies recorded since the last [`reset`].
 static SAMPLES: AtomicU64 = AtomicU64::new(0);
 
 /// Turns tracking on or off. A goroutine made runnable while it was off
-/// carries no stamp (0) and is not measured when it runs.
+/// carries no stamp (0), or an old one, and is not measured when it runs.
 pub fn set_tracking(on: bool) {
+    if on {
+        SINCE_NS.store(clock::now_ns(), Ordering::Relaxed);
+    }
     TRACKING.store(on, Ordering::Relaxed);
 }
 
@@ -55,7 +61,7 @@ fn record(g: &G, from: Status, to: Status) {
         (_, Status::Runnable) => g.runnable_since.store(clock::now_ns(), Ordering::Relaxed),
         (Status::Runnable, Status::Running) => {
             let since = g.runnable_since.swap(0, Ordering::Relaxed);
-            if since != 0 {
+            if since != 0 && since >= SINCE_NS.load(Ordering::Relaxed) {
                 let waited = clock::now_ns().saturating_sub(since);
                 MAX_NS.fetch_max(waited, Ordering::Relaxed);
                 SAMPLES.fetch_add(1, Ordering::Relaxed);

@@ -2,7 +2,6 @@
 //! CPU a seeded number of times; each call must be served exactly once by
 //! each target (counted by the closure itself, so other cross-calls in
 //! flight, such as the storm's, do not disturb the count).
-use alloc::sync::Arc;
 use core::sync::atomic::{AtomicU64, Ordering};
 
 use super::checksum::fold;
@@ -15,12 +14,11 @@ pub fn start(cx: &Cx, mut rng: Rng) {
     fold(&cx.sum, calls << 40);
     Ops::add(&cx.ops.xcalls, calls);
     cx.ledger.go(move || {
-        let served = Arc::new(AtomicU64::new(0));
+        let served = AtomicU64::new(0);
         let others = smp::ncpu() as u64 - 1;
         for _ in 0..calls {
-            let s = served.clone();
-            ipi::run_on_others(&move || {
-                s.fetch_add(1, Ordering::Relaxed);
+            ipi::run_on_others(&|| {
+                served.fetch_add(1, Ordering::Relaxed);
             });
         }
         let n = served.load(Ordering::Relaxed);
