@@ -33,4 +33,7 @@ fn seeded_stress_under_an_interrupt_storm() {
     gmpos::test_note!("{r}");
     assert!(r.storm_xcalls > 0, "the storm made no cross-calls");
     assert!(r.goroutines > 0 && r.chan_ops > 0 && r.transfers > 0);
+    // The hogs keep runnable goroutines waiting for whole slices: a zero
+    // would mean the latency tracking in casgstatus measured nothing.
+    assert!(r.max_latency_us > 0, "no runnable latency was recorded");
 }
