@@ -146,7 +146,9 @@ mod kernel {
     }
 
     /// One pass: rounds `seed..seed+n` (or as many as fit in `ms` when `n`
-    /// is `None`); returns (rounds, chained checksum, summed counts).
+    /// is `None`); returns (rounds, chained checksum, summed counts; their
+    /// `checksum` is the first round's, comparable between boots and CPU
+    /// counts whatever the number of rounds).
     fn pass(seed: u64, n: Option<u64>, ms: u64, bug: Option<StressBug>) -> (u64, u64, round::Done) {
         let t = now_ns();
         let (mut i, mut acc, mut tot) = (0u64, 0u64, round::Done::default());
@@ -158,6 +160,9 @@ mod kernel {
             }
             let d = round::run(seed.wrapping_add(i), bug);
             acc = checksum::chain(acc, d.checksum);
+            if i == 0 {
+                tot.checksum = d.checksum;
+            }
             tot.goroutines += d.goroutines;
             tot.chan_ops += d.chan_ops;
             tot.transfers += d.transfers;
@@ -257,6 +262,7 @@ mod kernel {
             storm_xcalls,
             storm_tick_hz,
             checksum: sum_a,
+            first_checksum: tot_a.checksum,
             leaks,
         };
         // Print the line before judging: a failure shows what the run did.

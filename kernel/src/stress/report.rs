@@ -36,6 +36,9 @@ pub struct Report {
     pub storm_tick_hz: u64,
     /// The work checksum of one pass (the other pass gave the same).
     pub checksum: u64,
+    /// The first round's checksum: the same for a seed on every boot and
+    /// CPU count, whatever the number of rounds.
+    pub first_checksum: u64,
     pub leaks: Leaks,
 }
 
@@ -45,7 +48,7 @@ impl fmt::Display for Report {
             f,
             "stress: seed={} secs={} ({} ms) cpus={} slice={}us rounds={}x2 goroutines={} chanops={} \
              transfers={} xcalls={} timeouts={} gomaxprocs_changes={} preempt=async:{},coop:{} \
-             steals={} max_runnable_latency={}us storm_xcalls={} storm_tick_hz={} checksum={:#018x} leaks={}",
+             steals={} max_runnable_latency={}us storm_xcalls={} storm_tick_hz={} checksum={:#018x} first={:#018x} leaks={}",
             self.seed,
             self.secs,
             self.ms,
@@ -65,6 +68,7 @@ impl fmt::Display for Report {
             self.storm_xcalls,
             self.storm_tick_hz,
             self.checksum,
+            self.first_checksum,
             self.leaks.count()
         )
     }
