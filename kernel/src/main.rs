@@ -20,7 +20,10 @@ fn main() {
     if let Some(name) = gmpos::config().demo {
         match gmpos::demos::find(name) {
             Some(demo) => return run_demo(demo),
-            None => println!("cmdline: {}; showing the showcase", gmpos::demos::unknown(name)),
+            None => println!(
+                "cmdline: {}; showing the showcase",
+                gmpos::demos::unknown(name)
+            ),
         }
     }
     println!();
@@ -111,7 +114,10 @@ fn run_demo(demo: &gmpos::demos::Demo) {
         println!("{e}");
     }
     if !gmpos::config().exit {
-        println!("gmpos: demo {} done; staying up (Ctrl-A x quits QEMU)", demo.name);
+        println!(
+            "gmpos: demo {} done; staying up (Ctrl-A x quits QEMU)",
+            demo.name
+        );
         loop {
             sleep(Duration::from_secs(3600));
         }

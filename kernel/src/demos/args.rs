@@ -122,7 +122,10 @@ pub fn parse(demo: &str, params: &[Param], line: &str) -> Result<Vec<u64>, Strin
 mod tests {
     use super::*;
 
-    const P: &[Param] = &[Param::count("n", 100, 1, 1000), Param::millis("wait", 5, 1, 100)];
+    const P: &[Param] = &[
+        Param::count("n", 100, 1, 1000),
+        Param::millis("wait", 5, 1, 100),
+    ];
 
     #[test]
     fn defaults_when_absent() {

@@ -40,7 +40,9 @@ pub fn run(ctx: &Context, args: &str) -> Result<(), alloc::string::String> {
         "deadlock: {workers} goroutine(s) and this one now block in select! on a channel nobody sends to, and on ctx.done()"
     );
     if ctx.deadline().is_some() {
-        println!("deadlock: (this context has a deadline: its timer is pending, so checkdead will not report)");
+        println!(
+            "deadlock: (this context has a deadline: its timer is pending, so checkdead will not report)"
+        );
     } else {
         println!("deadlock: no timer is pending: Go's checkdead will report all goroutines asleep");
     }
@@ -60,7 +62,10 @@ pub fn run(ctx: &Context, args: &str) -> Result<(), alloc::string::String> {
     println!(
         "demo deadlock: {} goroutine(s) released by the context ({}) after {reports} deadlock report(s)",
         workers + 1,
-        ctx.err().map_or(alloc::string::String::from("not done"), |e| alloc::format!("{e}"))
+        ctx.err()
+            .map_or(alloc::string::String::from("not done"), |e| alloc::format!(
+                "{e}"
+            ))
     );
     Ok(())
 }

@@ -19,7 +19,7 @@ use crate::time::Instant;
 use crate::{go, println};
 
 const PARAMS: &[Param] = &[
-    Param::count("n", 25, 1, 40),
+    Param::count("n", 27, 1, 40),
     Param::count("cutoff", 12, 2, 40),
 ];
 
@@ -55,7 +55,10 @@ pub fn run(ctx: &Context, args: &str) -> Result<(), alloc::string::String> {
         "fanout: fib({n}) with a goroutine per call for n >= {cutoff}, on {} P(s)",
         crate::gomaxprocs()
     );
-    let (grun0, steals0) = (per_p(|c| c.grun.load(Ordering::Relaxed)), per_p(|c| c.steals.load(Ordering::Relaxed)));
+    let (grun0, steals0) = (
+        per_p(|c| c.grun.load(Ordering::Relaxed)),
+        per_p(|c| c.steals.load(Ordering::Relaxed)),
+    );
     let stolen0 = per_p(|c| c.gs_stolen.load(Ordering::Relaxed));
     let spawned = Arc::new(AtomicU64::new(0));
     let t0 = Instant::now();
@@ -69,7 +72,7 @@ pub fn run(ctx: &Context, args: &str) -> Result<(), alloc::string::String> {
         return Err(stopped("fanout", ctx, format_args!("{spawned} goroutines")));
     }
     for (i, ((g, s), t)) in grun.iter().zip(&steals).zip(&stolen).enumerate() {
-        println!("fanout: P{i}: ran {g} goroutines, {s} steals taking {t} of them");
+        println!("fanout: P{i}: {g} goroutine runs (execute), {s} steals taking {t} goroutines");
     }
     let want = sfib(n);
     if r != want {

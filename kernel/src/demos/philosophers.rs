@@ -1,7 +1,9 @@
 //! `philosophers`: Dijkstra's dining philosophers on `Mutex`es, one per
 //! fork. Each philosopher takes the lower-numbered fork first (a global
 //! lock order: no cycle of waiters, so no deadlock), eats for `eat` holding
-//! both, then thinks.
+//! both, then thinks. Eating is CPU work (a spin), so the Ps are busy: a
+//! waiter woken by an unlock must wait for a P while the unlocker, still
+//! running, may take the fork straight back (barging).
 //!
 //! What the counters show (`Mutex::stats`, Go's `sync.Mutex` internals):
 //! a neighbour who finds a fork taken spins briefly (`sync_runtime_canSpin`),
@@ -25,17 +27,27 @@ use crate::{go, println};
 
 const PARAMS: &[Param] = &[
     Param::count("n", 5, 2, 64),
-    Param::count("meals", 10, 1, 1_000_000),
+    Param::count("meals", 20, 1, 1_000_000),
     Param::millis("eat", 2, 0, 1_000),
-    Param::millis("think", 1, 0, 1_000),
+    Param::millis("think", 0, 0, 1_000),
 ];
+
+/// CPU work: spins (no safe point needed: async preemption shares the P).
+fn spin_for(d: Duration) {
+    let t0 = Instant::now();
+    while t0.elapsed() < d {
+        core::hint::spin_loop();
+    }
+}
 
 pub fn run(ctx: &Context, args: &str) -> Result<(), alloc::string::String> {
     let [n, meals, eat, think] = parse("philosophers", PARAMS, args)?[..] else {
         unreachable!()
     };
     let (eat, think) = (Duration::from_nanos(eat), Duration::from_nanos(think));
-    println!("philosophers: {n} philosophers, {n} forks (Mutexes), {meals} meals each of {eat:?}, thinking {think:?}");
+    println!(
+        "philosophers: {n} philosophers, {n} forks (Mutexes), {meals} meals each of {eat:?} of CPU work, thinking {think:?}"
+    );
     // Each fork counts the meals it served.
     let forks: Arc<Vec<Mutex<u64>>> = Arc::new((0..n).map(|_| Mutex::new(0)).collect());
     let eaten: Arc<Vec<Mutex<u64>>> = Arc::new((0..n).map(|_| Mutex::new(0)).collect());
@@ -53,7 +65,7 @@ pub fn run(ctx: &Context, args: &str) -> Result<(), alloc::string::String> {
                 }
                 let mut f1 = forks[first].lock();
                 let mut f2 = forks[second].lock();
-                sleep(eat);
+                spin_for(eat);
                 (*f1, *f2) = (*f1 + 1, *f2 + 1);
                 drop((f2, f1));
                 *eaten[i].lock() += 1;
@@ -66,7 +78,11 @@ pub fn run(ctx: &Context, args: &str) -> Result<(), alloc::string::String> {
     let took = t0.elapsed();
     let meals_eaten: u64 = eaten.iter().map(|m| *m.lock()).sum();
     if ctx.err().is_some() {
-        return Err(stopped("philosophers", ctx, format_args!("{meals_eaten} of {} meals", n * meals)));
+        return Err(stopped(
+            "philosophers",
+            ctx,
+            format_args!("{meals_eaten} of {} meals", n * meals),
+        ));
     }
     let mut total = MutexStats::default();
     for (i, f) in forks.iter().enumerate() {

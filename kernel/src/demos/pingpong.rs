@@ -17,7 +17,7 @@ use crate::sync::{WaitGroup, chan};
 use crate::time::Instant;
 use crate::{go, println};
 
-const PARAMS: &[Param] = &[Param::count("n", 20_000, 1, 1_000_000_000)];
+const PARAMS: &[Param] = &[Param::count("n", 10_000, 1, 1_000_000_000)];
 
 pub fn run(ctx: &Context, args: &str) -> Result<(), alloc::string::String> {
     let [n] = parse("pingpong", PARAMS, args)?[..] else {
@@ -56,10 +56,16 @@ pub fn run(ctx: &Context, args: &str) -> Result<(), alloc::string::String> {
     wg.wait();
     let done = rounds.load(Ordering::Relaxed);
     if done < n {
-        return Err(stopped("pingpong", ctx, format_args!("{done} of {n} round trips")));
+        return Err(stopped(
+            "pingpong",
+            ctx,
+            format_args!("{done} of {n} round trips"),
+        ));
     }
     if v != n {
-        return Err(alloc::format!("demo pingpong: the counter came back as {v}, expected {n}"));
+        return Err(alloc::format!(
+            "demo pingpong: the counter came back as {v}, expected {n}"
+        ));
     }
     let ran = delta(&per_p(|c| c.grun.load(Ordering::Relaxed)), &grun0);
     println!("pingpong: goroutine runs per P: {ran:?}");

@@ -38,7 +38,10 @@ pub fn run(ctx: &Context, args: &str) -> Result<(), alloc::string::String> {
         unreachable!()
     };
     let (work, slow) = (Duration::from_nanos(work), Duration::from_nanos(slow));
-    let (timeout, deadline) = (Duration::from_nanos(timeout), Duration::from_nanos(deadline));
+    let (timeout, deadline) = (
+        Duration::from_nanos(timeout),
+        Duration::from_nanos(deadline),
+    );
     println!(
         "pipeline: 1..={n} -> {workers} squaring workers ({work:?} each, every {slow_every}th +{slow:?}) -> sum; \
          per-value timeout {timeout:?}, deadline {deadline:?}"
@@ -71,10 +74,19 @@ pub fn run(ctx: &Context, args: &str) -> Result<(), alloc::string::String> {
     let squares: Chan<u64> = chan(workers as usize);
     let left = Arc::new(core::sync::atomic::AtomicU64::new(workers));
     for _ in 0..workers {
-        let (inp, out, c, left) = (values.clone(), squares.clone(), run_ctx.clone(), left.clone());
+        let (inp, out, c, left) = (
+            values.clone(),
+            squares.clone(),
+            run_ctx.clone(),
+            left.clone(),
+        );
         start(alloc::boxed::Box::new(move || {
             'work: for v in &inp {
-                sleep(if v % slow_every == 0 { work + slow } else { work });
+                sleep(if v % slow_every == 0 {
+                    work + slow
+                } else {
+                    work
+                });
                 select! {
                     send(&out, v * v) => {},
                     recv(c.done()) => break 'work,
@@ -113,7 +125,11 @@ pub fn run(ctx: &Context, args: &str) -> Result<(), alloc::string::String> {
     for _ in &squares {}
     wg.wait();
     if ctx.err().is_some() {
-        return Err(stopped("pipeline", ctx, format_args!("{got} of {n} values")));
+        return Err(stopped(
+            "pipeline",
+            ctx,
+            format_args!("{got} of {n} values"),
+        ));
     }
     if why == Some(ContextError::DeadlineExceeded) {
         println!(

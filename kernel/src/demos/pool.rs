@@ -19,9 +19,9 @@ use super::args::{Param, parse};
 use super::stopped;
 use crate::context::Context;
 use crate::pool::{Config, Pool, Task};
+use crate::println;
 use crate::sync::Mutex;
 use crate::time::{Instant, sleep};
-use crate::println;
 
 const PARAMS: &[Param] = &[
     Param::count("n", 60, 1, 1_000_000),
@@ -91,7 +91,14 @@ pub fn run(ctx: &Context, args: &str) -> Result<(), alloc::string::String> {
     pool.shutdown();
     let s = pool.stats();
     if ctx.err().is_some() {
-        return Err(stopped("pool", ctx, format_args!("{submitted} of {n} tasks submitted, {} completed", s.completed)));
+        return Err(stopped(
+            "pool",
+            ctx,
+            format_args!(
+                "{submitted} of {n} tasks submitted, {} completed",
+                s.completed
+            ),
+        ));
     }
     {
         let order = order.lock();
@@ -105,7 +112,9 @@ pub fn run(ctx: &Context, args: &str) -> Result<(), alloc::string::String> {
     if s.submitted != s.completed + s.failed {
         return Err(alloc::format!(
             "demo pool: submitted {} != completed {} + failed {}",
-            s.submitted, s.completed, s.failed
+            s.submitted,
+            s.completed,
+            s.failed
         ));
     }
     println!(

@@ -90,7 +90,11 @@ pub fn run(ctx: &Context, args: &str) -> Result<(), alloc::string::String> {
     let (async1, coop1, _) = counters();
     let (asyncs, coops) = (async1 - async0, coop1 - coop0);
     if got < ticks {
-        return Err(stopped("preempt", ctx, format_args!("{got} of {ticks} ticks")));
+        return Err(stopped(
+            "preempt",
+            ctx,
+            format_args!("{got} of {ticks} ticks"),
+        ));
     }
     let verdict = if max_gap < limit / 2 {
         "on time: the spinners were preempted asynchronously"

@@ -61,7 +61,9 @@ pub fn run(ctx: &Context, args: &str) -> Result<(), alloc::string::String> {
     let [n] = parse("sieve", PARAMS, args)?[..] else {
         unreachable!()
     };
-    println!("sieve: a generator and one filter goroutine per prime, unbuffered channels between them");
+    println!(
+        "sieve: a generator and one filter goroutine per prime, unbuffered channels between them"
+    );
     // Our own cancel: stops the chain when we have our n primes, and when
     // the caller's ctx is done (a child of it).
     let (inner, cancel) = ctx.with_cancel();
@@ -86,7 +88,10 @@ pub fn run(ctx: &Context, args: &str) -> Result<(), alloc::string::String> {
         found += 1;
         last = prime;
         if found <= 10 || found % (n / 5).max(1) == 0 {
-            println!("sieve: prime #{found} = {prime} ({} goroutines)", crate::num_goroutine());
+            println!(
+                "sieve: prime #{found} = {prime} ({} goroutines)",
+                crate::num_goroutine()
+            );
         }
         let next = chan::<u64>(0);
         let (input, output, done, wg) = (ch.clone(), next.clone(), done.clone(), wg.clone());
