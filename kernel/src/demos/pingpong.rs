@@ -17,7 +17,7 @@ use crate::sync::{WaitGroup, chan};
 use crate::time::Instant;
 use crate::{go, println};
 
-const PARAMS: &[Param] = &[Param::count("n", 10_000, 1, 1_000_000_000)];
+const PARAMS: &[Param] = &[Param::count("n", 5_000, 1, 1_000_000_000)];
 
 pub fn run(ctx: &Context, args: &str) -> Result<(), alloc::string::String> {
     let [n] = parse("pingpong", PARAMS, args)?[..] else {
