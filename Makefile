@@ -202,7 +202,7 @@ list-demos:
 test-demos: deps kernel runner
 	@[ -n "$(DEMOS)" ] || { echo "test-demos: no demo names found in kernel/src/demos/mod.rs" >&2; exit 1; }
 	@for d in $(DEMOS); do \
-		log=target/demo-$$d.log; \
+		log=target/demo-$$d.log; t0=$$(date +%s.%N); \
 		$(RUNNER) --smp 2 --mem $(MEM) --accel $(ACCEL) --timeout 60 --args "demo=$$d exit" $(KERNEL_ELF) > $$log 2>&1; st=$$?; \
 		if [ $$d = deadlock ]; then \
 			ok=$$([ $$st -eq 2 ] && grep -q 'fatal error: all goroutines are asleep - deadlock!' $$log \
@@ -210,7 +210,8 @@ test-demos: deps kernel runner
 		else \
 			ok=$$([ $$st -eq 0 ] && grep -q "^demo $$d: " $$log && echo y); want="status 0 and a \`demo $$d:' line"; \
 		fi; \
-		if [ "$$ok" = y ]; then echo "test demo $$d ... ok"; \
+		t=$$(awk -v a=$$t0 -v b=$$(date +%s.%N) 'BEGIN { printf "%.1f", b - a }'); \
+		if [ "$$ok" = y ]; then echo "test demo $$d ... ok <$${t}s>"; \
 		else echo "test demo $$d ... FAILED (status $$st, wanted $$want; output: $$log)"; tail -20 $$log; exit 1; fi; \
 	done
 

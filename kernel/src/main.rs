@@ -21,7 +21,7 @@ fn main() {
         match gmpos::demos::find(name) {
             Some(demo) => return run_demo(demo),
             None => println!(
-                "cmdline: {}; showing the showcase",
+                "cmdline: {}; running the showcase",
                 gmpos::demos::unknown(name)
             ),
         }
