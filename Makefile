@@ -12,6 +12,7 @@
 #   make prof   DEMO=name [HZ=1000]  CPU profile: target/trace/name.top.txt, name.folded
 #   make bench  [BENCH=name,...] [ICOUNT=0]  shared/BENCH.md's suite, one boot per workload
 #   make bench-compare [BENCH=...] [ICOUNT=0]  the same against Go in a Linux guest
+#   make list-demos  the demos (kernel/src/demos/); make run ARGS="demo=NAME exit" runs one
 #   make fmt | make clean | make deps | make runner | make kernel
 #
 # The runner (target/host/.../gmpos-boot) is always built with the same flags
@@ -58,7 +59,7 @@ RUN_FLAGS = --smp $(SMP) --mem $(MEM) --accel $(ACCEL) \
 all: kernel runner
 
 help:
-	@sed -n '1,15p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '1,16p' Makefile | sed 's/^# \{0,1\}//'
 
 deps:
 	@./scripts/install-deps.sh

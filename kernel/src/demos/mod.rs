@@ -139,7 +139,8 @@ mod runtime {
         format!("demo {demo}: {why} after {progress}")
     }
 
-    /// Per-P counter deltas since `before` (a snapshot from [`per_p`]).
+    /// One counter of every P in use, P0 first (`delta` of two such
+    /// snapshots is what a demo did).
     pub(super) fn per_p(field: fn(&crate::sched::p::PCounters) -> u64) -> Vec<u64> {
         (0..crate::sched::schedt::gomaxprocs())
             .map(|i| field(&crate::sched::p::p(i).counters))
