@@ -2,6 +2,8 @@
 //! the scheduler (goroutines on every CPU, a WaitGroup, sleep next to a
 //! goroutine that never yields, Go's `schedtrace` line, a traceback), then
 //! it stays up. With `exit` on the command line it powers off afterwards.
+//! With `demo=NAME` it runs that demo (`kernel/src/demos/`) instead of the
+//! showcase.
 #![no_std]
 #![no_main]
 
@@ -15,6 +17,15 @@ use gmpos::{Duration, Instant, WaitGroup, go, println, sleep};
 gmpos::kernel_main!(main);
 
 fn main() {
+    if let Some(name) = gmpos::config().demo {
+        match gmpos::demos::find(name) {
+            Some(demo) => return run_demo(demo),
+            None => println!(
+                "cmdline: {}; running the showcase",
+                gmpos::demos::unknown(name)
+            ),
+        }
+    }
     println!();
     println!(
         "== gmpos showcase: Go's GMP scheduler, {} CPU(s) = {} Ms, gomaxprocs={} Ps ==",
@@ -91,4 +102,27 @@ fn main() {
         }
     }
     println!("gmpos: showcase done; powering off (exit)");
+}
+
+/// `demo=NAME`: runs it on a context of its own (nobody cancels it here:
+/// the deadlock demo's deadlock is then Go's fatal one, status 2). A demo's
+/// `Err` is printed and is exit status 1 with `exit` (Go's `log.Fatal`).
+fn run_demo(demo: &gmpos::demos::Demo) {
+    let (ctx, _cancel) = gmpos::Context::background().with_cancel();
+    let result = (demo.run)(&ctx, "");
+    if let Err(e) = &result {
+        println!("{e}");
+    }
+    if !gmpos::config().exit {
+        println!(
+            "gmpos: demo {} done; staying up (Ctrl-A x quits QEMU)",
+            demo.name
+        );
+        loop {
+            sleep(Duration::from_secs(3600));
+        }
+    }
+    if result.is_err() {
+        gmpos::exit(1);
+    }
 }
