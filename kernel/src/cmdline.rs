@@ -25,6 +25,7 @@
 //! | `secs=T`        | the stress run's length in seconds (>= 1)          | 10      |
 //! | `storm=1`       | IPI and cross-call floods from every CPU during the stress run | 0 |
 //! | `stressbug=K`   | test hook: a deliberate bug the stress checks must catch (`leak`, `twice`, `transfer`, `checksum`) | none |
+//! | `demo=NAME`     | run this demo (`kernel/src/demos/`) instead of the showcase; an unknown name is reported by the kernel binary, which lists the demos | none |
 use core::fmt;
 
 /// Default kernel heap: room for ~100,000 parked goroutines' G structs and
@@ -134,6 +135,10 @@ pub struct Config<'a> {
     pub deafcpu: Option<u32>,
     /// The stress run's words.
     pub stress: Stress,
+    /// `demo=NAME`: the demo the kernel binary runs instead of its
+    /// showcase. Only the word's form is checked here; the name is looked
+    /// up in the demos table (kernel code) at boot.
+    pub demo: Option<&'a str>,
 }
 
 impl Default for Config<'_> {
@@ -155,6 +160,7 @@ impl Default for Config<'_> {
             tests: None,
             deafcpu: None,
             stress: Stress::default(),
+            demo: None,
         }
     }
 }
@@ -304,6 +310,12 @@ pub fn parse<'a>(line: &'a str, mut report: impl FnMut(Error<'a>)) -> Config<'a>
                 _ => report(bad("expected a rate in Hz, 0..=10000, such as 250")),
             },
             "tests" => c.tests = Some(value),
+            "demo" => match value {
+                v if !v.is_empty() && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') => {
+                    c.demo = Some(v)
+                }
+                _ => report(bad("expected a demo name such as sieve")),
+            },
             "deafcpu" => match parse_uint(value) {
                 Some(id) if id <= u32::MAX as usize => c.deafcpu = Some(id as u32),
                 _ => report(bad("expected an APIC id")),
@@ -449,6 +461,18 @@ mod tests {
         assert!(errs[1].contains("`secs=0`") && errs[1].contains(">= 1"));
         assert!(errs[2].contains("`storm=yes`"));
         assert!(errs[3].contains("`stressbug=oops`") && errs[3].contains("leak"));
+    }
+
+    #[test]
+    fn demo_word() {
+        let (c, errs) = parse_collect("demo=sieve exit");
+        assert!(errs.is_empty(), "{errs:?}");
+        assert_eq!(c.demo, Some("sieve"));
+        let (c, errs) = parse_collect("demo= demo=a-b");
+        assert_eq!(c, Config::default());
+        assert_eq!(errs.len(), 2, "{errs:?}");
+        assert!(errs[0].contains("`demo=`") && errs[0].contains("demo name"));
+        assert!(errs[1].contains("`demo=a-b`"));
     }
 
     #[test]

@@ -2,6 +2,8 @@
 //! the scheduler (goroutines on every CPU, a WaitGroup, sleep next to a
 //! goroutine that never yields, Go's `schedtrace` line, a traceback), then
 //! it stays up. With `exit` on the command line it powers off afterwards.
+//! With `demo=NAME` it runs that demo (`kernel/src/demos/`) instead of the
+//! showcase.
 #![no_std]
 #![no_main]
 
@@ -19,6 +21,15 @@ fn main() {
         // `stress seed=S secs=T`: the seeded stress run instead of the showcase.
         gmpos::stress::main();
         return;
+    }
+    if let Some(name) = gmpos::config().demo {
+        match gmpos::demos::find(name) {
+            Some(demo) => return run_demo(demo),
+            None => println!(
+                "cmdline: {}; running the showcase",
+                gmpos::demos::unknown(name)
+            ),
+        }
     }
     println!();
     println!(
@@ -96,4 +107,27 @@ fn main() {
         }
     }
     println!("gmpos: showcase done; powering off (exit)");
+}
+
+/// `demo=NAME`: runs it on a context of its own (nobody cancels it here:
+/// the deadlock demo's deadlock is then Go's fatal one, status 2). A demo's
+/// `Err` is printed and is exit status 1 with `exit` (Go's `log.Fatal`).
+fn run_demo(demo: &gmpos::demos::Demo) {
+    let (ctx, _cancel) = gmpos::Context::background().with_cancel();
+    let result = (demo.run)(&ctx, "");
+    if let Err(e) = &result {
+        println!("{e}");
+    }
+    if !gmpos::config().exit {
+        println!(
+            "gmpos: demo {} done; staying up (Ctrl-A x quits QEMU)",
+            demo.name
+        );
+        loop {
+            sleep(Duration::from_secs(3600));
+        }
+    }
+    if result.is_err() {
+        gmpos::exit(1);
+    }
 }
