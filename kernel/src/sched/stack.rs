@@ -244,6 +244,16 @@ fn give_back(pa: u64) {
     }
 }
 
+/// Frames in every CPU's reserve now (a per-CPU cache: the stress run's
+/// leak check accounts for it; exact only while the owners leave their
+/// reserves alone, as in a quiet system).
+pub fn reserved_frames() -> u64 {
+    RESERVES
+        .iter()
+        .map(|r| r.n.load(Ordering::Relaxed) as u64)
+        .sum()
+}
+
 /// Is the frame at `pa` in some CPU's reserve? (For tests and leak checks:
 /// a snapshot, exact only while the owners leave their reserves alone.)
 pub fn in_reserve(pa: u64) -> bool {

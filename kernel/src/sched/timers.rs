@@ -254,6 +254,11 @@ impl PTimers {
     pub fn pending(&self) -> usize {
         self.heap.lock().len() + self.fheap.lock().len()
     }
+
+    /// Heap bytes both heaps' storage holds (`TimerHeap::capacity_bytes`).
+    pub fn capacity_bytes(&self) -> usize {
+        self.heap.lock().capacity_bytes() + self.fheap.lock().capacity_bytes()
+    }
 }
 
 /// Go: `addtimer` / `t.modify`: schedules `t` at `when` on P `pp` (the
