@@ -243,7 +243,11 @@ pub(super) fn init(size: usize) {
 #[inline(always)]
 fn with_cache<R>(f: impl FnOnce(&Cache, &mut [FreeList; NUM_CLASSES]) -> R) -> R {
     irq::without(|| {
-        let cache = &CACHES[percpu::cpu_index()];
+        let cpu = percpu::cpu_index();
+        debug_assert!(cpu < MAX_CPUS);
+        // SAFETY: a CPU index is below MAX_CPUS (`percpu` hands out no
+        // other), so the access is in bounds.
+        let cache = unsafe { CACHES.get_unchecked(cpu) };
         // SAFETY: interrupts are off, so nothing else on this CPU runs
         // until we return, and no other CPU touches this CPU's lists.
         let lists = unsafe { &mut *cache.lists.get() };

@@ -72,7 +72,11 @@ pub fn class_of(size: usize, align: usize) -> Option<usize> {
     } else {
         return None;
     };
-    while (CLASS_SIZE[c] as usize) % align != 0 {
+    // `align` is a power of two (a `Layout`'s always is).
+    if CLASS_SIZE[c] as usize & (align - 1) == 0 {
+        return Some(c);
+    }
+    while (CLASS_SIZE[c] as usize) & (align - 1) != 0 {
         c += 1;
         if c == NUM_CLASSES {
             return None;
