@@ -442,19 +442,6 @@ pub fn run_others_due(me: &P, now: u64) -> usize {
     fired
 }
 
-/// Runs the due function timers of every P in use except `me`, on g0 (the
-/// scheduler loop's half of [`run_others_due`]).
-pub fn run_others_funcs_due(me: &P, now: u64) -> usize {
-    let mut fired = 0;
-    for i in 0..super::schedt::gomaxprocs() {
-        let other = p(i);
-        if i != me.id && other.timers.due_funcs(now) {
-            fired += run_funcs_due(other, now);
-        }
-    }
-    fired
-}
-
 /// Moves every timer of `from` to `to` (Go: `moveTimers`, procresize).
 pub fn move_all(from: &P, to: &P) {
     let mut moved = Vec::new();
