@@ -15,9 +15,10 @@
 //!    never readied, or its WaitGroup's counter is 0. Each primitive
 //!    records what a goroutine waits on before it parks ([`GWatch`]); the
 //!    scan asks "would it proceed now?". Only a condition that holds on
-//!    several scans in a row, spanning epochs in which every running CPU
-//!    made progress (`watchdog_rules::persist`), fires: a waker between
-//!    "condition true" and `goready` is not a lost wake-up.
+//!    several scans in a row, spanning progress epochs (each waits until
+//!    every goroutine runnable or running at its start has run again or
+//!    parked: `watchdog_rules::persist`), fires: a waker between "condition true" and `goready`, even one
+//!    preempted there, is not a lost wake-up.
 //! 3. **Stuck CPUs.** A heartbeat NMI every [`HEARTBEAT_NS`] to every CPU
 //!    that is not halted; a CPU that takes [`watchdog_rules::STUCK_BEATS`]
 //!    of them in a row with interrupts off and its timer tick count
@@ -42,7 +43,7 @@
 use core::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 use super::g::{G, Status};
-use super::p::{PStatus, p};
+use super::p::p;
 use super::schedt::{SCHED, gomaxprocs};
 use super::watchdog_rules::{self as rules, Persist, Place, Sighting};
 use crate::arch::frames::WalkStart;
@@ -101,6 +102,10 @@ pub struct GWatch {
     seen_runs: AtomicU32,
     credit: AtomicU64,
     qmax: AtomicU64,
+    /// Scanner-only: the progress epoch it is a member of (0: none) and its
+    /// run count when marked.
+    epoch_mark: AtomicU64,
+    epoch_runs: AtomicU32,
     /// Scanner-only: the lost-wake-up persistence.
     lost_scans: AtomicU32,
     lost_since: AtomicU64,
@@ -121,6 +126,8 @@ impl GWatch {
             seen_runs: AtomicU32::new(0),
             credit: AtomicU64::new(0),
             qmax: AtomicU64::new(0),
+            epoch_mark: AtomicU64::new(0),
+            epoch_runs: AtomicU32::new(0),
             lost_scans: AtomicU32::new(0),
             lost_since: AtomicU64::new(0),
             lost_runs: AtomicU32::new(0),
@@ -262,16 +269,18 @@ pub fn spin_irqs_off() -> ! {
 pub struct Stats {
     /// Scans run.
     pub scans: u64,
-    /// Runnable goroutines looked at, and the most credit any had (rounds
-    /// waited) against its bound at that moment.
+    /// Runnable goroutines looked at, and the most rounds any had waited
+    /// in a P's queue and in the shared queues, each as a percentage of
+    /// its bound then (100 would be an alarm).
     pub runnable_seen: u64,
-    pub max_credit: u64,
-    pub max_credit_bound: u64,
+    pub max_local_pct: u64,
+    pub max_shared_pct: u64,
     /// Parked goroutines whose condition was evaluated, and how often it
     /// held (a transient window between a waker and `goready`).
     pub waits_checked: u64,
     pub waits_held: u64,
-    /// Progress epochs passed.
+    /// Progress epochs passed (each: every goroutine runnable at its start
+    /// ran since).
     pub epochs: u64,
     /// Heartbeat NMIs sent and taken.
     pub beats_sent: u64,
@@ -280,8 +289,8 @@ pub struct Stats {
 
 static SCANS: AtomicU64 = AtomicU64::new(0);
 static RUNNABLE_SEEN: AtomicU64 = AtomicU64::new(0);
-static MAX_CREDIT: AtomicU64 = AtomicU64::new(0);
-static MAX_CREDIT_BOUND: AtomicU64 = AtomicU64::new(0);
+static MAX_LOCAL_PCT: AtomicU64 = AtomicU64::new(0);
+static MAX_SHARED_PCT: AtomicU64 = AtomicU64::new(0);
 static WAITS_CHECKED: AtomicU64 = AtomicU64::new(0);
 static WAITS_HELD: AtomicU64 = AtomicU64::new(0);
 static BEATS_SENT: AtomicU64 = AtomicU64::new(0);
@@ -292,11 +301,11 @@ pub fn stats() -> Stats {
     Stats {
         scans: SCANS.load(Ordering::Relaxed),
         runnable_seen: RUNNABLE_SEEN.load(Ordering::Relaxed),
-        max_credit: MAX_CREDIT.load(Ordering::Relaxed),
-        max_credit_bound: MAX_CREDIT_BOUND.load(Ordering::Relaxed),
+        max_local_pct: MAX_LOCAL_PCT.load(Ordering::Relaxed),
+        max_shared_pct: MAX_SHARED_PCT.load(Ordering::Relaxed),
         waits_checked: WAITS_CHECKED.load(Ordering::Relaxed),
         waits_held: WAITS_HELD.load(Ordering::Relaxed),
-        epochs: EPOCH.load(Ordering::Relaxed),
+        epochs: EPOCH.load(Ordering::Relaxed) - 1,
         beats_sent: BEATS_SENT.load(Ordering::Relaxed),
         beats_taken: BEATS_TAKEN.load(Ordering::Relaxed),
     }
@@ -310,13 +319,10 @@ static SCANNING: AtomicBool = AtomicBool::new(false);
 static NEXT_SCAN: AtomicU64 = AtomicU64::new(0);
 static NEXT_BEAT: AtomicU64 = AtomicU64::new(0);
 
-/// Scanner-only: each P's schedtick at the last scan and its rounds since
-/// boot (64-bit), and the progress epoch with each P's rounds when it
-/// began.
-static LAST_TICK: [AtomicU32; MAX_CPUS] = [const { AtomicU32::new(0) }; MAX_CPUS];
-static ROUNDS: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
-static EPOCH_START: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
-static EPOCH: AtomicU64 = AtomicU64::new(0);
+/// Scanner-only: the progress epoch (from 1), whether the next scan marks
+/// its members, and how many marked ones have not run yet.
+static EPOCH: AtomicU64 = AtomicU64::new(1);
+static MARKING: AtomicBool = AtomicBool::new(true);
 
 /// From every CPU's timer tick (interrupts off): the heartbeat and, every
 /// [`SCAN_NS`], a scan.
@@ -355,22 +361,7 @@ pub fn on_tick(now: u64) {
 
 fn scan() {
     SCANS.fetch_add(1, Ordering::Relaxed);
-    let procs = gomaxprocs();
-    let (mut now, mut start, mut running) = ([0u64; MAX_CPUS], [0u64; MAX_CPUS], [false; MAX_CPUS]);
-    for i in 0..procs {
-        let t = p(i).schedtick.load(Ordering::Relaxed);
-        let d = t.wrapping_sub(LAST_TICK[i].swap(t, Ordering::Relaxed));
-        now[i] = ROUNDS[i].fetch_add(u64::from(d), Ordering::Relaxed) + u64::from(d);
-        start[i] = EPOCH_START[i].load(Ordering::Relaxed);
-        running[i] = p(i).status() == PStatus::Running && !super::m::m(i).is_halted();
-    }
-    if rules::epoch_passed(&start[..procs], &now[..procs], &running[..procs]) {
-        EPOCH.fetch_add(1, Ordering::Relaxed);
-        for i in 0..procs {
-            EPOCH_START[i].store(now[i], Ordering::Relaxed);
-        }
-    }
-    scan_runnable(procs);
+    scan_runnable(gomaxprocs());
     scan_waiting();
 }
 
@@ -378,10 +369,12 @@ fn scan() {
 // 1. Starvation
 
 fn scan_runnable(procs: usize) {
-    let nwoken = SCHED.nwoken.load(Ordering::Relaxed) as u64;
+    // Everything that may go ahead of a goroutine in a P's queue.
+    let shared =
+        (SCHED.nwoken.load(Ordering::Relaxed) + SCHED.runqsize.load(Ordering::Relaxed)) as u64;
     for i in 0..procs {
         let pp = p(i);
-        let qlen = pp.runq.len() as u64 + nwoken;
+        let qlen = pp.runq.len() as u64 + shared;
         let clock = || pp.schedtick.load(Ordering::Acquire);
         pp.runq.for_each_snapshot(|g| {
             // SAFETY: Gs are never freed; a stale pointer is a live G.
@@ -423,10 +416,11 @@ fn sight(g: &G, place: Place, clock: impl Fn() -> u32, qlen: u64, procs: usize) 
     let s = rules::observe(w.sighting(), place, before, after, runs, qlen);
     w.set_sighting(s);
     let bound = rules::starve_bound(s.place, s.qmax, procs as u64);
-    if s.credit > MAX_CREDIT.load(Ordering::Relaxed) {
-        MAX_CREDIT.store(s.credit, Ordering::Relaxed);
-        MAX_CREDIT_BOUND.store(bound, Ordering::Relaxed);
-    }
+    let max = match place {
+        rules::PLACE_GLOBAL | rules::PLACE_WOKEN => &MAX_SHARED_PCT,
+        _ => &MAX_LOCAL_PCT,
+    };
+    max.fetch_max(s.credit * 100 / bound.max(1), Ordering::Relaxed);
     if rules::starved(&s, procs as u64) {
         let at = match place {
             rules::PLACE_GLOBAL => format_place("the global queue", None),
@@ -466,19 +460,39 @@ impl core::fmt::Display for PlaceName {
 // ---------------------------------------------------------------------------
 // 2. Lost wake-ups
 
+/// Walks every goroutine: the progress epoch's bookkeeping, and the
+/// lost-wake-up check of the parked ones.
 fn scan_waiting() {
     let epoch = EPOCH.load(Ordering::Relaxed);
+    let marking = MARKING.load(Ordering::Relaxed);
+    let mut pending = 0u64;
     let mut gp = SCHED.allgs.load(Ordering::Acquire);
     while !gp.is_null() {
         // SAFETY: Gs are never freed; the list only grows at its head.
         let g = unsafe { &*gp };
         gp = g.allnext.load(Ordering::Acquire);
-        if g.status() != Status::Waiting || g.watch.kind.load(Ordering::Acquire) == WAIT_NONE {
+        let st = g.status();
+        let w = &g.watch;
+        let runs = w.runs.load(Ordering::Acquire);
+        if marking {
+            if matches!(st, Status::Runnable | Status::Running) {
+                w.epoch_mark.store(epoch, Ordering::Relaxed);
+                w.epoch_runs.store(runs, Ordering::Relaxed);
+                pending += 1;
+            }
+        } else if w.epoch_mark.load(Ordering::Relaxed) == epoch {
+            let gone = matches!(st, Status::Waiting | Status::Dead | Status::Idle);
+            if rules::epoch_member_done(gone, w.epoch_runs.load(Ordering::Relaxed), runs) {
+                w.epoch_mark.store(0, Ordering::Relaxed);
+            } else {
+                pending += 1;
+            }
+        }
+        if st != Status::Waiting || w.kind.load(Ordering::Acquire) == WAIT_NONE {
             continue;
         }
         let holds = check_waiting(g);
-        let w = &g.watch;
-        let (p, lost) = rules::persist(w.persist(), holds, w.runs.load(Ordering::Relaxed), epoch);
+        let (p, lost) = rules::persist(w.persist(), holds, runs, epoch);
         w.set_persist(p);
         if holds.is_some() {
             WAITS_CHECKED.fetch_add(1, Ordering::Relaxed);
@@ -508,6 +522,13 @@ fn scan_waiting() {
                 report,
             );
         }
+    }
+    if marking {
+        MARKING.store(false, Ordering::Relaxed);
+    } else if pending == 0 {
+        // Every member ran (or parked): the next epoch begins next scan.
+        EPOCH.store(epoch + 1, Ordering::Relaxed);
+        MARKING.store(true, Ordering::Relaxed);
     }
 }
 
@@ -625,9 +646,12 @@ fn report_stuck() {
         )),
         fp: STUCK_FP.load(Ordering::Relaxed),
     };
-    // This CPU's goroutine, from where the heartbeat found it.
+    // This CPU's goroutine, from where the heartbeat found it, then the
+    // rest.
     crate::panic::report_context(start);
-    report();
+    super::dump::print_sched_state();
+    emergency(format_args!("watchdog: {:?}\n", stats()));
+    super::dump::dump_all_but_current();
 }
 
 /// Every report: the scheduler's state and every goroutine.

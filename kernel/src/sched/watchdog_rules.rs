@@ -12,17 +12,21 @@ pub const PLACE_NONE: Place = u32::MAX;
 pub const PLACE_GLOBAL: Place = u32::MAX - 1;
 pub const PLACE_WOKEN: Place = u32::MAX - 2;
 
-/// Rounds each goroutine ahead of one in a P's queue may cost it: one for
-/// its own turn, the rest for woken goroutines and global takes that
-/// findRunnable serves first (`policy.rs`).
-pub const LOCAL_K: u64 = 4;
+/// Rounds each goroutine that may go ahead of one in a P's queue (that
+/// ring, its `runnext`, the woken and the global queue: findRunnable serves
+/// the woken queue first, the global one every 61st round and after an
+/// expired slice, `policy.rs`) may cost it. FIFO alone would need 1; the
+/// rest is margin for goroutines that arrive in the queues served first
+/// while it waits (sleepers waking, preempted goroutines), measured on the
+/// healthy load of `watchdog_healthy` (ARCHITECTURE.md, the watchdog).
+pub const LOCAL_K: u64 = 8;
 /// Every P takes one global goroutine at least every 61st round (Go's
 /// `schedtick % 61`), so a goroutine j places deep in the global queue
 /// is taken within 61 x (j + gomaxprocs) rounds summed over the Ps; the
 /// factor 2 is margin.
 pub const GLOBAL_K: u64 = 2 * 61;
-/// Rounds added to every bound: a slice expiry, a steal, the 61st tick.
-pub const SLACK: u64 = 64;
+/// Rounds added to every bound: slice expiries, steals, the 61st tick.
+pub const SLACK: u64 = 256;
 
 /// What the scanner remembers about one runnable goroutine between scans.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,8 +117,10 @@ pub fn starved(s: &Sighting, gomaxprocs: u64) -> bool {
 
 /// Consecutive scans a parked goroutine's condition must hold...
 pub const LOST_SCANS: u32 = 4;
-/// ...spanning at least this many progress epochs (see [`epoch_passed`]).
-pub const LOST_EPOCHS: u64 = 4;
+/// ...spanning at least this many progress epochs (see
+/// [`epoch_member_done`]): the first may have begun before the waker
+/// existed, the others waited for it to run.
+pub const LOST_EPOCHS: u64 = 3;
 
 /// What the scanner remembers about a parked goroutine whose condition
 /// holds.
@@ -141,8 +147,8 @@ impl Persist {
 /// would proceed now, `Some(false)` it would not, `None` unknown (a lock
 /// was busy: the scan does not wait in an interrupt). Returns the new
 /// state and whether it is a lost wake-up: the condition held on
-/// [`LOST_SCANS`] scans in a row spanning [`LOST_EPOCHS`] epochs, in which
-/// every running CPU made scheduling progress, so a waker caught between
+/// [`LOST_SCANS`] scans in a row spanning [`LOST_EPOCHS`] epochs, in each
+/// of which every goroutine that could run did, so a waker caught between
 /// "condition true" and `goready` (preempted, or its vCPU descheduled by a
 /// loaded host) is not mistaken for a lost one.
 pub fn persist(last: Persist, holds: Option<bool>, runs: u32, epoch: u64) -> (Persist, bool) {
@@ -168,17 +174,13 @@ pub fn persist(last: Persist, holds: Option<bool>, runs: u32, epoch: u64) -> (Pe
     (Persist { runs, ..next }, lost)
 }
 
-/// A progress epoch has passed when every P that is running made at least
-/// one schedule round since the epoch began (`start[i]` its round count
-/// then, `now[i]` now); idle Ps do not hold it back. A CPU stalled by its
-/// host, or one spinning in goroutine code without ever being preempted,
-/// holds it back: then nothing counts as a lost wake-up.
-pub fn epoch_passed(start: &[u64], now: &[u64], running: &[bool]) -> bool {
-    start
-        .iter()
-        .zip(now)
-        .zip(running)
-        .all(|((s, n), r)| !r || n > s)
+/// A progress epoch (see `watchdog.rs`) begins by marking every goroutine
+/// that is runnable or running, with its run count; it has passed once
+/// each marked one ran again (`runs` moved) or parked or exited. So a
+/// waker caught in its window (preempted into a queue, or running on a
+/// vCPU its host descheduled) holds the epoch back until it has run.
+pub fn epoch_member_done(parked_or_dead: bool, runs_marked: u32, runs_now: u32) -> bool {
+    parked_or_dead || runs_now != runs_marked
 }
 
 /// Heartbeats in a row a CPU may spend with interrupts off and no timer
@@ -282,11 +284,10 @@ mod tests {
     }
 
     #[test]
-    fn epochs_wait_for_running_ps_only() {
-        assert!(epoch_passed(&[1, 5], &[2, 6], &[true, true]));
-        assert!(!epoch_passed(&[1, 5], &[2, 5], &[true, true]));
-        assert!(epoch_passed(&[1, 5], &[2, 5], &[true, false]));
-        assert!(epoch_passed(&[], &[], &[]));
+    fn epoch_members_must_run_or_park() {
+        assert!(!epoch_member_done(false, 4, 4));
+        assert!(epoch_member_done(false, 4, 5));
+        assert!(epoch_member_done(true, 4, 4));
     }
 
     #[test]
