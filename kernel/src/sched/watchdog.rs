@@ -75,6 +75,13 @@ const WAIT_NONE: u8 = 0;
 /// Semaphore, Once, worldsema.
 const WAIT_SEMA: u8 = 1;
 
+/// A blocking channel send or receive (`sync/chan.rs`).
+const WAIT_CHAN: u8 = 2;
+
+/// A channel's "would this goroutine, parked on it, proceed now?" on the
+/// channel at the given address; `None`: its lock was busy.
+pub type ChanCheck = fn(usize, &G) -> Option<bool>;
+
 /// A primitive's own extra "would it proceed now?" (the WaitGroup's
 /// counter at 0), on the object at the given address. Must only read.
 pub type ExtraCheck = fn(usize) -> bool;
@@ -198,6 +205,28 @@ pub fn wait_on_sema(g: &G, addr: usize, extra: Option<(ExtraCheck, usize)>) {
     // Release: a scan that sees the kind (after seeing `Waiting`, which
     // the park publishes later) sees the fields.
     w.kind.store(WAIT_SEMA, Ordering::Release);
+}
+
+/// A blocking channel operation on the channel at `ch` may park: records
+/// it (`check` judges it) for the lost-wake-up scan. True if recorded
+/// (then [`done_waiting`] must follow when the operation returns).
+pub fn wait_on_chan(ch: usize, check: ChanCheck) -> bool {
+    if !enabled() {
+        return false;
+    }
+    // SAFETY: a goroutine-only call (the channel checked it).
+    let g = unsafe { &*super::m::getg() };
+    let w = &g.watch;
+    w.addr.store(ch, Ordering::Relaxed);
+    w.extra.store(check as usize, Ordering::Relaxed);
+    w.kind.store(WAIT_CHAN, Ordering::Release);
+    true
+}
+
+/// The recorded operation returned (parked or not): forget it.
+pub fn done_waiting() {
+    // SAFETY: a goroutine-only call, after `wait_on_chan`.
+    on_resume(unsafe { &*super::m::getg() })
 }
 
 /// `gopark` returned: the goroutine runs again and forgets what it waited
@@ -501,23 +530,14 @@ fn scan_waiting() {
             WAITS_HELD.fetch_add(1, Ordering::Relaxed);
         }
         if lost {
-            let (queued, count) = match check_sema(g) {
-                Some(v) => v,
-                None => (true, 0),
-            };
             crate::panic::fatal_report(
                 format_args!(
-                    "watchdog: lost wake-up: goroutine {} [{}] could proceed for {} scans ({} progress epochs): semaphore count {}, {}",
+                    "watchdog: lost wake-up: goroutine {} [{}] could proceed for {} scans ({} progress epochs): {}",
                     g.goid(),
                     g.wait_reason().as_str(),
                     p.scans,
                     epoch - p.since_epoch,
-                    count,
-                    if queued {
-                        "still queued"
-                    } else {
-                        "dequeued but never readied"
-                    }
+                    WhyHolds(g)
                 ),
                 report,
             );
@@ -529,6 +549,27 @@ fn scan_waiting() {
         // Every member ran (or parked): the next epoch begins next scan.
         EPOCH.store(epoch + 1, Ordering::Relaxed);
         MARKING.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Why a lost wake-up's condition holds, for its message (printed while
+/// nothing runs any more: the kernel is stopping).
+struct WhyHolds<'a>(&'a G);
+
+impl core::fmt::Display for WhyHolds<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let g = self.0;
+        match g.watch.kind.load(Ordering::Relaxed) {
+            WAIT_SEMA => match check_sema(g) {
+                Some((true, n)) => write!(f, "semaphore count {n}, still queued"),
+                Some((false, _)) => f.write_str("semaphore waiter dequeued but never readied"),
+                None => f.write_str("semaphore (bucket busy)"),
+            },
+            WAIT_CHAN => f.write_str(
+                "channel: buffered data, a partner or closed while queued, or dequeued but never readied",
+            ),
+            _ => f.write_str("?"),
+        }
     }
 }
 
@@ -544,7 +585,15 @@ fn check_waiting(g: &G) -> Option<bool> {
     }
     // Under the guard the record cannot be cleared: the object it names is
     // alive. Only a goroutine still parked is judged.
-    let r = if g.status() == Status::Waiting && w.kind.load(Ordering::Acquire) == WAIT_SEMA {
+    let kind = w.kind.load(Ordering::Acquire);
+    let r = if g.status() != Status::Waiting {
+        None
+    } else if kind == WAIT_CHAN {
+        // SAFETY: stored from a `ChanCheck` by `wait_on_chan`.
+        let f =
+            unsafe { core::mem::transmute::<usize, ChanCheck>(w.extra.load(Ordering::Relaxed)) };
+        f(w.addr.load(Ordering::Relaxed), g)
+    } else if kind == WAIT_SEMA {
         check_sema(g).map(|(queued, count)| {
             let extra = w.extra.load(Ordering::Relaxed);
             let extra_holds = queued && extra != 0 && {

@@ -87,6 +87,11 @@ pub trait ChanLock {
     fn unlock(&self);
     /// Its address: the identity `select` orders locks by.
     fn addr(&self) -> usize;
+    /// Takes the lock if it is free (the kernel's watchdog, which never
+    /// waits); a lock without it is never checked.
+    fn try_lock(&self) -> bool {
+        false
+    }
 }
 
 /// What the channel code needs from the runtime: who is running, sudogs,
@@ -553,6 +558,45 @@ impl<T, R: Runtime> HChan<T, R> {
     }
 
     /// Go: `chansend(c, ep, block)`. The value comes back on failure.
+    /// The watchdog's "would this parked waiter proceed now?" (the
+    /// kernel's `sched/watchdog.rs`), under the lock: a receiver still in
+    /// `recvq` while a value is buffered, a sender waits or the channel is
+    /// closed; a sender still in `sendq` while there is room, a receiver
+    /// waits or it is closed; or a waiter in neither queue (dequeued by a
+    /// waker, so woken, and still parked). Each is a state the waker's
+    /// hand-off under the lock never leaves behind, or a wake-up between
+    /// the unlock and `ready`. `None`: the lock was busy.
+    pub fn watch_state(&self, is_w: impl Fn(&R::Waiter) -> bool) -> Option<bool> {
+        if !self.lock.try_lock() {
+            return None;
+        }
+        // SAFETY: we hold the lock; the sudogs listed are valid until
+        // dequeued under it.
+        let r = unsafe {
+            let st = &*self.st.get();
+            let holds = |q: &WaitQ<R::Waiter>| {
+                let mut s = q.first;
+                while !s.is_null() {
+                    if is_w(&(*s).g) {
+                        return true;
+                    }
+                    s = (*s).next;
+                }
+                false
+            };
+            let qcount = self.qcount.load(Ordering::Relaxed);
+            if holds(&st.recvq) {
+                qcount > 0 || !st.sendq.is_empty() || st.closed
+            } else if holds(&st.sendq) {
+                qcount < self.buf.len() || !st.recvq.is_empty() || st.closed
+            } else {
+                true
+            }
+        };
+        self.lock.unlock();
+        Some(r)
+    }
+
     pub fn send(&self, v: T, block: bool) -> Result<(), SendFail<T>> {
         let slot: Slot<T> = UnsafeCell::new(MaybeUninit::new(v));
         let ep = &slot as *const Slot<T> as *mut u8;
