@@ -287,9 +287,10 @@ pub mod sched {
     /// scheduler on purpose so each check can be seen to fire: findRunnable
     /// never runs one goroutine (`watchdog_starve`), the next `semrelease`
     /// with a waiter wakes no one (`watchdog_lose_next_wakeup`), this CPU
-    /// spins with interrupts off (`watchdog_spin_irqs_off`).
+    /// spins with interrupts off (`watchdog_spin_irqs_off`);
+    /// `watchdog_enable` turns it on mid-run (its cost benchmark).
     pub use crate::sched::watchdog::{
-        Stats as WatchdogStats, enabled as watchdog_enabled,
+        Stats as WatchdogStats, enable as watchdog_enable, enabled as watchdog_enabled,
         lose_next_wakeup as watchdog_lose_next_wakeup, spin_irqs_off as watchdog_spin_irqs_off,
         starve as watchdog_starve, stats as watchdog_stats,
     };
