@@ -21,7 +21,7 @@ gmpos::qemu_test! {
         smp=2
         args=watchdog=1 slice=1ms
         timeout=60
-        expect=fatal error: watchdog: lost wake-up: goroutine 2 [sync.WaitGroup.Wait] could proceed for
+        expect=fatal error: watchdog: lost wake-up: goroutine 2 [sync.WaitGroup.Wait]: semaphore has a unit while it is still queued (it could proceed for
     ",
 }
 

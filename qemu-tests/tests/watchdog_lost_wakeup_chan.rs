@@ -17,7 +17,7 @@ gmpos::qemu_test! {
         smp=2
         args=watchdog=1 slice=1ms
         timeout=60
-        expect=fatal error: watchdog: lost wake-up: goroutine 2 [chan receive] could proceed for
+        expect=fatal error: watchdog: lost wake-up: goroutine 2 [chan receive]: channel: dequeued by its partner but never readied (it could proceed for
     ",
 }
 

@@ -19,7 +19,7 @@ gmpos::qemu_test! {
         smp=2
         args=watchdog=1 slice=1ms
         timeout=90
-        expect=fatal error: watchdog: goroutine 2 starved: runnable in
+        expect=fatal error: watchdog: goroutine 2 starved: runnable in the global queue for
     ",
 }
 

@@ -82,7 +82,8 @@ const WAIT_CHAN: u8 = 2;
 
 /// A channel's "would this goroutine, parked on it, proceed now?" on the
 /// channel at the given address; `None`: its lock was busy.
-pub type ChanCheck = fn(usize, &G) -> Option<bool>;
+/// `Some(Some(why))`: it would, and why (`HChan::watch_state`).
+pub type ChanCheck = fn(usize, &G) -> Option<Option<&'static str>>;
 
 /// A primitive's own extra "would it proceed now?" (the WaitGroup's
 /// counter at 0), on the object at the given address. Must only read.
@@ -522,7 +523,7 @@ fn scan_waiting() {
         if st != Status::Waiting || w.kind.load(Ordering::Acquire) == WAIT_NONE {
             continue;
         }
-        let holds = check_waiting(g);
+        let (holds, why) = check_waiting(g);
         let (p, lost) = rules::persist(w.persist(), holds, runs, epoch);
         w.set_persist(p);
         if holds.is_some() {
@@ -534,12 +535,17 @@ fn scan_waiting() {
         if lost {
             crate::panic::fatal_report(
                 format_args!(
-                    "watchdog: lost wake-up: goroutine {} [{}] could proceed for {} scans ({} progress epochs): {}",
+                    "watchdog: lost wake-up: goroutine {} [{}]: {}{} (it could proceed for {} scans, {} progress epochs)",
                     g.goid(),
                     g.wait_reason().as_str(),
+                    if wait_kind(g) == WAIT_CHAN {
+                        "channel: "
+                    } else {
+                        ""
+                    },
+                    why,
                     p.scans,
                     epoch - p.since_epoch,
-                    WhyHolds(g)
                 ),
                 report,
             );
@@ -554,37 +560,21 @@ fn scan_waiting() {
     }
 }
 
-/// Why a lost wake-up's condition holds, for its message (printed while
-/// nothing runs any more: the kernel is stopping).
-struct WhyHolds<'a>(&'a G);
-
-impl core::fmt::Display for WhyHolds<'_> {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        let g = self.0;
-        match g.watch.kind.load(Ordering::Relaxed) {
-            WAIT_SEMA => match check_sema(g) {
-                Some((true, n)) => write!(f, "semaphore count {n}, still queued"),
-                Some((false, _)) => f.write_str("semaphore waiter dequeued but never readied"),
-                None => f.write_str("semaphore (bucket busy)"),
-            },
-            WAIT_CHAN => f.write_str(
-                "channel: buffered data, a partner or closed while queued, or dequeued but never readied",
-            ),
-            _ => f.write_str("?"),
-        }
-    }
+fn wait_kind(g: &G) -> u8 {
+    g.watch.kind.load(Ordering::Relaxed)
 }
 
 /// Would parked `g` proceed now? `None`: cannot tell (its record is being
-/// cleared, or a lock was busy).
-fn check_waiting(g: &G) -> Option<bool> {
+/// cleared, or a lock was busy). With a channel's reason.
+fn check_waiting(g: &G) -> (Option<bool>, &'static str) {
     let w = &g.watch;
     if w.guard
         .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
         .is_err()
     {
-        return None;
+        return (None, "");
     }
+    let mut why = "";
     // Under the guard the record cannot be cleared: the object it names is
     // alive. Only a goroutine still parked is judged.
     let kind = w.kind.load(Ordering::Acquire);
@@ -594,7 +584,10 @@ fn check_waiting(g: &G) -> Option<bool> {
         // SAFETY: stored from a `ChanCheck` by `wait_on_chan`.
         let f =
             unsafe { core::mem::transmute::<usize, ChanCheck>(w.extra.load(Ordering::Relaxed)) };
-        f(w.addr.load(Ordering::Relaxed), g)
+        f(w.addr.load(Ordering::Relaxed), g).map(|r| {
+            why = r.unwrap_or("");
+            r.is_some()
+        })
     } else if kind == WAIT_SEMA {
         check_sema(g).map(|(queued, count)| {
             let extra = w.extra.load(Ordering::Relaxed);
@@ -605,13 +598,22 @@ fn check_waiting(g: &G) -> Option<bool> {
             };
             // Queued with a unit there, or the primitive says go, or woken
             // (dequeued) but still parked: each is "would proceed".
+            why = if !queued {
+                "semaphore waiter dequeued but never readied"
+            } else if count > 0 {
+                "semaphore has a unit while it is still queued"
+            } else if extra_holds {
+                "its WaitGroup's counter is 0 while it is still queued"
+            } else {
+                ""
+            };
             !queued || count > 0 || extra_holds
         })
     } else {
         None
     };
     w.guard.store(false, Ordering::Release);
-    r
+    (r, why)
 }
 
 /// `(still queued, count)` of the semaphore `g` waits on, or `None` if the

@@ -140,7 +140,7 @@ type Inner<T> = HChan<T, Kernel>;
 
 /// The watchdog's check of a goroutine parked in a blocking send or
 /// receive on the channel at `ch` (`watchdog::ChanCheck`).
-fn watch_check<T>(ch: usize, g: &G) -> Option<bool> {
+fn watch_check<T>(ch: usize, g: &G) -> Option<Option<&'static str>> {
     // SAFETY: the watchdog passes back the channel the goroutine recorded
     // while it is still parked in an operation on it (holding the handle).
     let ch = unsafe { &*(ch as *const Inner<T>) };

@@ -565,8 +565,9 @@ impl<T, R: Runtime> HChan<T, R> {
     /// waits or it is closed; or a waiter in neither queue (dequeued by a
     /// waker, so woken, and still parked). Each is a state the waker's
     /// hand-off under the lock never leaves behind, or a wake-up between
-    /// the unlock and `ready`. `None`: the lock was busy.
-    pub fn watch_state(&self, is_w: impl Fn(&R::Waiter) -> bool) -> Option<bool> {
+    /// the unlock and `ready`. `None`: the lock was busy; `Some(None)`: it
+    /// would not proceed; `Some(Some(why))`: it would, and why.
+    pub fn watch_state(&self, is_w: impl Fn(&R::Waiter) -> bool) -> Option<Option<&'static str>> {
         if !self.lock.try_lock() {
             return None;
         }
@@ -586,11 +587,27 @@ impl<T, R: Runtime> HChan<T, R> {
             };
             let qcount = self.qcount.load(Ordering::Relaxed);
             if holds(&st.recvq) {
-                qcount > 0 || !st.sendq.is_empty() || st.closed
+                if st.closed {
+                    Some("receiver still queued on a closed channel")
+                } else if qcount > 0 {
+                    Some("receiver still queued while values are buffered")
+                } else if !st.sendq.is_empty() {
+                    Some("receiver still queued while a sender waits")
+                } else {
+                    None
+                }
             } else if holds(&st.sendq) {
-                qcount < self.buf.len() || !st.recvq.is_empty() || st.closed
+                if st.closed {
+                    Some("sender still queued on a closed channel")
+                } else if qcount < self.buf.len() {
+                    Some("sender still queued while the buffer has room")
+                } else if !st.recvq.is_empty() {
+                    Some("sender still queued while a receiver waits")
+                } else {
+                    None
+                }
             } else {
-                true
+                Some("dequeued by its partner but never readied")
             }
         };
         self.lock.unlock();
