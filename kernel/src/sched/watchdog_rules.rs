@@ -19,14 +19,14 @@ pub const PLACE_WOKEN: Place = u32::MAX - 2;
 /// rest is margin for goroutines that arrive in the queues served first
 /// while it waits (sleepers waking, preempted goroutines), measured on the
 /// healthy load of `watchdog_healthy` (ARCHITECTURE.md, the watchdog).
-pub const LOCAL_K: u64 = 16;
+pub const LOCAL_K: u64 = 32;
 /// Every P takes one global goroutine at least every 61st round (Go's
 /// `schedtick % 61`), so a goroutine j places deep in the global queue
 /// is taken within 61 x (j + gomaxprocs) rounds summed over the Ps; the
 /// factor 2 is margin.
 pub const GLOBAL_K: u64 = 2 * 61;
 /// Rounds added to every bound: slice expiries, steals, the 61st tick.
-pub const SLACK: u64 = 512;
+pub const SLACK: u64 = 1024;
 
 /// What the scanner remembers about one runnable goroutine between scans.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
