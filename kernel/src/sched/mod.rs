@@ -5,6 +5,7 @@
 //! | file | what |
 //! |---|---|
 //! | [`g`], [`m`], [`p`], [`schedt`] | G (a goroutine), M (a CPU), P (the right to run Gs), the global state |
+//! | [`gstatus`] | the G status word and the park/ready hand-off on it (pure, loom-checked) |
 //! | [`spawn`] | `go`: a G from the free cache, its closure, into `runnext` |
 //! | [`runq`], [`glist`], [`gfree`] | the per-P ring, G lists, free-G batching (pure) |
 //! | [`proc`] | the loop: `schedule` -> `findRunnable` -> `execute` |
@@ -25,10 +26,11 @@
 //! | [`tracing`] | the execution tracer's and the CPU profiler's start/stop, the profile sample (the buffers: `trace/`) |
 //!
 //! The pure parts build and are tested on the host (`make test-host`, and
-//! `make test-loom` for `runq` and `idle`; `sync/mutex.rs` has the Mutex's,
+//! `make test-loom` for `runq`, `idle`, `gstatus` and `timerq`; `sync/mutex.rs` has the Mutex's,
 //! `sync/chan_model.rs` the channels').
 pub mod gfree;
 pub mod glist;
+pub mod gstatus;
 pub mod idle;
 pub mod order;
 pub mod policy;
