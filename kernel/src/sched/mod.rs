@@ -15,7 +15,7 @@
 //! | [`gosched`], [`park`] | yielding; parking and readying |
 //! | [`sema`], [`notifylist`], [`spin`] | the runtime semaphore and its semtable, Cond's notify list, whether a Mutex may spin (what `sync` parks on) |
 //! | [`sudog`] | channel waiters (Go's `sudog`) and their per-P cache (pure) |
-//! | [`timerheap`], [`timers`] | per-P timer heaps (pure) and their runtime |
+//! | [`timerheap`], [`timerq`], [`timers`] | per-P timer heaps (pure), a timer's add/stop/pop protocol (pure, loom-checked), and their runtime |
 //! | [`stack`] | growable goroutine stacks |
 //! | [`exit`] | `goexit`: back to the free cache |
 //! | [`stw`] | stop the world, `procresize`: `set_gomaxprocs` |
@@ -38,6 +38,7 @@ pub mod runq;
 pub mod slice;
 pub mod sudog;
 pub mod timerheap;
+pub mod timerq;
 
 #[cfg(target_os = "none")]
 pub mod deadlock;
