@@ -212,13 +212,17 @@ pub fn pop_due<R: TimerLink, L: HeapLock<R>, X>(
     let t = first.state();
     let x = read(&first);
     h.remove(0);
-    t.p.store(NO_P, Ordering::Release);
     let period = t.period.load(Ordering::Relaxed);
     if period != 0 {
+        // Back in at once, `t.p` never leaving `pid`: `stop` reads it
+        // without the lock, and a passing `NO_P` would make it return
+        // false for a timer that stays pending (found by
+        // `loom_periodic_readd_vs_stop`).
         t.when
             .store(next_period(t.when(), period, now), Ordering::Relaxed);
-        t.p.store(pid, Ordering::Release);
         h.push(first);
+    } else {
+        t.p.store(NO_P, Ordering::Release);
     }
     q.when0.store(h.earliest(), Ordering::Release);
     Some(x)
@@ -314,4 +318,315 @@ pub fn run_due_funcs<R: TimerLink, L: HeapLock<R>, X, W>(
         fired += 1;
     }
     fired
+}
+
+/// loom models of the timer protocol: the real [`add`], [`stop`],
+/// [`run_due`], [`run_due_funcs`] and [`run_others`] on loom's atomics and
+/// a loom mutex per heap, one thread per CPU. P 0's owner adds and stops
+/// while P 0's own timer interrupt and CPU 1's `run_others_due` pop. A
+/// timer that fires twice, fires after its stop returned true, or is left
+/// neither fired nor stopped (a lost timer) fails an assertion; so does a
+/// mirror left stale (`when0` not the heap's earliest at the end).
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use super::*;
+    use loom::sync::atomic::{AtomicBool, AtomicUsize};
+    use loom::sync::{Arc, Mutex, MutexGuard};
+    use loom::thread;
+
+    /// Exhaustive (no preemption bound): the lock serialises most steps,
+    /// so the largest model, two poppers against an adder and stopper, is
+    /// 2,532 executions (counts printed with `--nocapture`).
+    fn model(name: &str, f: impl Fn() + Sync + Send + 'static) {
+        use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+        let runs = std::sync::Arc::new(AtomicUsize::new(0));
+        let counter = runs.clone();
+        let mut b = loom::model::Builder::new();
+        b.preemption_bound = None;
+        b.check(move || {
+            counter.fetch_add(1, Relaxed);
+            f();
+        });
+        std::eprintln!("{name}: {} executions explored", runs.load(Relaxed));
+    }
+
+    /// A timer: the real state, how often it fired, the `seq` it last
+    /// fired with (function timers), and whether its stop returned true.
+    struct MTimer {
+        st: TimerState,
+        fired: AtomicUsize,
+        fired_seq: AtomicU64,
+        stopped: AtomicBool,
+    }
+
+    impl MTimer {
+        fn new(period: u64) -> MTimer {
+            let t = MTimer {
+                st: TimerState::new(),
+                fired: AtomicUsize::new(0),
+                fired_seq: AtomicU64::new(u64::MAX),
+                stopped: AtomicBool::new(false),
+            };
+            t.st.set_period(period);
+            t
+        }
+
+        /// Its pop (under the heap lock): never after a stop returned true.
+        fn popped(&self) -> MRef {
+            assert!(
+                !self.stopped.load(Ordering::SeqCst),
+                "timer popped after its stop returned true"
+            );
+            MRef(self)
+        }
+
+        /// Its firing (lock dropped). A one-shot timer whose stop returned
+        /// true was in its heap then, so no firing can follow; a periodic
+        /// one's firing from a pop before the stop may still be in flight
+        /// (Go: `Stop` does not wait for it).
+        fn fire(&self, seq: u64) {
+            if self.st.period.load(Ordering::Relaxed) == 0 {
+                assert!(
+                    !self.stopped.load(Ordering::SeqCst),
+                    "timer fired after its stop returned true"
+                );
+            }
+            self.fired.fetch_add(1, Ordering::SeqCst);
+            self.fired_seq.store(seq, Ordering::SeqCst);
+        }
+
+        fn fired(&self) -> usize {
+            self.fired.load(Ordering::SeqCst)
+        }
+    }
+
+    #[derive(Clone, Copy)]
+    struct MRef(*const MTimer);
+
+    // SAFETY: it points into the model's `World`, alive (in an Arc) while
+    // any thread runs; the timer's state is all atomics.
+    unsafe impl Send for MRef {}
+
+    impl MRef {
+        fn get(&self) -> &MTimer {
+            // SAFETY: as above.
+            unsafe { &*self.0 }
+        }
+    }
+
+    impl HeapTimer for MRef {
+        fn when(&self) -> u64 {
+            self.get().st.when()
+        }
+        fn set_index(&self, i: usize) {
+            self.get().st.idx.store(i, Ordering::Relaxed);
+        }
+    }
+
+    impl TimerLink for MRef {
+        fn state(&self) -> &TimerState {
+            &self.get().st
+        }
+    }
+
+    /// A heap behind loom's mutex (the kernel's is a spin lock with the
+    /// same acquire/release edges).
+    struct Lk(Mutex<TimerHeap<MRef>>);
+
+    impl HeapLock<MRef> for Lk {
+        type Guard<'a> = MutexGuard<'a, TimerHeap<MRef>>;
+        fn lock(&self) -> Self::Guard<'_> {
+            self.0.lock().unwrap()
+        }
+    }
+
+    /// A P's heap of one kind and its mirror.
+    struct MP {
+        heap: Lk,
+        when0: AtomicU64,
+    }
+
+    impl MP {
+        fn new() -> MP {
+            MP {
+                heap: Lk(Mutex::new(TimerHeap::new())),
+                when0: AtomicU64::new(u64::MAX),
+            }
+        }
+        fn q(&self) -> Queue<'_, Lk> {
+            Queue {
+                heap: &self.heap,
+                when0: &self.when0,
+            }
+        }
+    }
+
+    /// Two Ps (one heap kind each: the models use one kind at a time) and
+    /// the timers.
+    struct World {
+        ps: [MP; 2],
+        ts: Vec<MTimer>,
+    }
+
+    impl World {
+        fn new(periods: &[u64]) -> Arc<World> {
+            Arc::new(World {
+                ps: [MP::new(), MP::new()],
+                ts: periods.iter().map(|&p| MTimer::new(p)).collect(),
+            })
+        }
+        fn r(&self, i: usize) -> MRef {
+            MRef(&self.ts[i])
+        }
+        fn add(&self, pid: usize, i: usize, when: u64) -> bool {
+            add(self.ps[pid].q(), pid as u32, self.r(i), when)
+        }
+        /// `t.stop`, recording a true result for the fire check.
+        fn stop(&self, i: usize) -> bool {
+            let ok = stop(&self.ts[i].st, |pid| self.ps[pid as usize].q());
+            if ok {
+                self.ts[i].stopped.store(true, Ordering::SeqCst);
+            }
+            ok
+        }
+        /// The kernel's `run_due` on P `pid`.
+        fn run_due(&self, pid: usize, now: u64) -> usize {
+            run_due(
+                self.ps[pid].q(),
+                pid as u32,
+                now,
+                || (),
+                |r: &MRef| r.get().popped(),
+                |r| r.get().fire(0),
+            )
+        }
+        /// The kernel's `run_funcs_due` on P `pid`.
+        fn run_funcs_due(&self, pid: usize, now: u64) -> usize {
+            run_due_funcs(
+                self.ps[pid].q(),
+                now,
+                || (),
+                |r: &MRef| r.get().popped(),
+                |r, seq| r.get().fire(seq),
+            )
+        }
+        /// P `pid`'s own timer interrupt (`tick.rs`): the mirror says a
+        /// timer is due, then `run_due`.
+        fn interrupt(&self, pid: usize, now: u64) -> usize {
+            if self.ps[pid].q().due(now) {
+                self.run_due(pid, now)
+            } else {
+                0
+            }
+        }
+        /// The kernel's `run_others_due` from CPU `me`.
+        fn run_others_due(&self, me: usize, now: u64) -> usize {
+            run_others(
+                me,
+                2,
+                now,
+                |i, now| self.ps[i].q().due(now),
+                |i| self.run_due(i, now),
+            )
+        }
+        /// The heaps are empty and their mirrors say so.
+        fn check_empty(&self) {
+            for p in &self.ps {
+                assert!(p.heap.lock().is_empty(), "a timer left in a heap");
+                assert_eq!(p.when0.load(Ordering::SeqCst), u64::MAX, "stale mirror");
+            }
+        }
+    }
+
+    /// One-shot timers: P 0's owner adds two timers and stops the first,
+    /// then its timer interrupt runs P 0's due timers, while CPU 1's
+    /// scheduler loop runs `run_others_due` (two poppers and an adder and
+    /// stopper on one heap). Each timer fires exactly once unless its stop
+    /// returned true, and then never; nothing is left in the heap.
+    #[test]
+    fn loom_add_stop_vs_run_others_due() {
+        model("loom_add_stop_vs_run_others_due", || {
+            let w = World::new(&[0, 0]);
+            let w1 = w.clone();
+            let cpu1 = thread::spawn(move || w1.run_others_due(1, 20));
+            assert!(w.add(0, 0, 5), "first timer is the earliest");
+            // (The second may be the earliest too: CPU 1 may have popped
+            // the first already.)
+            w.add(0, 1, 10);
+            let stopped = w.stop(0);
+            w.interrupt(0, 20);
+            cpu1.join().unwrap();
+            assert_eq!(
+                w.ts[0].fired() + stopped as usize,
+                1,
+                "timer 0: fired {} stopped {stopped}",
+                w.ts[0].fired()
+            );
+            assert_eq!(w.ts[1].fired(), 1, "timer 1 lost or fired twice");
+            w.check_empty();
+        });
+    }
+
+    /// A periodic timer re-added by its pop (Go: `t.when += t.period`)
+    /// while its owner stops it: CPU 1's `run_others_due` pops P 0's
+    /// heap twice (at 20 and 40), the owner stops it in between, then P
+    /// 0's own interrupt runs its due timers (at 60). The stop
+    /// always finds it pending (the re-add happens under the same lock as
+    /// the pop), it is never popped after the stop (a firing popped before
+    /// it may still be in flight, as in Go), and it fires at most once per
+    /// pass.
+    #[test]
+    fn loom_periodic_readd_vs_stop() {
+        model("loom_periodic_readd_vs_stop", || {
+            let w = World::new(&[10]);
+            w.add(0, 0, 5);
+            let w1 = w.clone();
+            let cpu1 = thread::spawn(move || w1.run_others_due(1, 20) + w1.run_others_due(1, 40));
+            assert!(w.stop(0), "a periodic timer is always pending");
+            // P 0's own interrupt after the stop: nothing left to pop.
+            assert_eq!(w.interrupt(0, 60), 0, "popped after its stop");
+            let fired = cpu1.join().unwrap();
+            assert_eq!(fired, w.ts[0].fired());
+            assert!(fired <= 2);
+            assert!(!w.ts[0].st.is_active());
+            w.check_empty();
+        });
+    }
+
+    /// A function timer stopped while another CPU pops it (the time
+    /// channels' `Stop` racing `sendTime`): exactly one of the two wins;
+    /// if the pop won, the stop (false) bumped `seq` past the one the
+    /// function was passed, so the function can tell it is stale (Go 1.23:
+    /// no stale value after `Stop`), and `popped_seq` names that `seq`.
+    #[test]
+    fn loom_func_stop_vs_pop_seq() {
+        model("loom_func_stop_vs_pop_seq", || {
+            let w = World::new(&[0]);
+            w.add(0, 0, 5);
+            let w1 = w.clone();
+            let cpu1 = thread::spawn(move || {
+                run_others(
+                    1,
+                    2,
+                    20,
+                    |i, now| w1.ps[i].q().due(now),
+                    |i| w1.run_funcs_due(i, 20),
+                )
+            });
+            let stopped = w.stop(0);
+            let fired = cpu1.join().unwrap();
+            assert_eq!(
+                fired + stopped as usize,
+                1,
+                "fired {fired} stopped {stopped}"
+            );
+            let t = &w.ts[0];
+            if fired == 1 {
+                let passed = t.fired_seq.load(Ordering::SeqCst);
+                assert_eq!(t.st.popped_seq(), Some(passed));
+                assert_ne!(t.st.seq(), passed, "the function cannot see the stop");
+            }
+            w.check_empty();
+        });
+    }
 }
