@@ -40,6 +40,9 @@ pub mod sudog;
 pub mod timerheap;
 pub mod timerq;
 
+#[cfg(all(test, loom))]
+mod sleep_model;
+
 #[cfg(target_os = "none")]
 pub mod deadlock;
 #[cfg(target_os = "none")]

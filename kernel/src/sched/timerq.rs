@@ -194,13 +194,12 @@ fn remove_locked<R: TimerLink>(h: &mut TimerHeap<R>, t: &TimerState, pid: u32) -
 }
 
 /// Go: `runtimer` for a goroutine-readying timer: pops the earliest timer
-/// of P `pid`'s queue `q` if it is due at `now`, re-adding a periodic one
+/// of queue `q` if it is due at `now`, re-adding a periodic one
 /// (Go: `t.when += t.period`, missed periods skipped), and returns what
 /// `read` took from it under the lock (its payload: written by the owner
 /// only while the timer is in no heap).
 pub fn pop_due<R: TimerLink, L: HeapLock<R>, X>(
     q: Queue<'_, L>,
-    pid: u32,
     now: u64,
     read: impl FnOnce(&R) -> X,
 ) -> Option<X> {
@@ -272,15 +271,13 @@ pub fn run_others(
     fired
 }
 
-/// Go: `runtimer` until nothing is due: pops each timer of P `pid`'s queue
-/// `q` due at `now` ([`pop_due`]) and `fire`s what `read` took from it,
+/// Go: `runtimer` until nothing is due: pops each timer of queue `q` due at `now` ([`pop_due`]) and `fire`s what `read` took from it,
 /// with the lock dropped. `hold` is made before each pop and dropped after
 /// its fire (the kernel's deadlock-check guard: a wake-up in flight).
 /// Returns the number fired.
 #[inline]
 pub fn run_due<R: TimerLink, L: HeapLock<R>, X, W>(
     q: Queue<'_, L>,
-    pid: u32,
     now: u64,
     mut hold: impl FnMut() -> W,
     read: impl Fn(&R) -> X,
@@ -289,7 +286,7 @@ pub fn run_due<R: TimerLink, L: HeapLock<R>, X, W>(
     let mut fired = 0;
     loop {
         let _held = hold();
-        let Some(x) = pop_due(q, pid, now, &read) else {
+        let Some(x) = pop_due(q, now, &read) else {
             break;
         };
         fire(x);
@@ -493,7 +490,6 @@ mod loom_tests {
         fn run_due(&self, pid: usize, now: u64) -> usize {
             run_due(
                 self.ps[pid].q(),
-                pid as u32,
                 now,
                 || (),
                 |r: &MRef| r.get().popped(),

@@ -320,7 +320,6 @@ pub fn reset(pp: &P, t: &Timer, when: u64) -> (bool, bool) {
 pub fn run_due(pp: &P, now: u64) -> usize {
     timerq::run_due(
         pp.timers.ready_q(),
-        pp.id as u32,
         now,
         // From before the pop until the goroutine counts as runnable: a
         // wake-up the deadlock check must not miss (`deadlock.rs`).
