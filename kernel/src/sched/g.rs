@@ -3,48 +3,9 @@ use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU8, AtomicU32, AtomicU64, Ordering};
 
 use super::glist::{Linked, SchedLink};
+pub use super::gstatus::Status;
+use super::gstatus::{BadStatus, GStatus};
 use crate::arch::switch::Gobuf;
-
-/// Goroutine status (Go: `_Gidle`, `_Grunnable`, ...).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(u8)]
-pub enum Status {
-    /// Just allocated, not yet initialised (Go: `_Gidle`).
-    Idle = 0,
-    /// On a run queue, not running (Go: `_Grunnable`).
-    Runnable = 1,
-    /// Running on a CPU (Go: `_Grunning`).
-    Running = 2,
-    /// Blocked in `gopark`; `wait_reason` says why (Go: `_Gwaiting`).
-    Waiting = 3,
-    /// Exited; on a free list for reuse (Go: `_Gdead`). (Go's
-    /// `_Gpreempted` has no counterpart: a preempted goroutine goes straight
-    /// from `Running` to `Runnable` on g0.)
-    Dead = 4,
-}
-
-impl Status {
-    fn from_u8(v: u8) -> Status {
-        match v {
-            0 => Status::Idle,
-            1 => Status::Runnable,
-            2 => Status::Running,
-            3 => Status::Waiting,
-            _ => Status::Dead,
-        }
-    }
-
-    /// Go's name for the status, as goroutine dumps print it.
-    pub fn name(self) -> &'static str {
-        match self {
-            Status::Idle => "idle",
-            Status::Runnable => "runnable",
-            Status::Running => "running",
-            Status::Waiting => "waiting",
-            Status::Dead => "dead",
-        }
-    }
-}
 
 /// Why a goroutine is waiting (Go: `waitReason`, with Go's strings).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -149,7 +110,7 @@ pub struct G {
     /// register-save frame (`AsyncPreemptFrame`) on its stack, else 0. Its
     /// traceback starts at the interrupted RIP saved there.
     pub async_frame: AtomicU64,
-    status: AtomicU8,
+    status: GStatus,
     wait_reason: AtomicU8,
     /// A runtime-internal goroutine (Go: `isSystemGoroutine`): not counted
     /// by `num_goroutine` or the deadlock check, left out of dumps. Set by
@@ -227,7 +188,7 @@ impl G {
             parent_goid: AtomicU64::new(0),
             gopc: AtomicU64::new(0),
             async_frame: AtomicU64::new(0),
-            status: AtomicU8::new(Status::Idle as u8),
+            status: GStatus::new(Status::Idle),
             wait_reason: AtomicU8::new(0),
             system: AtomicBool::new(false),
             external_wait: AtomicBool::new(false),
@@ -252,7 +213,7 @@ impl G {
     }
 
     pub fn status(&self) -> Status {
-        Status::from_u8(self.status.load(Ordering::Acquire))
+        self.status.load()
     }
 
     pub fn wait_reason(&self) -> WaitReason {
@@ -292,24 +253,10 @@ impl G {
     #[inline]
     pub fn casgstatus(&self, from: Status, to: Status) {
         use Status::*;
-        let legal = matches!(
-            (from, to),
-            (Idle, Dead)
-                | (Dead, Runnable)
-                | (Runnable, Running)
-                | (Running, Runnable)
-                | (Running, Waiting)
-                | (Running, Dead)
-                | (Waiting, Runnable)
-        );
-        if !legal {
-            self.bad_status(from, to, None);
-        }
-        if let Err(actual) =
-            self.status
-                .compare_exchange(from as u8, to as u8, Ordering::AcqRel, Ordering::Acquire)
-        {
-            self.bad_status(from, to, Some(Status::from_u8(actual)));
+        match self.status.cas(from, to) {
+            Ok(()) => {}
+            Err(BadStatus::Illegal) => self.bad_status(from, to, None),
+            Err(BadStatus::Was(actual)) => self.bad_status(from, to, Some(actual)),
         }
         use super::schedt::{GCOUNT_LIVE, GCOUNT_WAITING, SCHED};
         let delta = match (from, to) {
@@ -347,6 +294,13 @@ impl G {
                 to.name()
             )),
         }
+    }
+}
+
+impl super::gstatus::Goroutine for G {
+    #[inline(always)]
+    fn casgstatus(&self, from: Status, to: Status) {
+        G::casgstatus(self, from, to)
     }
 }
 

@@ -129,6 +129,13 @@ impl M {
     /// caller publishes the G afterwards: a queue, or gopark's unlock).
     pub fn dropg(&self, g: &G, to: Status) {
         g.casgstatus(Status::Running, to);
+        self.dropg_rest(g);
+    }
+
+    /// `dropg` after the status change (which `park_m` makes through
+    /// `gstatus::park_commit`).
+    #[inline(always)]
+    pub fn dropg_rest(&self, g: &G) {
         self.curg.store(ptr::null_mut(), Ordering::Relaxed);
         super::stack::maybe_shrink(g, g.saved_context().sp);
     }

@@ -5,6 +5,7 @@
 //! | file | what |
 //! |---|---|
 //! | [`g`], [`m`], [`p`], [`schedt`] | G (a goroutine), M (a CPU), P (the right to run Gs), the global state |
+//! | [`gstatus`] | the G status word and the park/ready hand-off on it (pure, loom-checked) |
 //! | [`spawn`] | `go`: a G from the free cache, its closure, into `runnext` |
 //! | [`runq`], [`glist`], [`gfree`] | the per-P ring, G lists, free-G batching (pure) |
 //! | [`proc`] | the loop: `schedule` -> `findRunnable` -> `execute` |
@@ -14,7 +15,7 @@
 //! | [`gosched`], [`park`] | yielding; parking and readying |
 //! | [`sema`], [`notifylist`], [`spin`] | the runtime semaphore and its semtable, Cond's notify list, whether a Mutex may spin (what `sync` parks on) |
 //! | [`sudog`] | channel waiters (Go's `sudog`) and their per-P cache (pure) |
-//! | [`timerheap`], [`timers`] | per-P timer heaps (pure) and their runtime |
+//! | [`timerheap`], [`timerq`], [`timers`] | per-P timer heaps (pure), a timer's add/stop/pop protocol (pure, loom-checked), and their runtime |
 //! | [`stack`] | growable goroutine stacks |
 //! | [`exit`] | `goexit`: back to the free cache |
 //! | [`stw`] | stop the world, `procresize`: `set_gomaxprocs` |
@@ -26,10 +27,11 @@
 //! | [`tracing`] | the execution tracer's and the CPU profiler's start/stop, the profile sample (the buffers: `trace/`) |
 //!
 //! The pure parts build and are tested on the host (`make test-host`, and
-//! `make test-loom` for `runq` and `idle`; `sync/mutex.rs` has the Mutex's,
+//! `make test-loom` for `runq`, `idle`, `gstatus` and `timerq`; `sync/mutex.rs` has the Mutex's,
 //! `sync/chan_model.rs` the channels').
 pub mod gfree;
 pub mod glist;
+pub mod gstatus;
 pub mod idle;
 pub mod order;
 pub mod policy;
@@ -37,7 +39,11 @@ pub mod runq;
 pub mod slice;
 pub mod sudog;
 pub mod timerheap;
+pub mod timerq;
 pub mod watchdog_rules;
+
+#[cfg(all(test, loom))]
+mod sleep_model;
 
 #[cfg(target_os = "none")]
 pub mod deadlock;

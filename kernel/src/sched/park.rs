@@ -10,6 +10,7 @@ use core::ptr::NonNull;
 use core::sync::atomic::Ordering;
 
 use super::g::{G, Status, WaitReason};
+use super::gstatus;
 use super::m::{AcquireM, UnlockFn, getg, getm};
 use super::schedt::{globrunqput, globrunqputbatch, wokenput};
 use crate::arch::{percpu, switch};
@@ -121,26 +122,39 @@ unsafe extern "C" fn park_m(gp: usize) -> ! {
     // SAFETY: mcall passed the current goroutine.
     let g = unsafe { &*(gp as *const G) };
     crate::trace::go_block(g.goid(), g.wait_reason() as u8);
-    // Shrink before the unlock: afterwards another CPU may run the G. The
-    // shrink sends no IPI and waits for nothing (the frames wait in the TLB
-    // epoch's limbo; with the limbo full and this lock held it is skipped),
-    // so gopark's lock may be any lock, interrupt-safe ones included.
-    mp.dropg(g, Status::Waiting);
     // SAFETY: set by gopark on this M just before mcall.
     let unlock = unsafe { (*mp.waitunlockf.get()).take() };
-    if let Some(f) = unlock {
-        // SAFETY: the closure lives on the parked G's stack, intact while it
-        // is parked; nobody can ready the G before `f` releases its lock.
-        let ok = unsafe { (*f)() };
-        // After `gopark_irqlocked` interrupts are still off if the unlock
-        // function did not turn them on; g0 runs the scheduler with them on.
-        crate::arch::irq::enable();
-        if !ok {
+    let unlock = unlock.map(|f| {
+        move || {
+            // SAFETY: the closure lives on the parked G's stack, intact
+            // while it is parked; nobody can ready the G before `f`
+            // releases its lock.
+            let ok = unsafe { (*f)() };
+            // After `gopark_irqlocked` interrupts are still off if the
+            // unlock function did not turn them on; g0 runs the scheduler
+            // with them on.
+            crate::arch::irq::enable();
+            ok
+        }
+    });
+    // The status protocol (`gstatus.rs`): Waiting, then the rest of dropg,
+    // then the unlock publishes the wait.
+    let commit = gstatus::park_commit(
+        g,
+        // Shrink before the unlock: afterwards another CPU may run the G.
+        // The shrink sends no IPI and waits for nothing (the frames wait in
+        // the TLB epoch's limbo; with the limbo full and this lock held it
+        // is skipped), so gopark's lock may be any lock, interrupt-safe
+        // ones included.
+        |g| mp.dropg_rest(g),
+        unlock,
+        |g| {
             end_external_wait(g);
             crate::trace::go_unblock(g.goid(), 0, crate::trace::ReadyTo::LocalP);
-            g.casgstatus(Status::Waiting, Status::Runnable);
-            super::proc::execute(mp, NonNull::from(g), true);
-        }
+        },
+    );
+    if commit == gstatus::Commit::Resume {
+        super::proc::execute(mp, NonNull::from(g), true);
     }
     if locks_held() != 0 {
         crate::panic::fatal(format_args!(
@@ -232,14 +246,18 @@ fn ready(gp: NonNull<G>, to: crate::trace::ReadyTo, put: impl FnOnce(NonNull<G>)
         };
         crate::trace::go_unblock(g.goid(), readier, to);
     }
-    g.set_wait_reason(WaitReason::Zero);
-    end_external_wait(g);
-    g.casgstatus(Status::Waiting, Status::Runnable);
-    {
-        // Stay on this CPU (and P) while pushing into its ring.
-        let _m = AcquireM::new();
-        put(gp);
-    }
+    gstatus::ready(
+        g,
+        |g| {
+            g.set_wait_reason(WaitReason::Zero);
+            end_external_wait(g);
+        },
+        |_| {
+            // Stay on this CPU (and P) while pushing into its ring.
+            let _m = AcquireM::new();
+            put(gp);
+        },
+    );
     super::halt::wakep();
 }
 

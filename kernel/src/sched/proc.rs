@@ -11,7 +11,7 @@ use alloc::boxed::Box;
 use core::ptr::NonNull;
 use core::sync::atomic::Ordering;
 
-use super::g::{G, Status};
+use super::g::G;
 use super::m::{M, getm, m};
 use super::order::{RandomEnum, RandomOrder};
 use super::p::{P, PStatus, p};
@@ -172,7 +172,7 @@ pub(super) fn execute(mp: &M, gp: NonNull<G>, inherit_time: bool) -> ! {
     let pp = mp.p().expect("execute without a P");
     mp.curg.store(gp.as_ptr(), Ordering::Relaxed);
     g.m.store(mp.id as u32, Ordering::Relaxed);
-    g.casgstatus(Status::Runnable, Status::Running);
+    super::gstatus::start(g);
     g.preempt.store(false, Ordering::Relaxed);
     g.ran_on.fetch_or(1 << mp.id, Ordering::Relaxed);
     super::watchdog::on_execute(g);

@@ -1,5 +1,7 @@
 //! Runtime timers (Go: runtime/time.go): each P keeps its timers in a 4-ary
-//! heap ([`TimerHeap`], pure and host-tested in `timerheap.rs`).
+//! heap ([`TimerHeap`], pure and host-tested in `timerheap.rs`); adding,
+//! stopping and popping them is the protocol of `timerq.rs` (pure,
+//! loom-checked), bound here to the kernel's locks and `goready`.
 //!
 //! A timer lives in the heap of the P it was added on. The P's CPU programs
 //! its local APIC timer (one-shot, `tick.rs`) for the earliest of its timers
@@ -34,14 +36,13 @@
 use alloc::vec::Vec;
 use core::cell::UnsafeCell;
 use core::ptr::NonNull;
-use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use super::g::G;
 use super::p::{P, p};
-use super::timerheap::{HeapTimer, TimerHeap, next_period};
-use crate::lock::{IrqSpinLock, SpinLock};
-
-const NO_P: u32 = u32::MAX;
+use super::timerheap::{HeapTimer, TimerHeap};
+use super::timerq::{self, HeapLock, NO_P, Queue, TimerLink, TimerState};
+use crate::lock::{IrqSpinGuard, IrqSpinLock, SpinGuard, SpinLock};
 
 /// Test hook (the deadlock check's regression test): nanoseconds a firing
 /// timer stalls between leaving its heap and readying its goroutine, after
@@ -88,23 +89,13 @@ impl TimerFn {
 
 /// A runtime timer (Go: `runtime.timer`).
 pub struct Timer {
-    /// When it fires (ns since boot).
-    when: AtomicU64,
-    /// Re-add `period` ns later after firing (0: one-shot).
-    period: AtomicU64,
+    /// Its place in the heaps (`when`, `period`, `seq`, its P and index):
+    /// the state `timerq.rs` adds, stops and pops.
+    st: TimerState,
     func: UnsafeCell<TimerFn>,
     /// `func` is a `Func` (which heap the timer goes to). Written with
     /// `func`, readable while the timer is in a heap.
     is_func: AtomicBool,
-    /// Go: `t.seq`: bumped by every [`stop`] (and so every reset).
-    seq: AtomicU64,
-    /// `seq + 1` when a function timer last left its heap to fire (0:
-    /// never): its owner tells a firing still in flight from one that is
-    /// over (Go's `t.isSending`, `time/sendtime.rs`).
-    popped: AtomicU64,
-    /// The P whose heap holds it, and its index there.
-    p: AtomicU32,
-    idx: AtomicUsize,
 }
 
 // SAFETY: `func` is written only while the timer is in no heap (by its
@@ -116,14 +107,9 @@ unsafe impl Send for Timer {}
 impl Timer {
     pub const fn new(func: TimerFn) -> Timer {
         Timer {
-            when: AtomicU64::new(0),
-            period: AtomicU64::new(0),
+            st: TimerState::new(),
             func: UnsafeCell::new(func),
             is_func: AtomicBool::new(func.is_func()),
-            seq: AtomicU64::new(0),
-            popped: AtomicU64::new(0),
-            p: AtomicU32::new(NO_P),
-            idx: AtomicUsize::new(0),
         }
     }
 
@@ -137,12 +123,12 @@ impl Timer {
 
     /// Go: `t.seq`: changes with every [`stop`].
     pub fn seq(&self) -> u64 {
-        self.seq.load(Ordering::Acquire)
+        self.st.seq()
     }
 
     /// The `seq` a function timer had when it last left its heap to fire.
     pub fn popped_seq(&self) -> Option<u64> {
-        self.popped.load(Ordering::Acquire).checked_sub(1)
+        self.st.popped_seq()
     }
 
     fn is_func(&self) -> bool {
@@ -150,16 +136,16 @@ impl Timer {
     }
 
     pub fn set_period(&self, period_ns: u64) {
-        self.period.store(period_ns, Ordering::Relaxed);
+        self.st.set_period(period_ns);
     }
 
     /// Is it in a heap (pending)?
     pub fn is_active(&self) -> bool {
-        self.p.load(Ordering::Acquire) != NO_P
+        self.st.is_active()
     }
 
     pub fn when(&self) -> u64 {
-        self.when.load(Ordering::Relaxed)
+        self.st.when()
     }
 }
 
@@ -181,7 +167,29 @@ impl HeapTimer for TimerRef {
     }
 
     fn set_index(&self, i: usize) {
-        self.get().idx.store(i, Ordering::Relaxed);
+        self.get().st.idx.store(i, Ordering::Relaxed);
+    }
+}
+
+impl TimerLink for TimerRef {
+    fn state(&self) -> &TimerState {
+        &self.get().st
+    }
+}
+
+impl HeapLock<TimerRef> for IrqSpinLock<TimerHeap<TimerRef>> {
+    type Guard<'a> = IrqSpinGuard<'a, TimerHeap<TimerRef>>;
+    #[inline]
+    fn lock(&self) -> Self::Guard<'_> {
+        IrqSpinLock::lock(self)
+    }
+}
+
+impl HeapLock<TimerRef> for SpinLock<TimerHeap<TimerRef>> {
+    type Guard<'a> = SpinGuard<'a, TimerHeap<TimerRef>>;
+    #[inline]
+    fn lock(&self) -> Self::Guard<'_> {
+        SpinLock::lock(self)
     }
 }
 
@@ -223,12 +231,12 @@ impl PTimers {
 
     /// Is a goroutine-readying timer due at `now` (the interrupt runs it)?
     pub fn due_ready(&self, now: u64) -> bool {
-        self.timer0_when.load(Ordering::Acquire) <= now
+        self.ready_q().due(now)
     }
 
     /// Is a function timer due at `now` (only g0 runs it)?
     pub fn due_funcs(&self, now: u64) -> bool {
-        self.ftimer0_when.load(Ordering::Acquire) <= now
+        self.func_q().due(now)
     }
 
     /// Does a pending timer ready a goroutine for which `pred` holds?
@@ -259,77 +267,47 @@ impl PTimers {
     pub fn capacity_bytes(&self) -> usize {
         self.heap.lock().capacity_bytes() + self.fheap.lock().capacity_bytes()
     }
+
+    /// The goroutine-readying heap and its mirror.
+    #[inline]
+    fn ready_q(&self) -> Queue<'_, IrqSpinLock<TimerHeap<TimerRef>>> {
+        Queue {
+            heap: &self.heap,
+            when0: &self.timer0_when,
+        }
+    }
+
+    /// The function heap and its mirror.
+    #[inline]
+    fn func_q(&self) -> Queue<'_, SpinLock<TimerHeap<TimerRef>>> {
+        Queue {
+            heap: &self.fheap,
+            when0: &self.ftimer0_when,
+        }
+    }
 }
 
 /// Go: `addtimer` / `t.modify`: schedules `t` at `when` on P `pp` (the
 /// caller's P, with preemption off). The caller reprograms the CPU timer if
 /// `when` became the earliest (returned true).
 pub fn add(pp: &P, t: &Timer, when: u64) -> bool {
-    assert!(!t.is_active(), "timer: add of an active timer");
-    t.when.store(when, Ordering::Relaxed);
-    let earliest = if t.is_func() {
-        let mut h = pp.timers.fheap.lock();
-        t.p.store(pp.id as u32, Ordering::Release);
-        h.push(TimerRef(NonNull::from(t)));
-        let earliest = h.earliest();
-        pp.timers.ftimer0_when.store(earliest, Ordering::Release);
-        earliest
+    let r = TimerRef(NonNull::from(t));
+    if t.is_func() {
+        timerq::add(pp.timers.func_q(), pp.id as u32, r, when)
     } else {
-        let mut h = pp.timers.heap.lock();
-        t.p.store(pp.id as u32, Ordering::Release);
-        h.push(TimerRef(NonNull::from(t)));
-        let earliest = h.earliest();
-        pp.timers.timer0_when.store(earliest, Ordering::Release);
-        earliest
-    };
-    earliest == when
+        timerq::add(pp.timers.ready_q(), pp.id as u32, r, when)
+    }
 }
 
 /// Go: `t.stop`: removes `t` from its heap and bumps its `seq` (so a
 /// function that already left the heap sees it is stale). True if it was
 /// pending.
 pub fn stop(t: &Timer) -> bool {
-    loop {
-        let pid = t.p.load(Ordering::Acquire);
-        if pid == NO_P {
-            // Not in a heap: if it fired, its pop read `seq` before storing
-            // NO_P (Release, read above with Acquire), so this bump is seen
-            // as a change by the fired function.
-            t.seq.fetch_add(1, Ordering::AcqRel);
-            return false;
-        }
-        let pp = p(pid as usize);
-        let removed = if t.is_func() {
-            let mut h = pp.timers.fheap.lock();
-            let ok = remove_locked(&mut h, t, pid);
-            pp.timers
-                .ftimer0_when
-                .store(h.earliest(), Ordering::Release);
-            ok
-        } else {
-            let mut h = pp.timers.heap.lock();
-            let ok = remove_locked(&mut h, t, pid);
-            pp.timers.timer0_when.store(h.earliest(), Ordering::Release);
-            ok
-        };
-        if removed {
-            return true;
-        }
-        // Fired or moved meanwhile: look again.
+    if t.is_func() {
+        timerq::stop(&t.st, |pid| p(pid as usize).timers.func_q())
+    } else {
+        timerq::stop(&t.st, |pid| p(pid as usize).timers.ready_q())
     }
-}
-
-/// Removes `t` from heap `h` (P `pid`'s, locked) if it is still there,
-/// bumping `seq` under the lock: a pop (which reads `seq` under the same
-/// lock) is either before, and then `t` is no longer here, or after.
-fn remove_locked(h: &mut TimerHeap<TimerRef>, t: &Timer, pid: u32) -> bool {
-    if t.p.load(Ordering::Acquire) != pid {
-        return false;
-    }
-    t.seq.fetch_add(1, Ordering::AcqRel);
-    h.remove(t.idx.load(Ordering::Relaxed));
-    t.p.store(NO_P, Ordering::Release);
-    true
 }
 
 /// Go: `t.reset` / `t.modify`: stops `t` if pending and schedules it at
@@ -345,43 +323,27 @@ pub fn reset(pp: &P, t: &Timer, when: u64) -> (bool, bool) {
 /// is an interrupt-safe lock; readying goes through `goready_woken`).
 /// Returns the number fired.
 pub fn run_due(pp: &P, now: u64) -> usize {
-    let mut fired = 0;
-    loop {
+    timerq::run_due(
+        pp.timers.ready_q(),
+        now,
         // From before the pop until the goroutine counts as runnable: a
         // wake-up the deadlock check must not miss (`deadlock.rs`).
-        let _waking = super::deadlock::Waking::new();
-        let mut h = pp.timers.heap.lock();
-        let Some(first) = h.first().filter(|t| t.when() <= now) else {
-            pp.timers.timer0_when.store(h.earliest(), Ordering::Release);
-            break;
-        };
-        let t = first.get();
+        super::deadlock::Waking::new,
         // SAFETY: the timer is in our heap and we hold its lock.
-        let func = unsafe { *t.func.get() };
-        h.remove(0);
-        t.p.store(NO_P, Ordering::Release);
-        let period = t.period.load(Ordering::Relaxed);
-        if period != 0 {
-            t.when
-                .store(next_period(t.when(), period, now), Ordering::Relaxed);
-            t.p.store(pp.id as u32, Ordering::Release);
-            h.push(first);
-        }
-        pp.timers.timer0_when.store(h.earliest(), Ordering::Release);
-        drop(h);
-        ready_window();
-        pp.timers.fired.fetch_add(1, Ordering::Relaxed);
-        fired += 1;
-        match func {
-            TimerFn::Ready(g) => {
-                // SAFETY: the timer's goroutine is parked on it: live.
-                crate::trace::timer_fire(pp.id, unsafe { g.as_ref() }.goid());
-                super::park::goready_woken(g)
+        |t: &TimerRef| unsafe { *t.get().func.get() },
+        |func| {
+            ready_window();
+            pp.timers.fired.fetch_add(1, Ordering::Relaxed);
+            match func {
+                TimerFn::Ready(g) => {
+                    // SAFETY: the timer's goroutine is parked on it: live.
+                    crate::trace::timer_fire(pp.id, unsafe { g.as_ref() }.goid());
+                    super::park::goready_woken(g)
+                }
+                TimerFn::Func { .. } => unreachable!("a function timer in the interrupt's heap"),
             }
-            TimerFn::Func { .. } => unreachable!("a function timer in the interrupt's heap"),
-        }
-    }
-    fired
+        },
+    )
 }
 
 /// Go: `runtimer` for the due function timers of `pp` at `now`, **on g0
@@ -393,38 +355,22 @@ pub fn run_funcs_due(pp: &P, now: u64) -> usize {
         crate::arch::percpu::irq_depth() == 0,
         "function timers run from the interrupt"
     );
-    let mut fired = 0;
-    loop {
+    timerq::run_due_funcs(
+        pp.timers.func_q(),
+        now,
         // The function may ready a goroutine (a channel send) or start
         // one: a wake-up from outside goroutine code, as for `run_due`.
-        let _waking = super::deadlock::Waking::new();
-        let mut h = pp.timers.fheap.lock();
-        let Some(first) = h.first().filter(|t| t.when() <= now) else {
-            pp.timers
-                .ftimer0_when
-                .store(h.earliest(), Ordering::Release);
-            break;
-        };
-        let t = first.get();
+        super::deadlock::Waking::new,
         // SAFETY: the timer is in our heap and we hold its lock.
-        let func = unsafe { *t.func.get() };
-        // Read under the heap lock, before the timer leaves it: see `stop`.
-        let seq = t.seq.load(Ordering::Acquire);
-        t.popped.store(seq + 1, Ordering::Release);
-        h.remove(0);
-        t.p.store(NO_P, Ordering::Release);
-        pp.timers
-            .ftimer0_when
-            .store(h.earliest(), Ordering::Release);
-        drop(h);
-        pp.timers.fired.fetch_add(1, Ordering::Relaxed);
-        fired += 1;
-        match func {
-            TimerFn::Func { f, arg } => f(arg, seq),
-            TimerFn::Ready(_) => unreachable!("a readying timer in the function heap"),
-        }
-    }
-    fired
+        |t: &TimerRef| unsafe { *t.get().func.get() },
+        |func, seq| {
+            pp.timers.fired.fetch_add(1, Ordering::Relaxed);
+            match func {
+                TimerFn::Func { f, arg } => f(arg, seq),
+                TimerFn::Ready(_) => unreachable!("a readying timer in the function heap"),
+            }
+        },
+    )
 }
 
 /// Runs the due goroutine-readying timers of every P in use except `me`
@@ -432,14 +378,13 @@ pub fn run_funcs_due(pp: &P, now: u64) -> usize {
 /// so this is fine from the scheduler loop and from the timer interrupt).
 /// Go's `stealWork` does the same. Returns the number fired.
 pub fn run_others_due(me: &P, now: u64) -> usize {
-    let mut fired = 0;
-    for i in 0..super::schedt::gomaxprocs() {
-        let other = p(i);
-        if i != me.id && other.timers.due_ready(now) {
-            fired += run_due(other, now);
-        }
-    }
-    fired
+    timerq::run_others(
+        me.id,
+        super::schedt::gomaxprocs(),
+        now,
+        |i, now| p(i).timers.due_ready(now),
+        |i| run_due(p(i), now),
+    )
 }
 
 /// Moves every timer of `from` to `to` (Go: `moveTimers`, procresize).
@@ -462,7 +407,7 @@ pub fn move_all(from: &P, to: &P) {
     for t in moved {
         let t = t.get();
         let when = t.when();
-        t.p.store(NO_P, Ordering::Release);
+        t.st.p.store(NO_P, Ordering::Release);
         add(to, t, when);
     }
 }
