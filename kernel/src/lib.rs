@@ -28,6 +28,7 @@ pub mod context;
 pub mod lock;
 pub mod pool;
 pub mod sched;
+pub mod shell;
 pub mod sync;
 pub mod time;
 pub mod trace;

@@ -1,7 +1,9 @@
 //! The gmpos kernel that `make run` boots: the banner, then a showcase of
 //! the scheduler (goroutines on every CPU, a WaitGroup, sleep next to a
 //! goroutine that never yields, Go's `schedtrace` line, a traceback), then
-//! it stays up. With `exit` on the command line it powers off afterwards.
+//! it hands over to the serial shell and returns (the shell keeps the
+//! kernel up until `halt`). With `exit` (or `noinput`, no console input)
+//! on the command line it powers off instead.
 #![no_std]
 #![no_main]
 
@@ -82,13 +84,18 @@ fn main() {
     println!("5. main's own traceback (Go's debug.PrintStack), symbolised by the runner:");
     gmpos::print_stack();
     println!();
-    if !gmpos::config().exit {
-        println!(
-            "gmpos: showcase done; staying up (Ctrl-A x quits QEMU; ARGS=exit powers off after the showcase)"
-        );
-        loop {
-            sleep(Duration::from_secs(3600));
-        }
+    let cfg = gmpos::config();
+    if cfg.exit {
+        println!("gmpos: showcase done; powering off (exit)");
+    } else if cfg.noinput {
+        // Nothing can type (the runner's stdin is not a terminal: CI, a
+        // pipe): a shell would only wait, so end like `exit`.
+        println!("gmpos: showcase done; no console input (stdin is not a terminal): powering off");
+    } else if gmpos::shell::start() {
+        // main hands over to the shell and returns; the shell holds the
+        // kernel up until `halt` (README: The serial shell).
+        println!("gmpos: showcase done; the serial shell is up (Ctrl-A x quits QEMU)");
+    } else {
+        println!("gmpos: showcase done; no shell, powering off");
     }
-    println!("gmpos: showcase done; powering off (exit)");
 }

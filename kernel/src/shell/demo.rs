@@ -1,0 +1,174 @@
+//! `run <demo> [args]`: one demo at a time, in a user goroutine with a
+//! cancellable `Context`, while the shell keeps reading keys.
+//!
+//! Goroutines cannot be killed, so stopping a demo means cancelling its
+//! Context (Ctrl-C on an empty line, or a deadlock report) and waiting for
+//! it to return; a demo's contract is that every goroutine it started has
+//! finished when `run` returns. A watcher (a system goroutine on a 10 ms
+//! timer while a demo runs; system sleepers do not keep `checkdead` from
+//! reporting) notices a new deadlock report and cancels the demo (the
+//! deadlock demo's goroutines wait in `select!` on `ctx.done()` too), and
+//! once the demo returned it waits for the goroutine count to come back to
+//! what it was before, and says so: a demo that leaks goroutines shows.
+use alloc::format;
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicBool, Ordering};
+use core::time::Duration;
+
+use crate::context::{CancelFunc, Context};
+use crate::sched::deadlock;
+use crate::sync::Mutex;
+use crate::time::Instant;
+use crate::{println, sched};
+
+/// A demo's body (the demos library's `Demo::run`): runs on the calling
+/// goroutine, returns when done or when `ctx` is cancelled, all its
+/// goroutines finished; `Err` is a one-line message about bad arguments.
+pub type RunFn = fn(&Context, &str) -> Result<(), String>;
+
+/// A demo the shell can `run`.
+#[derive(Clone, Copy)]
+pub struct Entry {
+    pub name: &'static str,
+    pub about: &'static str,
+    pub run: RunFn,
+}
+
+/// Demos registered at run time (test kernels add their own).
+static EXTRA: Mutex<Vec<Entry>> = Mutex::new(Vec::new());
+
+/// Adds a demo to the shell's `run` (a name already known is replaced).
+pub fn register(e: Entry) {
+    let mut v = EXTRA.lock();
+    v.retain(|x| x.name != e.name);
+    v.push(e);
+}
+
+/// Every demo `run` knows, in registration order.
+pub fn all() -> Vec<Entry> {
+    EXTRA.lock().clone()
+}
+
+/// The demo called `name`.
+pub fn find(name: &str) -> Option<Entry> {
+    all().into_iter().find(|e| e.name == name)
+}
+
+/// The demo running now.
+struct Running {
+    name: &'static str,
+    cancel: CancelFunc,
+    /// Set (with the Context's cause) when Ctrl-C or a report cancelled it.
+    canceled_by: Option<&'static str>,
+}
+
+static CURRENT: Mutex<Option<Running>> = Mutex::new(None);
+
+/// The running demo's name.
+pub fn current() -> Option<&'static str> {
+    CURRENT.lock().as_ref().map(|r| r.name)
+}
+
+/// Cancels the running demo's Context; its name, or `None` if none runs.
+pub fn cancel(why: &'static str) -> Option<&'static str> {
+    let mut cur = CURRENT.lock();
+    let r = cur.as_mut()?;
+    r.canceled_by.get_or_insert(why);
+    r.cancel.cancel();
+    Some(r.name)
+}
+
+/// Starts `name` with `args` (one demo at a time).
+pub fn start(name: &str, args: &str) -> Result<(), String> {
+    let Some(e) = find(name) else {
+        let names: Vec<&str> = all().iter().map(|e| e.name).collect();
+        return Err(format!(
+            "run: no demo `{name}` (demos: {})",
+            if names.is_empty() {
+                String::from("none")
+            } else {
+                names.join(", ")
+            }
+        ));
+    };
+    let mut cur = CURRENT.lock();
+    if let Some(r) = cur.as_ref() {
+        return Err(format!(
+            "run: demo `{}` is still running (one at a time; Ctrl-C cancels it)",
+            r.name
+        ));
+    }
+    let (ctx, cancel) = Context::background().with_cancel();
+    *cur = Some(Running {
+        name: e.name,
+        cancel,
+        canceled_by: None,
+    });
+    drop(cur);
+    let before = sched::num_goroutine();
+    let reports = deadlock::reports();
+    let finished = Arc::new(AtomicBool::new(false));
+    let result: Arc<Mutex<Option<Result<(), String>>>> = Arc::new(Mutex::new(None));
+    let t0 = Instant::now();
+    println!("run: demo `{}` started (Ctrl-C on an empty line cancels it)", e.name);
+    {
+        let (finished, result, args) = (finished.clone(), result.clone(), String::from(args));
+        let run = e.run;
+        // A user goroutine: the demo's goroutines are the program.
+        sched::go(move || {
+            let r = run(&ctx, &args);
+            *result.lock() = Some(r);
+            finished.store(true, Ordering::Release);
+        });
+    }
+    sched::go_system(move || watch(e.name, before, reports, finished, result, t0));
+    Ok(())
+}
+
+/// The watcher (a system goroutine): deadlock reports cancel the demo; its
+/// end is reported with the goroutine count.
+fn watch(
+    name: &'static str,
+    before: u64,
+    mut reports: u64,
+    finished: Arc<AtomicBool>,
+    result: Arc<Mutex<Option<Result<(), String>>>>,
+    t0: Instant,
+) {
+    let tick = Duration::from_millis(10);
+    while !finished.load(Ordering::Acquire) {
+        crate::time::sleep(tick);
+        let now = deadlock::reports();
+        if now != reports {
+            reports = now;
+            if cancel("a deadlock report").is_some() {
+                println!("run: deadlock reported; demo `{name}` canceled (the shell stays up)");
+            }
+        }
+    }
+    let took = t0.elapsed();
+    // Its goroutines have finished; give them a moment to exit (a
+    // goroutine that called `done()` may not have returned yet).
+    let wait = Instant::now();
+    while sched::num_goroutine() > before && wait.elapsed() < Duration::from_secs(2) {
+        crate::time::sleep(tick);
+    }
+    let after = sched::num_goroutine();
+    let why = CURRENT.lock().take().and_then(|r| r.canceled_by);
+    let r = result.lock().take().unwrap_or(Ok(()));
+    match r {
+        Err(e) => println!("run: {name}: {e}"),
+        Ok(()) => println!(
+            "run: demo `{name}` {} after {:?}; goroutines: {before} before, {after} after{}",
+            match why {
+                Some(w) => format!("canceled by {w}"),
+                None => String::from("finished"),
+            },
+            took,
+            if after > before { " (leaked?)" } else { "" }
+        ),
+    }
+    let _ = super::input::input().try_send(super::input::Input::Redraw);
+}
