@@ -161,13 +161,17 @@ fn watch(
     match r {
         Err(e) => println!("run: {name}: {e}"),
         Ok(()) => println!(
-            "run: demo `{name}` {} after {:?}; goroutines: {before} before, {after} after{}",
+            "run: demo `{name}` {} after {:?}; goroutines: {}",
             match why {
                 Some(w) => format!("canceled by {w}"),
                 None => String::from("finished"),
             },
             took,
-            if after > before { " (leaked?)" } else { "" }
+            if after <= before {
+                format!("back to {after} (as before the demo)")
+            } else {
+                format!("{after} now, {before} before the demo (leaked?)")
+            }
         ),
     }
     let _ = super::input::input().try_send(super::input::Input::Redraw);

@@ -1,0 +1,166 @@
+//! The serial shell (issue 17), typed at through the serial port by the
+//! runner's input script (`send=`/`await=` below): a bad command's error
+//! and the prompt again; Backspace editing; `gomaxprocs 1` then `sched`
+//! shows it; the up arrow re-runs an older line; `ps` lists a running
+//! demo's goroutines with symbolised frames; Ctrl-\ prints every
+//! goroutine's traceback and the shell still answers; Ctrl-C cancels a
+//! line and a demo, and the goroutine count comes back; a deadlocked demo
+//! is reported (not fatal) while the shell waits for keys, the shell
+//! cancels it and stays usable; `halt` powers off with status 0.
+//!
+//! The case itself only registers two demos and starts the shell, then
+//! returns: `main` ends and the shell holds the kernel up. Typing starts
+//! after `gmpos-test: done` (the first prompt may come before or after
+//! it: the shell runs on its own goroutine; keys typed early wait in the
+//! input channel).
+#![no_std]
+#![no_main]
+#![feature(custom_test_frameworks)]
+#![test_runner(gmpos::testing::harness)]
+
+extern crate alloc;
+
+use alloc::string::String;
+use alloc::sync::Arc;
+
+use gmpos::testing::shell::{Demo, register_demo, start};
+use gmpos::{Context, Duration, WaitGroup, after, chan, go, println, select};
+
+gmpos::qemu_test! {
+    config: r"
+        smp=2
+        timeout=240
+        await_timeout=60
+        await=gmpos-test: done
+        send=bogus --x\n
+        await=unknown command `bogus` (`help` lists the commands)
+        await=gmpos>\x20
+        send=hepl\x7f\x7flp\n
+        await=commands:
+        await=halt
+        await=gmpos>\x20
+        send=gomaxprocs 1\n
+        await=gomaxprocs: 2 -> 1
+        await=gmpos>\x20
+        send=sched\n
+        await=: gomaxprocs=1 idleprocs=
+        await=gmpos>\x20
+        send=gomaxprocs 2\n
+        await=gomaxprocs: 1 -> 2
+        await=gmpos>\x20
+        send=gomaxprocs 0\n
+        await=gomaxprocs: 0 is out of range (1..=2)
+        await=gmpos>\x20
+        send=mem\n
+        await=mem: goroutines 0 (
+        await=gmpos>\x20
+        send=\e[A\e[A\e[A\n
+        await=gomaxprocs: 2 -> 2
+        await=gmpos>\x20
+        send=run ticker\n
+        await=run: demo `ticker` started
+        await=ticker: 3 workers on timers
+        send=ps\n
+        await=ps: 4 user goroutine(s)
+        await=shell::ticker_worker(
+        await=gmpos>\x20
+        send=\x1c
+        await=SIGQUIT: goroutine dump (Ctrl-\\), 4 user goroutine(s)
+        await=shell::ticker_worker(
+        await=SIGQUIT: end of dump
+        send=cpus\n
+        await=cpus: 2 online
+        await=gmpos>\x20
+        send=run tick\x03
+        await=run tick^C
+        await=gmpos>\x20
+        send=\x03
+        await=run: canceling demo `ticker`
+        await=run: demo `ticker` canceled by Ctrl-C after
+        await=goroutines: back to 0 (as before the demo)
+        send=run stuck\n
+        await=run: demo `stuck` started
+        await=all goroutines are asleep - deadlock! (report only)
+        await=shell::stuck_worker(
+        await=run: deadlock reported; demo `stuck` canceled
+        await=run: demo `stuck` canceled by a deadlock report after
+        await=goroutines: back to 0 (as before the demo)
+        send=run nosuch\n
+        await=run: no demo `nosuch` (demos: ticker, stuck)
+        await=gmpos>\x20
+        send=halt\n
+        await=halt: powering off
+    ",
+}
+
+/// Workers that each wait on a timer, round after round, until the
+/// Context is cancelled (a timer is pending all along: no deadlock).
+fn ticker(ctx: &Context, args: &str) -> Result<(), String> {
+    if !args.is_empty() {
+        return Err(alloc::format!("ticker takes no arguments, got `{args}`"));
+    }
+    let wg = Arc::new(WaitGroup::new());
+    for _ in 0..3 {
+        wg.add(1);
+        let (ctx, wg) = (ctx.clone(), wg.clone());
+        go(move || {
+            ticker_worker(&ctx);
+            wg.done();
+        });
+    }
+    println!("ticker: 3 workers on timers");
+    wg.wait();
+    Ok(())
+}
+
+#[inline(never)]
+fn ticker_worker(ctx: &Context) {
+    loop {
+        let t = after(Duration::from_millis(5));
+        select! {
+            recv(ctx.done()) => return,
+            recv(&t) => {}
+        }
+    }
+}
+
+/// Workers blocked on a channel nobody sends on, and on the Context: a
+/// deadlock until the shell cancels the Context.
+fn stuck(ctx: &Context, _args: &str) -> Result<(), String> {
+    let never = chan::<()>(0);
+    let wg = Arc::new(WaitGroup::new());
+    for _ in 0..2 {
+        wg.add(1);
+        let (ctx, wg, never) = (ctx.clone(), wg.clone(), never.clone());
+        go(move || {
+            stuck_worker(&ctx, &never);
+            wg.done();
+        });
+    }
+    wg.wait();
+    Ok(())
+}
+
+#[inline(never)]
+fn stuck_worker(ctx: &Context, never: &gmpos::Chan<()>) {
+    select! {
+        recv(never) => {}
+        recv(ctx.done()) => {}
+    }
+}
+
+#[gmpos::test]
+fn shell_session() {
+    register_demo(Demo {
+        name: "ticker",
+        about: "three goroutines on timers until canceled",
+        run: ticker,
+    });
+    register_demo(Demo {
+        name: "stuck",
+        about: "two goroutines blocked forever (a deadlock)",
+        run: stuck,
+    });
+    assert!(start(), "the shell starts");
+    assert!(!start(), "a second start is refused");
+}
