@@ -28,7 +28,7 @@ use gmpos::{Context, Duration, WaitGroup, after, chan, go, println, select};
 
 gmpos::qemu_test! {
     config: r"
-        smp=2
+        smp=1,2
         timeout=240
         await_timeout=60
         await=gmpos-test: done
@@ -40,22 +40,19 @@ gmpos::qemu_test! {
         await=halt
         await=gmpos>\x20
         send=gomaxprocs 1\n
-        await=gomaxprocs: 2 -> 1
+        await= -> 1
         await=gmpos>\x20
         send=sched\n
         await=: gomaxprocs=1 idleprocs=
         await=gmpos>\x20
-        send=gomaxprocs 2\n
-        await=gomaxprocs: 1 -> 2
-        await=gmpos>\x20
         send=gomaxprocs 0\n
-        await=gomaxprocs: 0 is out of range (1..=2)
+        await=gomaxprocs: 0 is out of range (1..=
         await=gmpos>\x20
         send=mem\n
         await=mem: goroutines 0 (
         await=gmpos>\x20
-        send=\e[A\e[A\e[A\n
-        await=gomaxprocs: 2 -> 2
+        send=\e[A\e[A\e[A\e[A\n
+        await=gomaxprocs: 1 -> 1
         await=gmpos>\x20
         send=run ticker\n
         await=run: demo `ticker` started
@@ -69,7 +66,7 @@ gmpos::qemu_test! {
         await=shell::ticker_worker(
         await=SIGQUIT: end of dump
         send=cpus\n
-        await=cpus: 2 online
+        await=online, gomaxprocs=1,
         await=gmpos>\x20
         send=run tick\x03
         await=run tick^C
@@ -85,6 +82,33 @@ gmpos::qemu_test! {
         await=run: deadlock reported; demo `stuck` canceled
         await=run: demo `stuck` canceled by a deadlock report after
         await=goroutines: back to 0 (as before the demo)
+        send=bench\n
+        await=bench: workloads: spawn, spawn_cold, yield
+        await=gmpos>\x20
+        send=bench nosuch\n
+        await=bench: no workload `nosuch` (`bench` lists them)
+        await=gmpos>\x20
+        send=trace start\n
+        await=trace: on
+        await=gmpos>\x20
+        send=trace start\n
+        await=trace: already on
+        await=gmpos>\x20
+        send=trace stop\n
+        await=trace: off
+        await=gmpos>\x20
+        send=prof start 50\n
+        await=prof: sampling at 50 Hz
+        await=gmpos>\x20
+        send=prof stop\n
+        await=prof: off
+        await=gmpos>\x20
+        send=prof start 0\n
+        await=prof: HZ must be 1..=10000, got `0`
+        await=gmpos>\x20
+        send=knob steal\n
+        await=knob: expected NAME=VALUE, got `steal`
+        await=gmpos>\x20
         send=run nosuch\n
         await=run: no demo `nosuch` (demos: ticker, stuck)
         await=gmpos>\x20
