@@ -172,9 +172,12 @@ pub fn play(
 ) -> Result<(), String> {
     let mut cursor = 0;
     for (n, step) in steps.iter().enumerate() {
-        let fail = |why: String| format!("input script step {} ({}): {why}", n + 1, step.describe());
+        let fail =
+            |why: String| format!("input script step {} ({}): {why}", n + 1, step.describe());
         match step {
-            Step::Await(text) => cursor = out.wait_for(cursor, text, await_timeout).map_err(fail)?,
+            Step::Await(text) => {
+                cursor = out.wait_for(cursor, text, await_timeout).map_err(fail)?
+            }
             Step::Send(bytes) => input
                 .write_all(bytes)
                 .and_then(|()| input.flush())
@@ -192,12 +195,19 @@ mod tests {
     #[test]
     fn escapes() {
         assert_eq!(unescape(r"ps\n").unwrap(), b"ps\n");
-        assert_eq!(unescape(r"\x03\x1c\e[A\r\t\\").unwrap(), b"\x03\x1c\x1b[A\r\t\\");
+        assert_eq!(
+            unescape(r"\x03\x1c\e[A\r\t\\").unwrap(),
+            b"\x03\x1c\x1b[A\r\t\\"
+        );
         assert_eq!(unescape(r"gmpos>\x20").unwrap(), b"gmpos> ");
         assert!(unescape(r"a\").unwrap_err().contains("lone"));
         assert!(unescape(r"\xg1").unwrap_err().contains("two hex digits"));
         assert!(unescape(r"\x1").unwrap_err().contains("two hex digits"));
-        assert!(unescape(r"\q").unwrap_err().contains(r"unknown escape `\q`"));
+        assert!(
+            unescape(r"\q")
+                .unwrap_err()
+                .contains(r"unknown escape `\q`")
+        );
         assert!(unescape("").is_err());
         assert_eq!(show(b"a\x03\x1b[A\n\""), r#"a\x03\e[A\n\""#);
     }

@@ -205,9 +205,9 @@ pub fn parse(bytes: &[u8]) -> Result<TestSpec, String> {
                     None => value.to_string(),
                 })
             }
-            "send" => spec
-                .script
-                .push(Step::Send(script::unescape(value).map_err(|e| bad(format!("`send`: {e}")))?)),
+            "send" => spec.script.push(Step::Send(
+                script::unescape(value).map_err(|e| bad(format!("`send`: {e}")))?,
+            )),
             "await" => spec.script.push(Step::Await(
                 script::unescape(value).map_err(|e| bad(format!("`await`: {e}")))?,
             )),
@@ -353,10 +353,20 @@ mod tests {
             ]
         );
         assert_eq!(s.await_timeout, Duration::from_secs(5));
-        assert_eq!(parse(b"case=a").unwrap().await_timeout, Duration::from_secs(30));
+        assert_eq!(
+            parse(b"case=a").unwrap().await_timeout,
+            Duration::from_secs(30)
+        );
         let e = parse(b"case=a\nsend=\\q").unwrap_err();
-        assert!(e.contains("line 2: `send`: ") && e.contains("unknown escape"), "{e}");
-        assert!(parse(b"case=a\nawait=").unwrap_err().contains("`await`: an empty text"));
+        assert!(
+            e.contains("line 2: `send`: ") && e.contains("unknown escape"),
+            "{e}"
+        );
+        assert!(
+            parse(b"case=a\nawait=")
+                .unwrap_err()
+                .contains("`await`: an empty text")
+        );
         assert!(
             parse(b"case=a\nawait=x\nawait_timeout=0")
                 .unwrap_err()

@@ -55,7 +55,7 @@ const COMMANDS: &[Command] = &[
         name: "run",
         args: "DEMO [key=value...]",
         about: "start a demo on its own goroutines (one at a time; Ctrl-C cancels)",
-        run: run,
+        run,
     },
     Command {
         name: "bench",
@@ -248,9 +248,8 @@ fn bench_cmd(args: &str) -> Result<(), String> {
     if args.contains(char::is_whitespace) {
         return Err(format!("bench: one workload name, got `{args}`"));
     }
-    let w = bench::find(args).ok_or_else(|| {
-        format!("bench: no workload `{args}` (`bench` lists them)")
-    })?;
+    let w = bench::find(args)
+        .ok_or_else(|| format!("bench: no workload `{args}` (`bench` lists them)"))?;
     if w.fresh_boot {
         println!(
             "bench: `{}` is meant for a fresh boot (make bench boots one per run); figures here include this kernel's history",
@@ -317,7 +316,9 @@ fn prof(args: &str) -> Result<(), String> {
             Ok(())
         }
         (Some("stop"), None, None) => Err(String::from("prof: not on")),
-        _ => Err(format!("prof: expected `start [HZ]` or `stop`, got `{args}`")),
+        _ => Err(format!(
+            "prof: expected `start [HZ]` or `stop`, got `{args}`"
+        )),
     }
 }
 

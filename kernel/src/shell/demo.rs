@@ -112,7 +112,10 @@ pub fn start(name: &str, args: &str) -> Result<(), String> {
     let finished = Arc::new(AtomicBool::new(false));
     let result: Arc<Mutex<Option<Result<(), String>>>> = Arc::new(Mutex::new(None));
     let t0 = Instant::now();
-    println!("run: demo `{}` started (Ctrl-C on an empty line cancels it)", e.name);
+    println!(
+        "run: demo `{}` started (Ctrl-C on an empty line cancels it)",
+        e.name
+    );
     {
         let (finished, result, args) = (finished.clone(), result.clone(), String::from(args));
         let run = e.run;

@@ -258,7 +258,11 @@ mod tests {
         feed(&mut e, b"\x1bOB");
         assert_eq!(e.line(), "two");
         feed(&mut e, b"\x1b[B\x1b[B");
-        assert_eq!(e.line(), "x", "down past the newest gives back the typed line");
+        assert_eq!(
+            e.line(),
+            "x",
+            "down past the newest gives back the typed line"
+        );
         let (ev, _) = feed(&mut e, b"\x7f\x1b[A\n");
         assert_eq!(ev, vec![Event::Line("three".into())]);
     }
