@@ -29,9 +29,11 @@
 //! A wrong "deadlock" is therefore impossible; a missed one is only
 //! postponed (the last CPU to go idle checks again each time it halts).
 //!
-//! System goroutines (`go_system`) are not counted and not dumped. In
-//! report-only mode (for the later serial shell) the report is printed
-//! once per stuck state and the kernel keeps running.
+//! System goroutines (`go_system`) are not counted and not dumped, and
+//! their waits on interrupt sources are not counted in (2) either (the
+//! serial shell is always parked on the UART's channel). In report-only
+//! mode (the serial shell turns it on) the report is printed once per
+//! stuck state and the kernel keeps running.
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 use super::g::{G, Status};
