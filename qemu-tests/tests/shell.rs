@@ -110,9 +110,21 @@ gmpos::qemu_test! {
         await=knob: expected NAME=VALUE, got `steal`
         await=gmpos>\x20
         send=run nosuch\n
-        await=run: no demo `nosuch` (demos: ticker, stuck)
+        await=run: no demo `nosuch` (demos: ticker, stubborn, stuck)
+        await=gmpos>\x20
+        send=run stubborn\n
+        await=run: demo `stubborn` started
+        await=all goroutines are asleep - deadlock! (report only)
+        await=shell::stubborn_worker(
+        await=run: deadlock reported; demo `stubborn` canceled
+        send=run ticker\n
+        await=run: demo `stubborn` is still running (one at a time; Ctrl-C cancels it)
+        await=gmpos>\x20
+        send=sched\n
+        await=deadlock: reports=2 (
         await=gmpos>\x20
         send=halt\n
+        await=halt: demo `stubborn` is still running; powering off anyway
         await=halt: powering off
     ",
 }
@@ -173,12 +185,40 @@ fn stuck_worker(ctx: &Context, never: &gmpos::Chan<()>) {
     }
 }
 
+/// A goroutine that ignores its Context and blocks for good: the shell
+/// cannot stop it, and must report the deadlock once, not on every timer
+/// tick of its watcher or every key typed afterwards.
+fn stubborn(_ctx: &Context, _args: &str) -> Result<(), String> {
+    let never = chan::<()>(0);
+    let wg = Arc::new(WaitGroup::new());
+    wg.add(1);
+    let w = wg.clone();
+    go(move || {
+        stubborn_worker(&never);
+        w.done();
+    });
+    wg.wait();
+    Ok(())
+}
+
+#[inline(never)]
+fn stubborn_worker(never: &gmpos::Chan<()>) {
+    // black_box: the call must not become a tail jump (this frame would
+    // vanish from the traceback).
+    core::hint::black_box(never.recv());
+}
+
 #[gmpos::test]
 fn shell_session() {
     register_demo(Demo {
         name: "ticker",
         about: "three goroutines on timers until canceled",
         run: ticker,
+    });
+    register_demo(Demo {
+        name: "stubborn",
+        about: "a goroutine blocked for good, deaf to its Context",
+        run: stubborn,
     });
     register_demo(Demo {
         name: "stuck",

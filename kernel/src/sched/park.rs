@@ -215,6 +215,9 @@ fn ready(gp: NonNull<G>, to: crate::trace::ReadyTo, put: impl FnOnce(NonNull<G>)
     }
     g.set_wait_reason(WaitReason::Zero);
     end_external_wait(g);
+    if !g.system.load(Ordering::Relaxed) {
+        super::deadlock::note_user_ready();
+    }
     g.casgstatus(Status::Waiting, Status::Runnable);
     {
         // Stay on this CPU (and P) while pushing into its ring.

@@ -163,6 +163,10 @@ fn sched_cmd(args: &str) -> Result<(), String> {
     no_args("sched", args)?;
     sched::schedtrace::print_trace(false);
     sched::dump::print_sched_state();
+    println!(
+        "deadlock: reports={} (report-only while the shell is up)",
+        sched::deadlock::reports()
+    );
     Ok(())
 }
 
