@@ -75,6 +75,9 @@ gmpos::qemu_test! {
         await=run: canceling demo `ticker`
         await=run: demo `ticker` canceled by Ctrl-C after
         await=goroutines: back to 0 (as before the demo)
+        send=mem\n
+        await=mem: goroutines 0 (
+        await=gmpos>\x20
         send=run stuck\n
         await=run: demo `stuck` started
         await=all goroutines are asleep - deadlock! (report only)
