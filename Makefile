@@ -12,6 +12,7 @@
 #   make prof   DEMO=name [HZ=1000]  CPU profile: target/trace/name.top.txt, name.folded
 #   make bench  [BENCH=name,...] [ICOUNT=0]  shared/BENCH.md's suite, one boot per workload
 #   make bench-compare [BENCH=...] [ICOUNT=0]  the same against Go in a Linux guest
+#   make list-demos  the demos (kernel/src/demos/); make run ARGS="demo=NAME exit" runs one
 #   make fmt | make clean | make deps | make runner | make kernel
 #
 # The runner (target/host/.../gmpos-boot) is always built with the same flags
@@ -53,12 +54,12 @@ RUN_FLAGS = --smp $(SMP) --mem $(MEM) --accel $(ACCEL) \
 	trace prof trace-tool test-trace test-host-trace lint-clippy-trace \
 	test-loom test-lint \
 	lint-clippy-kernel lint-clippy-host lint-fmt lint-test-imports \
-	kernel runner deps fmt clean clean-images help
+	test-demos list-demos kernel runner deps fmt clean clean-images help
 
 all: kernel runner
 
 help:
-	@sed -n '1,15p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '1,16p' Makefile | sed 's/^# \{0,1\}//'
 
 deps:
 	@./scripts/install-deps.sh
@@ -160,7 +161,7 @@ stress: deps runner
 # Every group runs even when an earlier one failed; the summary says which
 # failed and `make test` fails if any did.
 
-TEST_GROUPS := test-qemu test-examples test-trace test-host test-loom test-lint
+TEST_GROUPS := test-qemu test-examples test-demos test-trace test-host test-loom test-lint
 
 test: deps runner
 	@failed=""; summary=""; \
@@ -188,6 +189,31 @@ test-examples: deps runner
 		$(MAKE) --no-print-directory run EXAMPLE=$$e SMP=2 TIMEOUT=60 ARGS=exit > target/example-$$e.log 2>&1 \
 			&& echo "test example $$e ... ok" \
 			|| { echo "test example $$e ... FAILED (output: target/example-$$e.log)"; tail -20 target/example-$$e.log; exit 1; }; \
+	done
+
+# (1b') Every demo of kernel/src/demos/ (the `name:` lines of its table, the
+# one list; `make list-demos` prints it) boots the kernel binary with
+# `demo=NAME exit` at -smp 2: exit status 0 and its `demo NAME:` summary
+# line; deadlock: status 2 with Go's report and the demo's goroutines in it.
+DEMOS := $(shell sed -n 's/^ *name: "\([a-z0-9_]*\)",$$/\1/p' kernel/src/demos/mod.rs)
+
+list-demos:
+	@echo $(DEMOS)
+
+test-demos: deps kernel runner
+	@[ -n "$(DEMOS)" ] || { echo "test-demos: no demo names found in kernel/src/demos/mod.rs" >&2; exit 1; }
+	@for d in $(DEMOS); do \
+		log=target/demo-$$d.log; t0=$$(date +%s.%N); \
+		$(RUNNER) --smp 2 --mem $(MEM) --accel $(ACCEL) --timeout 60 --args "demo=$$d exit" $(KERNEL_ELF) > $$log 2>&1; st=$$?; \
+		if [ $$d = deadlock ]; then \
+			ok=$$([ $$st -eq 2 ] && grep -q 'fatal error: all goroutines are asleep - deadlock!' $$log \
+				&& grep -q 'gmpos::demos::deadlock::wait' $$log && echo y); want="status 2 and Go's deadlock report"; \
+		else \
+			ok=$$([ $$st -eq 0 ] && grep -q "^demo $$d: " $$log && echo y); want="status 0 and a \`demo $$d:' line"; \
+		fi; \
+		t=$$(awk -v a=$$t0 -v b=$$(date +%s.%N) 'BEGIN { printf "%.1f", b - a }'); \
+		if [ "$$ok" = y ]; then echo "test demo $$d ... ok <$${t}s>"; \
+		else echo "test demo $$d ... FAILED (status $$st, wanted $$want; output: $$log)"; tail -20 $$log; exit 1; fi; \
 	done
 
 # (1c) The tracer and the profiler end to end: a traced boot's stream passes
@@ -249,7 +275,7 @@ TEST_IMPORT_OK   := kernel_main go gosched sleep Instant Duration gomaxprocs set
 	chan Chan chan_from_interrupts TrySendError TryRecvError select \
 	after tick Timer Ticker AfterFunc after_func \
 	Context CancelFunc ContextError Pool PoolConfig PoolError PoolStats Task \
-	read_mem_stats MemStats print_stack exit config tracing bench \
+	read_mem_stats MemStats print_stack exit config tracing bench demos \
 	println print test qemu_test test_note testing VERSION
 
 lint-test-imports:

@@ -21,6 +21,7 @@
 //! | `prof=HZ`       | Go's CPU profile around `main`: HZ samples a second per running CPU (1..=10000; 0: off) | 0 |
 //! | `deafcpu=ID`    | test hook: the AP with APIC id ID is sent no INIT-SIPI (a CPU that does not come up) | none |
 //! | `tests=A,B`     | run only these test cases (set by the runner)      | all     |
+//! | `demo=NAME`     | run this demo (`kernel/src/demos/`) instead of the showcase; an unknown name is reported by the kernel binary, which lists the demos | none |
 use core::fmt;
 
 /// Default kernel heap: room for ~100,000 parked goroutines' G structs and
@@ -89,6 +90,10 @@ pub struct Config<'a> {
     pub tests: Option<&'a str>,
     /// The `deafcpu=` test hook: an APIC id the start-up code skips.
     pub deafcpu: Option<u32>,
+    /// `demo=NAME`: the demo the kernel binary runs instead of its
+    /// showcase. Only the word's form is checked here; the name is looked
+    /// up in the demos table (kernel code) at boot.
+    pub demo: Option<&'a str>,
 }
 
 impl Default for Config<'_> {
@@ -110,6 +115,7 @@ impl Default for Config<'_> {
             prof_hz: 0,
             tests: None,
             deafcpu: None,
+            demo: None,
         }
     }
 }
@@ -259,6 +265,12 @@ pub fn parse<'a>(line: &'a str, mut report: impl FnMut(Error<'a>)) -> Config<'a>
                 _ => report(bad("expected a rate in Hz, 0..=10000, such as 250")),
             },
             "tests" => c.tests = Some(value),
+            "demo" => match value {
+                v if !v.is_empty() && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') => {
+                    c.demo = Some(v)
+                }
+                _ => report(bad("expected a demo name such as sieve")),
+            },
             "deafcpu" => match parse_uint(value) {
                 Some(id) if id <= u32::MAX as usize => c.deafcpu = Some(id as u32),
                 _ => report(bad("expected an APIC id")),
@@ -363,6 +375,18 @@ mod tests {
         assert!(errs[1].contains("`stackspace=1K`"));
         assert!(errs[2].contains("`slice=abc`") && errs[2].contains("with a unit"));
         assert!(errs[3].contains("`maxstack=3K`") && errs[3].contains("power of two"));
+    }
+
+    #[test]
+    fn demo_word() {
+        let (c, errs) = parse_collect("demo=sieve exit");
+        assert!(errs.is_empty(), "{errs:?}");
+        assert_eq!(c.demo, Some("sieve"));
+        let (c, errs) = parse_collect("demo= demo=a-b");
+        assert_eq!(c, Config::default());
+        assert_eq!(errs.len(), 2, "{errs:?}");
+        assert!(errs[0].contains("`demo=`") && errs[0].contains("demo name"));
+        assert!(errs[1].contains("`demo=a-b`"));
     }
 
     #[test]

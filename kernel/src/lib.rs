@@ -25,6 +25,7 @@ pub mod arch;
 pub mod clock;
 pub mod cmdline;
 pub mod context;
+pub mod demos;
 pub mod lock;
 pub mod pool;
 pub mod sched;

@@ -2,8 +2,10 @@
 //! the scheduler (goroutines on every CPU, a WaitGroup, sleep next to a
 //! goroutine that never yields, Go's `schedtrace` line, a traceback), then
 //! it hands over to the serial shell and returns (the shell keeps the
-//! kernel up until `halt`). With `exit` (or `noinput`, no console input)
-//! on the command line it powers off instead.
+//! kernel up until `halt`). With `demo=NAME` it runs that demo
+//! (`kernel/src/demos/`) instead of the showcase, then the same. With
+//! `exit` (or `noinput`, no console input) on the command line it powers
+//! off instead of starting the shell.
 #![no_std]
 #![no_main]
 
@@ -17,6 +19,15 @@ use gmpos::{Duration, Instant, WaitGroup, go, println, sleep};
 gmpos::kernel_main!(main);
 
 fn main() {
+    if let Some(name) = gmpos::config().demo {
+        match gmpos::demos::find(name) {
+            Some(demo) => return run_demo(demo),
+            None => println!(
+                "cmdline: {}; running the showcase",
+                gmpos::demos::unknown(name)
+            ),
+        }
+    }
     println!();
     println!(
         "== gmpos showcase: Go's GMP scheduler, {} CPU(s) = {} Ms, gomaxprocs={} Ps ==",
@@ -84,18 +95,40 @@ fn main() {
     println!("5. main's own traceback (Go's debug.PrintStack), symbolised by the runner:");
     gmpos::print_stack();
     println!();
+    hand_over("showcase");
+}
+
+/// After the showcase or a `demo=`: power off with `exit` or without
+/// console input, else start the serial shell and return (main hands over
+/// by returning: the shell holds the kernel up until `halt`; README: The
+/// serial shell).
+fn hand_over(what: &str) {
     let cfg = gmpos::config();
     if cfg.exit {
-        println!("gmpos: showcase done; powering off (exit)");
+        println!("gmpos: {what} done; powering off (exit)");
     } else if cfg.noinput {
         // Nothing can type (the runner's stdin is not a terminal: CI, a
         // pipe): a shell would only wait, so end like `exit`.
-        println!("gmpos: showcase done; no console input (stdin is not a terminal): powering off");
+        println!("gmpos: {what} done; no console input (stdin is not a terminal): powering off");
     } else if gmpos::shell::start() {
-        // main hands over to the shell and returns; the shell holds the
-        // kernel up until `halt` (README: The serial shell).
-        println!("gmpos: showcase done; the serial shell is up (Ctrl-A x quits QEMU)");
+        println!("gmpos: {what} done; the serial shell is up (Ctrl-A x quits QEMU)");
     } else {
-        println!("gmpos: showcase done; no shell, powering off");
+        println!("gmpos: {what} done; no shell, powering off");
     }
+}
+
+/// `demo=NAME`: runs it on a context of its own (nobody cancels it here:
+/// the deadlock demo's deadlock is then Go's fatal one, status 2, since
+/// the shell, which turns deadlocks into reports, is not up yet). A demo's
+/// `Err` is printed and is exit status 1 with `exit` (Go's `log.Fatal`).
+fn run_demo(demo: &gmpos::demos::Demo) {
+    let (ctx, _cancel) = gmpos::Context::background().with_cancel();
+    let result = (demo.run)(&ctx, "");
+    if let Err(e) = &result {
+        println!("{e}");
+    }
+    if result.is_err() && gmpos::config().exit {
+        gmpos::exit(1);
+    }
+    hand_over(&alloc::format!("demo {}", demo.name));
 }

@@ -217,7 +217,7 @@ pub fn harness(_: &[&dyn Fn()]) {}
 /// with the runner's input script (`send=`/`await=`); they may add demos
 /// of their own to `run`.
 pub mod shell {
-    pub use crate::shell::demo::{Entry as Demo, register as register_demo};
+    pub use crate::shell::demo::{Demo, register as register_demo};
     pub use crate::shell::start;
 }
 

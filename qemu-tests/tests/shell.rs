@@ -6,7 +6,9 @@
 //! goroutine's traceback and the shell still answers; Ctrl-C cancels a
 //! line and a demo, and the goroutine count comes back; a deadlocked demo
 //! is reported (not fatal) while the shell waits for keys, the shell
-//! cancels it and stays usable; `halt` powers off with status 0.
+//! cancels it and stays usable (a test demo and the library's `deadlock`);
+//! one that ignores its Context is reported once, not on every tick; `halt`
+//! powers off with status 0.
 //!
 //! The case itself only registers two demos and starts the shell, then
 //! returns: `main` ends and the shell holds the kernel up. Typing starts
@@ -113,8 +115,17 @@ gmpos::qemu_test! {
         await=knob: expected NAME=VALUE, got `steal`
         await=gmpos>\x20
         send=run nosuch\n
-        await=run: no demo `nosuch` (demos: ticker, stubborn, stuck)
+        await=run: no demo `nosuch` (demos: ticker, stubborn, stuck, sieve, fanout,
         await=gmpos>\x20
+        send=run deadlock workers=x\n
+        await=run: demo deadlock: bad value in `workers=x`
+        send=run deadlock workers=2\n
+        await=run: demo `deadlock` started
+        await=all goroutines are asleep - deadlock! (report only)
+        await=gmpos::demos::deadlock::wait(
+        await=run: deadlock reported; demo `deadlock` canceled
+        await=run: demo `deadlock` canceled by a deadlock report after
+        await=goroutines: back to 0 (as before the demo)
         send=run stubborn\n
         await=run: demo `stubborn` started
         await=all goroutines are asleep - deadlock! (report only)
@@ -124,7 +135,7 @@ gmpos::qemu_test! {
         await=run: demo `stubborn` is still running (one at a time; Ctrl-C cancels it)
         await=gmpos>\x20
         send=sched\n
-        await=deadlock: reports=2 (
+        await=deadlock: reports=3 (
         await=gmpos>\x20
         send=halt\n
         await=halt: demo `stubborn` is still running; powering off anyway
@@ -211,23 +222,27 @@ fn stubborn_worker(never: &gmpos::Chan<()>) {
     core::hint::black_box(never.recv());
 }
 
+static TICKER: Demo = Demo {
+    name: "ticker",
+    about: "three goroutines on timers until canceled",
+    run: ticker,
+};
+static STUBBORN: Demo = Demo {
+    name: "stubborn",
+    about: "a goroutine blocked for good, deaf to its Context",
+    run: stubborn,
+};
+static STUCK: Demo = Demo {
+    name: "stuck",
+    about: "two goroutines blocked forever (a deadlock)",
+    run: stuck,
+};
+
 #[gmpos::test]
 fn shell_session() {
-    register_demo(Demo {
-        name: "ticker",
-        about: "three goroutines on timers until canceled",
-        run: ticker,
-    });
-    register_demo(Demo {
-        name: "stubborn",
-        about: "a goroutine blocked for good, deaf to its Context",
-        run: stubborn,
-    });
-    register_demo(Demo {
-        name: "stuck",
-        about: "two goroutines blocked forever (a deadlock)",
-        run: stuck,
-    });
+    register_demo(&TICKER);
+    register_demo(&STUBBORN);
+    register_demo(&STUCK);
     assert!(start(), "the shell starts");
     assert!(!start(), "a second start is refused");
 }

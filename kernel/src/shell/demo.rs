@@ -23,37 +23,35 @@ use crate::sync::Mutex;
 use crate::time::Instant;
 use crate::{println, sched};
 
-/// A demo's body (the demos library's `Demo::run`): runs on the calling
-/// goroutine, returns when done or when `ctx` is cancelled, all its
-/// goroutines finished; `Err` is a one-line message about bad arguments.
-pub type RunFn = fn(&Context, &str) -> Result<(), String>;
+pub use crate::demos::Demo;
 
-/// A demo the shell can `run`.
-#[derive(Clone, Copy)]
-pub struct Entry {
-    pub name: &'static str,
-    pub about: &'static str,
-    pub run: RunFn,
-}
+/// Demos registered at run time (test kernels add their own), before the
+/// library's table (`crate::demos`).
+static EXTRA: Mutex<Vec<&'static Demo>> = Mutex::new(Vec::new());
 
-/// Demos registered at run time (test kernels add their own).
-static EXTRA: Mutex<Vec<Entry>> = Mutex::new(Vec::new());
-
-/// Adds a demo to the shell's `run` (a name already known is replaced).
-pub fn register(e: Entry) {
+/// Adds a demo to the shell's `run` (it hides a library demo of the same
+/// name; a name registered twice is replaced).
+pub fn register(d: &'static Demo) {
     let mut v = EXTRA.lock();
-    v.retain(|x| x.name != e.name);
-    v.push(e);
+    v.retain(|x| x.name != d.name);
+    v.push(d);
 }
 
-/// Every demo `run` knows, in registration order.
-pub fn all() -> Vec<Entry> {
-    EXTRA.lock().clone()
+/// Every demo `run` knows: the registered ones, then the library's.
+pub fn all() -> Vec<&'static Demo> {
+    let extra = EXTRA.lock().clone();
+    let mut v = extra.clone();
+    v.extend(
+        crate::demos::all()
+            .iter()
+            .filter(|d| !extra.iter().any(|x| x.name == d.name)),
+    );
+    v
 }
 
 /// The demo called `name`.
-pub fn find(name: &str) -> Option<Entry> {
-    all().into_iter().find(|e| e.name == name)
+pub fn find(name: &str) -> Option<&'static Demo> {
+    all().into_iter().find(|d| d.name == name)
 }
 
 /// The demo running now.
@@ -83,7 +81,7 @@ pub fn cancel(why: &'static str) -> Option<&'static str> {
 /// Starts `name` with `args` (one demo at a time).
 pub fn start(name: &str, args: &str) -> Result<(), String> {
     let Some(e) = find(name) else {
-        let names: Vec<&str> = all().iter().map(|e| e.name).collect();
+        let names: Vec<&str> = all().iter().map(|d| d.name).collect();
         return Err(format!(
             "run: no demo `{name}` (demos: {})",
             if names.is_empty() {
@@ -162,7 +160,7 @@ fn watch(
     let why = CURRENT.lock().take().and_then(|r| r.canceled_by);
     let r = result.lock().take().unwrap_or(Ok(()));
     match r {
-        Err(e) => println!("run: {name}: {e}"),
+        Err(e) => println!("run: {e}"),
         Ok(()) => println!(
             "run: demo `{name}` {} after {:?}; goroutines: {}",
             match why {
