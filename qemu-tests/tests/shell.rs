@@ -74,7 +74,7 @@ gmpos::qemu_test! {
         await=run tick^C
         await=gmpos>\x20
         send=\x03
-        await=run: canceling demo `ticker`
+        await=run: canceling demo `ticker` (Ctrl-C;
         await=run: demo `ticker` canceled by Ctrl-C after
         await=goroutines: back to 0 (as before the demo)
         send=mem\n
@@ -84,7 +84,7 @@ gmpos::qemu_test! {
         await=run: demo `stuck` started
         await=all goroutines are asleep - deadlock! (report only)
         await=shell::stuck_worker(
-        await=run: deadlock reported; demo `stuck` canceled
+        await=run: canceling demo `stuck` (a deadlock report;
         await=run: demo `stuck` canceled by a deadlock report after
         await=goroutines: back to 0 (as before the demo)
         send=bench\n
@@ -119,18 +119,19 @@ gmpos::qemu_test! {
         await=gmpos>\x20
         send=run deadlock workers=x\n
         await=run: demo deadlock: bad value in `workers=x`
+        await=run: demo `deadlock` failed after
         send=run deadlock workers=2\n
         await=run: demo `deadlock` started
         await=all goroutines are asleep - deadlock! (report only)
         await=gmpos::demos::deadlock::wait(
-        await=run: deadlock reported; demo `deadlock` canceled
+        await=run: canceling demo `deadlock` (a deadlock report;
         await=run: demo `deadlock` canceled by a deadlock report after
         await=goroutines: back to 0 (as before the demo)
         send=run stubborn\n
         await=run: demo `stubborn` started
         await=all goroutines are asleep - deadlock! (report only)
         await=shell::stubborn_worker(
-        await=run: deadlock reported; demo `stubborn` canceled
+        await=run: canceling demo `stubborn` (a deadlock report;
         send=run ticker\n
         await=run: demo `stubborn` is still running (one at a time; Ctrl-C cancels it)
         await=gmpos>\x20

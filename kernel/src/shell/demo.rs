@@ -69,11 +69,18 @@ pub fn current() -> Option<&'static str> {
     CURRENT.lock().as_ref().map(|r| r.name)
 }
 
-/// Cancels the running demo's Context; its name, or `None` if none runs.
+/// Cancels the running demo's Context (saying so first: the demo's own
+/// last lines follow); its name, or `None` if none runs.
 pub fn cancel(why: &'static str) -> Option<&'static str> {
     let mut cur = CURRENT.lock();
     let r = cur.as_mut()?;
-    r.canceled_by.get_or_insert(why);
+    if r.canceled_by.is_none() {
+        r.canceled_by = Some(why);
+        println!(
+            "run: canceling demo `{}` ({why}; its Context is done, it stops itself)",
+            r.name
+        );
+    }
     r.cancel.cancel();
     Some(r.name)
 }
@@ -144,9 +151,7 @@ fn watch(
         let now = deadlock::reports();
         if now != reports {
             reports = now;
-            if cancel("a deadlock report").is_some() {
-                println!("run: deadlock reported; demo `{name}` canceled (the shell stays up)");
-            }
+            cancel("a deadlock report");
         }
     }
     let took = t0.elapsed();
@@ -158,22 +163,24 @@ fn watch(
     }
     let after = sched::num_goroutine();
     let why = CURRENT.lock().take().and_then(|r| r.canceled_by);
+    // A demo's `Err`: bad arguments, or how far it got when cancelled.
     let r = result.lock().take().unwrap_or(Ok(()));
-    match r {
-        Err(e) => println!("run: {e}"),
-        Ok(()) => println!(
-            "run: demo `{name}` {} after {:?}; goroutines: {}",
-            match why {
-                Some(w) => format!("canceled by {w}"),
-                None => String::from("finished"),
-            },
-            took,
-            if after <= before {
-                format!("back to {after} (as before the demo)")
-            } else {
-                format!("{after} now, {before} before the demo (leaked?)")
-            }
-        ),
+    if let Err(e) = &r {
+        println!("run: {e}");
     }
+    println!(
+        "run: demo `{name}` {} after {:?}; goroutines: {}",
+        match (why, &r) {
+            (Some(w), _) => format!("canceled by {w}"),
+            (None, Ok(())) => String::from("finished"),
+            (None, Err(_)) => String::from("failed"),
+        },
+        took,
+        if after <= before {
+            format!("back to {after} (as before the demo)")
+        } else {
+            format!("{after} now, {before} before the demo (leaked?)")
+        }
+    );
     let _ = super::input::input().try_send(super::input::Input::Redraw);
 }

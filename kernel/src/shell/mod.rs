@@ -87,9 +87,7 @@ mod kernel {
                 }
                 Some(Event::CancelLine) => {}
                 Some(Event::Interrupt) => {
-                    if let Some(name) = demo::cancel("Ctrl-C") {
-                        println!("run: canceling demo `{name}` (its Context; it stops itself)");
-                    }
+                    demo::cancel("Ctrl-C");
                 }
             }
             print!("{PROMPT}");
