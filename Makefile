@@ -5,8 +5,11 @@
 #               [EXAMPLE=name]  boot kernel/examples/<name>.rs instead of the demo
 #   make debug  same, QEMU paused with a gdb server on :1234
 #   make test   QEMU suite, host unit tests, loom models, clippy + rustfmt
-#   make stress [STRESS_RUNS=20] [SCALE=1]  the scheduler regression kernels, repeatedly
-#               (SCALE=1: a million goroutines at once and skynet, once)
+#   make stress [SECS=60] [SEED=7] [STRESS_SMP="2 4"] [STORM=1] [STRESS_ARGS=...]
+#               the seeded stress run (kernel/src/stress/) at each -smp, slice=1ms,
+#               plus a 10 kHz interrupt storm at slice=100us; SECS=600: the soak
+#   make stress-regress [STRESS_RUNS=20]  the scheduler regression kernels, repeatedly
+#   make stress SCALE=1  a million goroutines at once and skynet, once
 #   make trace  DEMO=name [SMP=2]  trace an example (or a test kernel with trace=1):
 #               target/trace/name.json (Perfetto) and name.png
 #   make prof   DEMO=name [HZ=1000]  CPU profile: target/trace/name.top.txt, name.folded
@@ -50,7 +53,7 @@ RUN_FLAGS = --smp $(SMP) --mem $(MEM) --accel $(ACCEL) \
 	$(if $(TIMEOUT),--timeout $(TIMEOUT)) \
 	--args $(call shquote,$(ARGS))
 
-.PHONY: all run debug bench bench-compare stress test test-qemu test-examples test-host test-host-kernel test-host-runner \
+.PHONY: all run debug bench bench-compare stress stress-regress test test-qemu test-examples test-host test-host-kernel test-host-runner \
 	trace prof trace-tool test-trace test-host-trace lint-clippy-trace \
 	test-loom test-lint \
 	lint-clippy-kernel lint-clippy-host lint-fmt lint-test-imports \
@@ -59,7 +62,7 @@ RUN_FLAGS = --smp $(SMP) --mem $(MEM) --accel $(ACCEL) \
 all: kernel runner
 
 help:
-	@sed -n '1,16p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '1,19p' Makefile | sed 's/^# \{0,1\}//'
 
 deps:
 	@./scripts/install-deps.sh
@@ -133,9 +136,25 @@ bench: deps runner
 bench-compare: deps runner
 	@BENCH='$(BENCH)' ICOUNT='$(or $(ICOUNT),1)' SMP=2 CARGO='$(CARGO)' ./scripts/bench-compare.sh
 
+# The seeded stress run (kernel/src/stress/, `stress seed=S secs=T` on the
+# kernel command line): at every -smp in STRESS_SMP for SECS seconds at
+# slice=1ms, then (STORM=1) at -smp 2 under a 10 kHz storm (tick=100us,
+# IPI and cross-call floods from every CPU) at slice=100us. Each run prints
+# its `stress:` line (logs in target/stress/); any failed check fails the
+# target. STRESS_ARGS adds kernel words to every run (e.g. watchdog=1).
+# `make test` runs the short version (qemu-tests/tests/stress.rs).
+SECS        ?= 60
+SEED        ?= 7
+STRESS_SMP  ?= 2 4
+STORM       ?= 1
+STRESS_ARGS ?=
+# The guest clock is the host's under TCG: a loaded host stretches a run;
+# the timeout allows three times SECS plus the boot.
+STRESS_TIMEOUT = $$(( $(SECS) * 3 + 120 ))
+
 # The regression kernels of the scheduler's concurrency bugs (issue 10),
-# STRESS_RUNS times in a row; any failure fails the target (logs kept in
-# target/stress/). `make test` runs each once.
+# STRESS_RUNS times in a row (`make stress-regress`); any failure fails the
+# target (logs kept in target/stress/). `make test` runs each once.
 # `make stress SCALE=1`: the scale kernels instead (qemu-tests/scale/: a
 # million goroutines parked at once, skynet; -smp 2 and 4, mem=8G), once.
 SCALE_TESTS := scale_park scale_skynet
@@ -144,10 +163,32 @@ STRESS_TESTS ?= $(SCALE_TESTS)
 STRESS_RUNS  ?= 1
 endif
 STRESS_TESTS ?= preempt_hogs sched_ring_fairness sched_wakep gomaxprocs_stw \
-	stack_shrink_tlb preempt_stack_room irq_storm
+	stack_shrink_tlb preempt_stack_room
 STRESS_RUNS  ?= 20
 
-stress: deps runner
+# $(1): log name, $(2): -smp, $(3): kernel words after the seed and length.
+define stress_run
+	log=target/stress/$(1).log; \
+	if $(RUNNER) --smp $(2) --mem $(MEM) --accel $(ACCEL) --timeout $(STRESS_TIMEOUT) \
+		--args $(call shquote,stress seed=$(SEED) secs=$(SECS) $(3) $(STRESS_ARGS) exit) \
+		$(KERNEL_ELF) >$$log 2>&1; then st=ok; else st=FAILED; failed=$$((failed + 1)); fi; \
+	line=$$(grep -a '^stress: seed=' $$log | tail -1); \
+	echo "==> stress $(1) (-smp $(2) $(3)): $$st: $${line:-no stress line, see $$log}"; \
+	[ $$st = ok ] || grep -a -m1 -E '^(panic|fatal error)' $$log || true;
+endef
+
+ifneq ($(filter 1 yes true on,$(SCALE)),)
+stress: stress-regress
+else
+stress: deps kernel runner
+	@mkdir -p target/stress; failed=0; \
+	$(foreach n,$(STRESS_SMP),$(call stress_run,smp$(n)-1ms,$(n),slice=1ms)) \
+	$(if $(call is_on,$(STORM)),$(call stress_run,smp2-storm10k-100us,2,storm=1 tick=100us slice=100us)) \
+	echo "==> stress: $$failed run(s) failed"; \
+	[ $$failed -eq 0 ]
+endif
+
+stress-regress: deps runner
 	@mkdir -p target/stress; failed=0; \
 	for i in $$(seq 1 $(STRESS_RUNS)); do \
 		log=target/stress/run-$$i.log; \
@@ -275,7 +316,7 @@ TEST_IMPORT_OK   := kernel_main go gosched sleep Instant Duration gomaxprocs set
 	chan Chan chan_from_interrupts TrySendError TryRecvError select \
 	after tick Timer Ticker AfterFunc after_func \
 	Context CancelFunc ContextError Pool PoolConfig PoolError PoolStats Task \
-	read_mem_stats MemStats print_stack exit config tracing bench demos \
+	read_mem_stats MemStats print_stack exit config tracing bench stress demos \
 	println print test qemu_test test_note testing VERSION
 
 lint-test-imports:

@@ -21,6 +21,11 @@
 //! | `prof=HZ`       | Go's CPU profile around `main`: HZ samples a second per running CPU (1..=10000; 0: off) | 0 |
 //! | `deafcpu=ID`    | test hook: the AP with APIC id ID is sent no INIT-SIPI (a CPU that does not come up) | none |
 //! | `tests=A,B`     | run only these test cases (set by the runner)      | all     |
+//! | `stress`        | run the seeded stress workload (`stress/`) instead of `main`'s showcase | off |
+//! | `seed=S`        | the stress run's seed                              | 1       |
+//! | `secs=T`        | the stress run's length in seconds (>= 1)          | 10      |
+//! | `storm=1`       | IPI and cross-call floods from every CPU during the stress run | 0 |
+//! | `stressbug=K`   | test hook: a deliberate bug the stress checks must catch (`leak`, `twice`, `transfer`, `checksum`) | none |
 //! | `demo=NAME`     | run this demo (`kernel/src/demos/`) instead of the showcase; an unknown name is reported by the kernel binary, which lists the demos | none |
 use core::fmt;
 
@@ -40,6 +45,48 @@ pub const MIN_SLICE_NS: u64 = 100_000;
 /// A busy CPU's timer interrupt at least this often (`tick=`).
 pub const DEFAULT_TICK_NS: u64 = 1_000_000;
 pub const MIN_TICK_NS: u64 = 50_000;
+
+/// The stress run's default seed and length (`seed=`, `secs=`).
+pub const DEFAULT_STRESS_SEED: u64 = 1;
+pub const DEFAULT_STRESS_SECS: u64 = 10;
+
+/// `stressbug=`: a deliberate bug planted in the stress workload, to prove
+/// that the check meant to catch it fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StressBug {
+    /// A goroutine left parked forever (the leak check).
+    Leak,
+    /// One goroutine body started twice (the exactly-once ledger).
+    Twice,
+    /// One transfer debits without crediting (the bank total).
+    Transfer,
+    /// The second pass folds one extra value (the determinism check).
+    Checksum,
+}
+
+/// The stress words: `stress seed=S secs=T storm=1 stressbug=K`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stress {
+    /// `stress`: run it.
+    pub on: bool,
+    pub seed: u64,
+    pub secs: u64,
+    /// `storm=1`: flood every CPU with wake-up IPIs and cross-calls meanwhile.
+    pub storm: bool,
+    pub bug: Option<StressBug>,
+}
+
+impl Default for Stress {
+    fn default() -> Self {
+        Stress {
+            on: false,
+            seed: DEFAULT_STRESS_SEED,
+            secs: DEFAULT_STRESS_SECS,
+            storm: false,
+            bug: None,
+        }
+    }
+}
 
 /// Log levels, as the `log` crate orders them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -90,6 +137,8 @@ pub struct Config<'a> {
     pub tests: Option<&'a str>,
     /// The `deafcpu=` test hook: an APIC id the start-up code skips.
     pub deafcpu: Option<u32>,
+    /// The stress run's words.
+    pub stress: Stress,
     /// `demo=NAME`: the demo the kernel binary runs instead of its
     /// showcase. Only the word's form is checked here; the name is looked
     /// up in the demos table (kernel code) at boot.
@@ -115,6 +164,7 @@ impl Default for Config<'_> {
             prof_hz: 0,
             tests: None,
             deafcpu: None,
+            stress: Stress::default(),
             demo: None,
         }
     }
@@ -189,6 +239,7 @@ pub fn parse<'a>(line: &'a str, mut report: impl FnMut(Error<'a>)) -> Config<'a>
             match word {
                 "exit" => c.exit = true,
                 "noinput" => c.noinput = true,
+                "stress" => c.stress.on = true,
                 _ => report(Error::UnknownKey(word)),
             }
             continue;
@@ -274,6 +325,26 @@ pub fn parse<'a>(line: &'a str, mut report: impl FnMut(Error<'a>)) -> Config<'a>
             "deafcpu" => match parse_uint(value) {
                 Some(id) if id <= u32::MAX as usize => c.deafcpu = Some(id as u32),
                 _ => report(bad("expected an APIC id")),
+            },
+            "seed" => match parse_uint(value) {
+                Some(n) => c.stress.seed = n as u64,
+                None => report(bad("expected a seed, such as 7")),
+            },
+            "secs" => match parse_uint(value) {
+                Some(n) if n >= 1 => c.stress.secs = n as u64,
+                _ => report(bad("expected a run length in seconds >= 1, such as 60")),
+            },
+            "storm" => match value {
+                "0" => c.stress.storm = false,
+                "1" => c.stress.storm = true,
+                _ => report(bad("expected 0 or 1")),
+            },
+            "stressbug" => match value {
+                "leak" => c.stress.bug = Some(StressBug::Leak),
+                "twice" => c.stress.bug = Some(StressBug::Twice),
+                "transfer" => c.stress.bug = Some(StressBug::Transfer),
+                "checksum" => c.stress.bug = Some(StressBug::Checksum),
+                _ => report(bad("expected leak, twice, transfer or checksum")),
             },
             _ => report(Error::UnknownKey(word)),
         }
@@ -375,6 +446,29 @@ mod tests {
         assert!(errs[1].contains("`stackspace=1K`"));
         assert!(errs[2].contains("`slice=abc`") && errs[2].contains("with a unit"));
         assert!(errs[3].contains("`maxstack=3K`") && errs[3].contains("power of two"));
+    }
+
+    #[test]
+    fn stress_words() {
+        let (c, errs) = parse_collect("stress seed=7 secs=60 storm=1 stressbug=twice");
+        assert!(errs.is_empty(), "{errs:?}");
+        assert_eq!(
+            c.stress,
+            Stress {
+                on: true,
+                seed: 7,
+                secs: 60,
+                storm: true,
+                bug: Some(StressBug::Twice)
+            }
+        );
+        let (c, errs) = parse_collect("seed=x secs=0 storm=yes stressbug=oops");
+        assert_eq!(c, Config::default());
+        assert_eq!(errs.len(), 4, "{errs:?}");
+        assert!(errs[0].contains("`seed=x`"));
+        assert!(errs[1].contains("`secs=0`") && errs[1].contains(">= 1"));
+        assert!(errs[2].contains("`storm=yes`"));
+        assert!(errs[3].contains("`stressbug=oops`") && errs[3].contains("leak"));
     }
 
     #[test]

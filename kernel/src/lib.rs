@@ -30,6 +30,7 @@ pub mod lock;
 pub mod pool;
 pub mod sched;
 pub mod shell;
+pub mod stress;
 pub mod sync;
 pub mod time;
 pub mod trace;
@@ -44,6 +45,10 @@ pub mod init;
 pub mod layout;
 #[cfg(target_os = "none")]
 pub mod mem;
+// The size classes are pure arithmetic: built on the host for their tests.
+#[cfg(all(test, not(target_os = "none")))]
+#[path = "mem/sizeclass.rs"]
+mod mem_sizeclass;
 #[cfg(target_os = "none")]
 pub mod panic;
 #[cfg(target_os = "none")]

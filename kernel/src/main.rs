@@ -19,6 +19,11 @@ use gmpos::{Duration, Instant, WaitGroup, go, println, sleep};
 gmpos::kernel_main!(main);
 
 fn main() {
+    if gmpos::config().stress.on {
+        // `stress seed=S secs=T`: the seeded stress run instead of the showcase.
+        gmpos::stress::main();
+        return;
+    }
     if let Some(name) = gmpos::config().demo {
         match gmpos::demos::find(name) {
             Some(demo) => return run_demo(demo),

@@ -20,8 +20,12 @@ pub struct MemStats {
     /// Frames free now; `frames_total - frames_free` is every page the
     /// kernel uses: heap, stacks, page tables.
     pub frames_free: u64,
-    /// Heap bytes in live allocations (Go: `HeapAlloc`).
+    /// Heap bytes in live allocations, small objects counted at their
+    /// size class (Go: `HeapAlloc`).
     pub heap_in_use: u64,
+    /// Heap bytes of free small objects kept in the per-CPU and central
+    /// free lists for reuse (Go: the free part of `HeapInuse`).
+    pub heap_cached: u64,
     /// Bytes of the heap (fixed at boot: `heap=`) (Go: `HeapSys`).
     pub heap_size: u64,
     /// Bytes of goroutine stack mapped now (Go: `StackInuse`).
@@ -51,6 +55,7 @@ pub fn read_mem_stats() -> MemStats {
         frames_total,
         frames_free,
         heap_in_use: h.in_use,
+        heap_cached: h.cached,
         heap_size: h.size,
         stack_mapped: stack::STATS.mapped.load(Ordering::Relaxed),
         goroutines: crate::sched::num_goroutine(),

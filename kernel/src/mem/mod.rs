@@ -7,6 +7,7 @@ pub mod frame;
 pub mod heap;
 pub mod kstack;
 pub mod paging;
+pub mod sizeclass;
 pub mod tlb_epoch;
 
 use bootloader_api::BootInfo;
@@ -36,8 +37,8 @@ pub fn out_of_memory(what: core::fmt::Arguments) -> ! {
         let (total, free) = frame::stats_unlocked();
         let h = heap::stats();
         crate::console::emergency(format_args!(
-            "runtime: out of memory: {what}\nruntime: frames {free} free of {total}; heap {} of {} bytes in use ({} allocs, {} frees)\n",
-            h.in_use, h.size, h.allocs, h.frees
+            "runtime: out of memory: {what}\nruntime: frames {free} free of {total}; heap {} of {} bytes in use, {} cached ({} allocs, {} frees)\n",
+            h.in_use, h.size, h.cached, h.allocs, h.frees
         ));
         if let Some(f) = OOM_DETAIL.get() {
             f();
@@ -67,11 +68,12 @@ pub fn print_stats() {
     let (total, free) = frame::stats();
     let h = heap::stats();
     crate::println!(
-        "mem: frames {} free of {} ({} MiB used); heap {} KiB in use of {} MiB ({} allocs, {} frees)",
+        "mem: frames {} free of {} ({} MiB used); heap {} KiB in use, {} KiB cached, of {} MiB ({} allocs, {} frees)",
         free,
         total,
         ((total - free) * 4096) >> 20,
         h.in_use >> 10,
+        h.cached >> 10,
         h.size >> 20,
         h.allocs,
         h.frees

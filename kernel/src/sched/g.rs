@@ -166,6 +166,9 @@ pub struct G {
     pub preempt: AtomicBool,
     /// Go: `g.waitsince` (ns since boot) when it parked.
     pub wait_since: AtomicU64,
+    /// Go: `g.trackingStamp`: when it last became runnable, while runnable
+    /// latency is tracked (`latency.rs`; 0: not stamped).
+    pub runnable_since: AtomicU64,
     /// Entry function name (`core::any::type_name` of the closure: the
     /// booted kernel is stripped, dumps still name functions) and creator's.
     pub entry_name: UnsafeCell<&'static str>,
@@ -228,6 +231,7 @@ impl G {
             external_wait: AtomicBool::new(false),
             preempt: AtomicBool::new(false),
             wait_since: AtomicU64::new(0),
+            runnable_since: AtomicU64::new(0),
             entry_name: UnsafeCell::new(""),
             creator_name: UnsafeCell::new(""),
             m: AtomicU32::new(u32::MAX),
@@ -317,6 +321,7 @@ impl G {
         if delta != 0 && !self.system.load(Ordering::Relaxed) {
             SCHED.gcounts.fetch_add(delta, Ordering::SeqCst);
         }
+        super::latency::on_transition(self, from, to);
     }
 
     /// A refused transition (`actual: None`) or a G not in `from`: a

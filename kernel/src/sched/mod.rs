@@ -50,6 +50,8 @@ pub mod gosched;
 #[cfg(target_os = "none")]
 pub mod halt;
 #[cfg(target_os = "none")]
+pub mod latency;
+#[cfg(target_os = "none")]
 pub mod m;
 #[cfg(target_os = "none")]
 pub mod notifylist;

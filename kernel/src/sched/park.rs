@@ -18,7 +18,24 @@ use crate::lock::locks_held;
 /// Fatal error when a goroutine-only operation runs where it cannot work:
 /// in an interrupt handler, on g0, or (unless it parks with an unlock
 /// function that releases them) while holding runtime locks.
+#[inline(always)]
 pub(super) fn check_can_block(what: &str, locks: Locks) {
+    // The common case in a few loads and one branch (every gosched and park
+    // pays it); the slow path names what is wrong.
+    let cpu = percpu::this();
+    let g = percpu::current_g();
+    let held = match locks {
+        Locks::None => locks_held(),
+        Locks::ReleasedByUnlock => 0,
+    };
+    if percpu::irq_depth() | held != 0 || g == 0 || g == cpu.g0.load(Ordering::Relaxed) {
+        cannot_block(what, locks);
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn cannot_block(what: &str, locks: Locks) {
     if percpu::irq_depth() != 0 {
         crate::panic::fatal(format_args!("{what} called from an interrupt handler"));
     }

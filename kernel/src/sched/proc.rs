@@ -209,16 +209,18 @@ fn find_runnable(mp: &M) -> (NonNull<G>, bool) {
         };
         // Go: checkTimers, for this P and (a timer must not be late because
         // its own CPU is busy, stalled or asleep) the others.
+        // Function timers (time channels, `after_func`) run only here, on
+        // g0. One pass over the Ps checks both kinds (two loads per P).
         let now = crate::clock::now_ns();
-        if pp.timers.due_ready(now) {
-            timers::run_due(pp, now);
+        for i in 0..gomaxprocs() {
+            let q = p(i);
+            if q.timers.due_ready(now) {
+                timers::run_due(q, now);
+            }
+            if q.timers.due_funcs(now) {
+                timers::run_funcs_due(q, now);
+            }
         }
-        timers::run_others_due(pp, now);
-        // Function timers (time channels, `after_func`): only here, on g0.
-        if pp.timers.due_funcs(now) {
-            timers::run_funcs_due(pp, now);
-        }
-        timers::run_others_funcs_due(pp, now);
         if let Some(found) = policy::find_runnable_fast(&mut Queues { mp, pp, now }) {
             return found;
         }

@@ -35,6 +35,12 @@ impl<T: HeapTimer> TimerHeap<T> {
         self.heap.is_empty()
     }
 
+    /// Heap bytes the storage holds (it keeps its capacity when it
+    /// shrinks: a per-P cache the stress run's leak check accounts for).
+    pub fn capacity_bytes(&self) -> usize {
+        self.heap.capacity() * core::mem::size_of::<T>()
+    }
+
     /// The earliest `when`, or `u64::MAX` for an empty heap (the value the
     /// lock-free mirror `timer0_when` holds: "nothing due, ever").
     pub fn earliest(&self) -> u64 {

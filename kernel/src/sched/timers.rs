@@ -254,6 +254,11 @@ impl PTimers {
     pub fn pending(&self) -> usize {
         self.heap.lock().len() + self.fheap.lock().len()
     }
+
+    /// Heap bytes both heaps' storage holds (`TimerHeap::capacity_bytes`).
+    pub fn capacity_bytes(&self) -> usize {
+        self.heap.lock().capacity_bytes() + self.fheap.lock().capacity_bytes()
+    }
 }
 
 /// Go: `addtimer` / `t.modify`: schedules `t` at `when` on P `pp` (the
@@ -432,19 +437,6 @@ pub fn run_others_due(me: &P, now: u64) -> usize {
         let other = p(i);
         if i != me.id && other.timers.due_ready(now) {
             fired += run_due(other, now);
-        }
-    }
-    fired
-}
-
-/// Runs the due function timers of every P in use except `me`, on g0 (the
-/// scheduler loop's half of [`run_others_due`]).
-pub fn run_others_funcs_due(me: &P, now: u64) -> usize {
-    let mut fired = 0;
-    for i in 0..super::schedt::gomaxprocs() {
-        let other = p(i);
-        if i != me.id && other.timers.due_funcs(now) {
-            fired += run_funcs_due(other, now);
         }
     }
     fired

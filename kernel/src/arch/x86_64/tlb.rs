@@ -131,6 +131,15 @@ pub fn passed(cur: u64) -> u64 {
 /// record the generation. Any context (the scheduler on g0, the tick, a
 /// forced epoch's cross-call); takes no lock.
 pub fn flush_point() {
+    // Fast path: this CPU has seen the newest generation (and is not marked
+    // idle: an idle SEEN has the IDLE bit, which GEN never has). Read with
+    // interrupts on: if a shootdown lands in between, its handler flushes
+    // and claims on its own; and returning claims nothing, so a stale read
+    // (even from another CPU's slot, were the caller to migrate) can only
+    // delay a claim, never make a false one.
+    if SEEN[percpu::cpu_index()].0.load(Ordering::Relaxed) == GEN.load(Ordering::Acquire) {
+        return;
+    }
     super::irq::without(|| {
         let seen = &SEEN[percpu::cpu_index()].0;
         let s = seen.load(Ordering::Relaxed);
