@@ -19,6 +19,7 @@
 //! | `scheddetail=1` | Go's `GODEBUG=scheddetail`: per-P and per-G lines too | 0    |
 //! | `trace=1`       | Go's `runtime/trace` around `main`: the execution tracer's stream on the debug console | 0 |
 //! | `prof=HZ`       | Go's CPU profile around `main`: HZ samples a second per running CPU (1..=10000; 0: off) | 0 |
+//! | `watchdog=1`    | the scheduler watchdog (`sched/watchdog.rs`): starvation, lost wake-ups, stuck CPUs | 0 |
 //! | `deafcpu=ID`    | test hook: the AP with APIC id ID is sent no INIT-SIPI (a CPU that does not come up) | none |
 //! | `tests=A,B`     | run only these test cases (set by the runner)      | all     |
 //! | `stress`        | run the seeded stress workload (`stress/`) instead of `main`'s showcase | off |
@@ -134,6 +135,9 @@ pub struct Config<'a> {
     pub trace: bool,
     /// `prof=HZ`: profile all of `main` at HZ (0: off).
     pub prof_hz: u32,
+    /// `watchdog=1`: the scheduler watchdog (starvation, lost wake-ups,
+    /// stuck CPUs).
+    pub watchdog: bool,
     pub tests: Option<&'a str>,
     /// The `deafcpu=` test hook: an APIC id the start-up code skips.
     pub deafcpu: Option<u32>,
@@ -162,6 +166,7 @@ impl Default for Config<'_> {
             scheddetail: false,
             trace: false,
             prof_hz: 0,
+            watchdog: false,
             tests: None,
             deafcpu: None,
             stress: Stress::default(),
@@ -315,6 +320,11 @@ pub fn parse<'a>(line: &'a str, mut report: impl FnMut(Error<'a>)) -> Config<'a>
                 Some(hz) if hz <= 10_000 => c.prof_hz = hz as u32,
                 _ => report(bad("expected a rate in Hz, 0..=10000, such as 250")),
             },
+            "watchdog" => match value {
+                "0" => c.watchdog = false,
+                "1" => c.watchdog = true,
+                _ => report(bad("expected 0 or 1")),
+            },
             "tests" => c.tests = Some(value),
             "demo" => match value {
                 v if !v.is_empty() && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') => {
@@ -403,6 +413,17 @@ mod tests {
         assert!(errs[0].contains("single, all or system"));
         assert!(errs[1].contains("milliseconds"));
         assert!(errs[2].contains("0 or 1"));
+    }
+
+    #[test]
+    fn watchdog_word() {
+        let (c, errs) = parse_collect("watchdog=1");
+        assert!(errs.is_empty(), "{errs:?}");
+        assert!(c.watchdog);
+        let (c, errs) = parse_collect("watchdog=on");
+        assert_eq!(c, Config::default());
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert!(errs[0].contains("`watchdog=on`") && errs[0].contains("0 or 1"));
     }
 
     #[test]

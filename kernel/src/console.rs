@@ -75,6 +75,11 @@ pub fn enter_panic_mode() {
     PANICKING.store(true, Ordering::SeqCst);
 }
 
+/// Has a panic or fatal report begun?
+pub fn in_panic_mode() -> bool {
+    PANICKING.load(Ordering::Relaxed)
+}
+
 /// Prints to the console.
 #[macro_export]
 macro_rules! print {

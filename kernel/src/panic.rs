@@ -159,6 +159,11 @@ pub fn fatal_exit() -> ! {
     exit(2)
 }
 
+/// Is a panic or fatal error being reported? (The watchdog stands down.)
+pub fn panicking() -> bool {
+    IN_PANIC.load(Ordering::Relaxed) || crate::console::in_panic_mode()
+}
+
 /// Powers QEMU off with `code` (0 success, 2 panic or fatal error).
 pub fn exit(code: u32) -> ! {
     qemu::exit(code)

@@ -292,6 +292,17 @@ pub mod sched {
     pub use crate::sched::sudog::allocated as sudogs_allocated;
     /// Stalls a firing timer between its pop and its goroutine's ready.
     pub use crate::sched::timers::READY_WINDOW_DELAY_NS;
+    /// The watchdog (`watchdog=1`): its counters, and hooks that break the
+    /// scheduler on purpose so each check can be seen to fire: findRunnable
+    /// never runs one goroutine (`watchdog_starve`), the next `semrelease`
+    /// with a waiter wakes no one (`watchdog_lose_next_wakeup`), this CPU
+    /// spins with interrupts off (`watchdog_spin_irqs_off`);
+    /// `watchdog_enable` turns it on mid-run (its cost benchmark).
+    pub use crate::sched::watchdog::{
+        Stats as WatchdogStats, enable as watchdog_enable, enabled as watchdog_enabled,
+        lose_next_wakeup as watchdog_lose_next_wakeup, spin_irqs_off as watchdog_spin_irqs_off,
+        starve as watchdog_starve, stats as watchdog_stats,
+    };
 }
 
 /// Hardware: the arch pieces hardware tests drive directly, and the clock

@@ -265,4 +265,25 @@ impl IrqRawLock {
     pub fn addr(&self) -> usize {
         self as *const Self as usize
     }
+
+    /// [`lock`](Self::lock) if it is free, else false at once (the
+    /// watchdog's scan, from an interrupt: it never waits for a holder).
+    pub fn try_lock(&self) -> bool {
+        let was_on = irq::enabled();
+        irq::disable();
+        acquirem();
+        if self
+            .locked
+            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            releasem();
+            if was_on {
+                irq::enable();
+            }
+            return false;
+        }
+        self.irq_was_on.store(was_on, Ordering::Relaxed);
+        true
+    }
 }

@@ -128,6 +128,12 @@ pub fn dump_all() {
     dump_others(None)
 }
 
+/// [`dump_all`] but for the goroutine running on this CPU (a report that
+/// printed it with its frames already).
+pub fn dump_all_but_current() {
+    dump_others(super::g::current())
+}
+
 /// [`dump_all`] but for `skip` (printed already).
 fn dump_others(skip: Option<&G>) {
     let mut gp = SCHED.allgs.load(Ordering::Acquire);

@@ -188,6 +188,8 @@ pub struct G {
     pub schedlink: SchedLink<G>,
     /// Next in the list of all Gs (Go: `allgs`), never unlinked.
     pub allnext: AtomicPtr<G>,
+    /// The watchdog's state (`watchdog.rs`): run count, wait record.
+    pub watch: super::watchdog::GWatch,
     pub entry: FnSlot,
 }
 
@@ -241,6 +243,7 @@ impl G {
             retired_hi: AtomicU64::new(0),
             schedlink: SchedLink::new(),
             allnext: AtomicPtr::new(core::ptr::null_mut()),
+            watch: super::watchdog::GWatch::new(),
             entry: FnSlot {
                 bytes: UnsafeCell::new([0; INLINE_FN_BYTES]),
                 call: UnsafeCell::new(None),

@@ -22,6 +22,7 @@
 //! | [`traceback`] | goroutine tracebacks: frames from saved contexts, trap frames, preemption frames |
 //! | [`dump`] | goroutine dumps, scheduler state |
 //! | [`schedtrace`] | Go's `schedtrace`/`scheddetail`: a system goroutine printing the scheduler's state |
+//! | [`watchdog`], [`watchdog_rules`] | `watchdog=1`: starvation, lost wake-ups, stuck CPUs (the rules pure) |
 //! | [`tracing`] | the execution tracer's and the CPU profiler's start/stop, the profile sample (the buffers: `trace/`) |
 //!
 //! The pure parts build and are tested on the host (`make test-host`, and
@@ -36,6 +37,7 @@ pub mod runq;
 pub mod slice;
 pub mod sudog;
 pub mod timerheap;
+pub mod watchdog_rules;
 
 #[cfg(target_os = "none")]
 pub mod deadlock;
@@ -87,6 +89,8 @@ pub mod timers;
 pub mod traceback;
 #[cfg(target_os = "none")]
 pub mod tracing;
+#[cfg(target_os = "none")]
+pub mod watchdog;
 
 // The scheduler's interface to the rest of the kernel (time, sync, init,
 // the public API): callers outside `sched/` use these names, not the files.
@@ -102,7 +106,7 @@ pub use self::{
     preempt::{preempt_disable, safe_point, set_slice},
     proc::{ap_start, init},
     schedt::{gomaxprocs, num_goroutine},
-    sema::{semacquire, semrelease},
+    sema::{semacquire, semacquire_watched, semrelease},
     spawn::{go, go_system},
     spin::{can_spin as sync_can_spin, do_spin as sync_do_spin},
     stw::set_gomaxprocs,

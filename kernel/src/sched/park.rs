@@ -110,6 +110,8 @@ fn park(unlock: Option<&dyn Fn() -> bool>, reason: WaitReason, irq_locked: bool)
         // SAFETY: we are a goroutine (checked above).
         unsafe { switch::mcall(park_m) };
     }
+    // Running again: forget what we waited on (the watchdog's record).
+    super::watchdog::on_resume(g);
 }
 
 /// Go: `park_m` (on g0; interrupts off until the unlock function has run

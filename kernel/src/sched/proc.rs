@@ -95,6 +95,9 @@ pub fn init(cfg: &crate::cmdline::Config, ncpu: usize, main: fn()) -> ! {
         );
     }
     super::preempt::set_slice_ns(cfg.slice_ns);
+    if cfg.watchdog {
+        super::watchdog::enable();
+    }
     super::tick::init();
     SCHED.mainstarted.store(true, Ordering::Release);
     mstart(0)
@@ -176,6 +179,7 @@ pub(super) fn execute(mp: &M, gp: NonNull<G>, inherit_time: bool) -> ! {
     g.casgstatus(Status::Runnable, Status::Running);
     g.preempt.store(false, Ordering::Relaxed);
     g.ran_on.fetch_or(1 << mp.id, Ordering::Relaxed);
+    super::watchdog::on_execute(g);
     if !inherit_time {
         pp.schedtick.fetch_add(1, Ordering::Relaxed);
     }
@@ -222,6 +226,13 @@ fn find_runnable(mp: &M) -> (NonNull<G>, bool) {
             }
         }
         if let Some(found) = policy::find_runnable_fast(&mut Queues { mp, pp, now }) {
+            // SAFETY: a G just taken off a run queue is live and ours.
+            if super::watchdog::skip_for_test(unsafe { found.0.as_ref() }) {
+                // The watchdog's starvation hook: back to the global queue,
+                // unrun (every P passes it by; none spins on it alone).
+                super::schedt::globrunqput(found.0);
+                continue;
+            }
             return found;
         }
         if SCHED.gcwaiting.load(Ordering::Acquire) {

@@ -529,6 +529,26 @@ impl<T> RunQueue<T> {
         ring + usize::from(!next.is_null())
     }
 
+    /// **Any CPU.** Calls `f` for each G queued at one consistent
+    /// snapshot of `head`, `tail` and `runnext` (ring oldest first, then
+    /// `runnext`), reading the slots without taking anything. A racy view
+    /// for the watchdog (`watchdog.rs`): a G may have been taken, or its
+    /// slot refilled, by the time `f` sees it, so `f` must only read what
+    /// stays valid for any G ever queued (Gs are never freed).
+    pub fn for_each_snapshot(&self, mut f: impl FnMut(NonNull<T>)) {
+        let (head, tail, next) = self.snapshot();
+        let n = tail.wrapping_sub(head).min(SIZE);
+        for i in 0..n {
+            let slot = &self.slots[(head.wrapping_add(i) % SIZE) as usize];
+            if let Some(g) = NonNull::new(slot.load(Ordering::Acquire)) {
+                f(g);
+            }
+        }
+        if let Some(g) = NonNull::new(next) {
+            f(g);
+        }
+    }
+
     fn snapshot(&self) -> (u32, u32, *mut T) {
         loop {
             let head = self.head.load(Ordering::Acquire);
@@ -589,6 +609,25 @@ mod tests {
         core::iter::from_fn(|| q.get())
             .map(|(x, i)| (id(x), i))
             .collect()
+    }
+
+    #[test]
+    fn snapshot_visits_ring_then_runnext() {
+        let q = RunQueue::new();
+        let mut seen = Vec::new();
+        q.for_each_snapshot(|x| seen.push(id(x)));
+        assert!(seen.is_empty());
+        for i in 0..3 {
+            q.put(g(i), false, no_overflow);
+        }
+        q.put(g(7), true, no_overflow);
+        q.for_each_snapshot(|x| seen.push(id(x)));
+        assert_eq!(seen, [0, 1, 2, 7]);
+        q.get();
+        seen.clear();
+        q.for_each_snapshot(|x| seen.push(id(x)));
+        // runnext went first; the ring is unchanged.
+        assert_eq!(seen, [0, 1, 2]);
     }
 
     #[test]

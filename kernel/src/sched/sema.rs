@@ -173,6 +173,18 @@ fn cansemacquire(sema: &AtomicU32) -> bool {
 /// parking with `reason` until there is one. `lifo`: wait at the head of the
 /// address's queue (a requeued Mutex waiter). A goroutine-only call.
 pub fn semacquire(sema: &AtomicU32, lifo: bool, reason: WaitReason) {
+    semacquire_watched(sema, lifo, reason, None)
+}
+
+/// [`semacquire`] with the primitive's own "would the waiter proceed
+/// now?" for the watchdog's lost-wake-up scan (`watchdog.rs`): a function
+/// and the object it reads (the WaitGroup's counter at 0).
+pub fn semacquire_watched(
+    sema: &AtomicU32,
+    lifo: bool,
+    reason: WaitReason,
+    extra: Option<(super::watchdog::ExtraCheck, usize)>,
+) {
     super::preempt::safe_point();
     // Easy case.
     if cansemacquire(sema) {
@@ -201,6 +213,9 @@ pub fn semacquire(sema: &AtomicU32, lifo: bool, reason: WaitReason) {
         // SAFETY: `s` is on our stack, which stays intact while we are
         // parked; only `semrelease` unlinks it, before readying us.
         unsafe { q.queue(sp, lifo) };
+        // Under the bucket lock, queued: what the watchdog checks.
+        // SAFETY: `me` is our own live G.
+        super::watchdog::wait_on_sema(unsafe { me.as_ref() }, addr, extra);
         // The lock is released on g0 once we are off our stack (Go:
         // `goparkunlock(&root.lock, ...)`).
         core::mem::forget(q);
@@ -229,6 +244,10 @@ pub fn semrelease(sema: &AtomicU32, handoff: bool) {
     if root.nwait.load(Ordering::SeqCst) == 0 {
         return;
     }
+    if super::watchdog::lose_wakeup_for_test() {
+        // The watchdog's test hook: the unit is there, the waiter sleeps on.
+        return;
+    }
     let q = {
         let mut q = root.lock.lock();
         if root.nwait.load(Ordering::SeqCst) == 0 {
@@ -254,6 +273,33 @@ pub fn semrelease(sema: &AtomicU32, handoff: bool) {
         // Direct G hand-off: the waiter is in our runnext; let it run now.
         goyield();
     }
+}
+
+/// The watchdog's view of goroutine `g` parked on the semaphore at `addr`:
+/// `(still queued, the word's count)`, read under the bucket lock, or
+/// `None` if the lock is busy (the watchdog runs in an interrupt and never
+/// waits). The caller guarantees the word is alive (`g` is parked on it
+/// and has not cleared its wait record).
+pub(super) fn watch_state(addr: usize, g: &G) -> Option<(bool, u32)> {
+    let root = root_for(addr);
+    let q = root.lock.try_lock()?;
+    let mut s = q.head;
+    let mut queued = false;
+    // SAFETY: every listed Sudog is valid until unlinked, and we hold the
+    // bucket lock.
+    unsafe {
+        while !s.is_null() {
+            if (*s).addr == addr && core::ptr::eq((*s).g.as_ptr(), g) {
+                queued = true;
+                break;
+            }
+            s = (*s).next;
+        }
+    }
+    // SAFETY: the caller guarantees the semaphore word is alive.
+    let count = unsafe { (*(addr as *const AtomicU32)).load(Ordering::SeqCst) };
+    drop(q);
+    Some((queued, count))
 }
 
 /// A counting semaphore on its own word: `semacquire`/`semrelease` with a

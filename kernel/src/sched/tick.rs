@@ -189,6 +189,7 @@ fn on_tick(frame: &mut TrapFrame) {
     if pp.is_some_and(|pp| pp.status() == PStatus::Running) {
         super::tracing::maybe_sample(frame, now);
     }
+    super::watchdog::on_tick(now);
     rearm(pp);
 }
 

@@ -76,6 +76,9 @@ impl ChanLock for IrqRawLock {
     fn addr(&self) -> usize {
         IrqRawLock::addr(self)
     }
+    fn try_lock(&self) -> bool {
+        IrqRawLock::try_lock(self)
+    }
 }
 
 // SAFETY: `gopark_irqlocked` runs `unlock` on g0 once the goroutine is off
@@ -118,6 +121,11 @@ unsafe impl Runtime for Kernel {
     }
 
     fn ready(w: NonNull<G>) {
+        if crate::sched::watchdog::lose_wakeup_for_test() {
+            // The watchdog's test hook: dequeued and handed its value, the
+            // waiter is never readied.
+            return;
+        }
         goready(w)
     }
 
@@ -129,6 +137,33 @@ unsafe impl Runtime for Kernel {
 }
 
 type Inner<T> = HChan<T, Kernel>;
+
+/// The watchdog's check of a goroutine parked in a blocking send or
+/// receive on the channel at `ch` (`watchdog::ChanCheck`).
+fn watch_check<T>(ch: usize, g: &G) -> Option<Option<&'static str>> {
+    // SAFETY: the watchdog passes back the channel the goroutine recorded
+    // while it is still parked in an operation on it (holding the handle).
+    let ch = unsafe { &*(ch as *const Inner<T>) };
+    ch.watch_state(|w| core::ptr::eq(w.as_ptr(), g))
+}
+
+/// Records, for the watchdog, the channel a blocking operation may park
+/// on; the record goes when the operation returns (or when it resumes
+/// from parking).
+struct Watched;
+
+impl Watched {
+    fn new<T>(ch: &Inner<T>) -> Option<Watched> {
+        crate::sched::watchdog::wait_on_chan(ch as *const Inner<T> as usize, watch_check::<T>)
+            .then_some(Watched)
+    }
+}
+
+impl Drop for Watched {
+    fn drop(&mut self) {
+        crate::sched::watchdog::done_waiting();
+    }
+}
 
 /// Go: `chan T`. One cloneable handle (like Go's bidirectional channel
 /// value: clones are the same channel). Share it by cloning into each
@@ -234,6 +269,7 @@ impl<T: Send> Chan<T> {
     pub fn send(&self, v: T) {
         Self::check_goroutine("chan send");
         crate::sched::safe_point();
+        let _w = Watched::new(&self.0);
         match self.0.send(v, true) {
             Ok(()) => {}
             // The value is dropped with the panic's abort (no unwinding):
@@ -248,6 +284,7 @@ impl<T: Send> Chan<T> {
     pub fn recv(&self) -> Option<T> {
         Self::check_goroutine("chan receive");
         crate::sched::safe_point();
+        let _w = Watched::new(&self.0);
         self.0.recv(true).ok()
     }
 

@@ -87,6 +87,11 @@ pub trait ChanLock {
     fn unlock(&self);
     /// Its address: the identity `select` orders locks by.
     fn addr(&self) -> usize;
+    /// Takes the lock if it is free (the kernel's watchdog, which never
+    /// waits); a lock without it is never checked.
+    fn try_lock(&self) -> bool {
+        false
+    }
 }
 
 /// What the channel code needs from the runtime: who is running, sudogs,
@@ -553,6 +558,62 @@ impl<T, R: Runtime> HChan<T, R> {
     }
 
     /// Go: `chansend(c, ep, block)`. The value comes back on failure.
+    /// The watchdog's "would this parked waiter proceed now?" (the
+    /// kernel's `sched/watchdog.rs`), under the lock: a receiver still in
+    /// `recvq` while a value is buffered, a sender waits or the channel is
+    /// closed; a sender still in `sendq` while there is room, a receiver
+    /// waits or it is closed; or a waiter in neither queue (dequeued by a
+    /// waker, so woken, and still parked). Each is a state the waker's
+    /// hand-off under the lock never leaves behind, or a wake-up between
+    /// the unlock and `ready`. `None`: the lock was busy; `Some(None)`: it
+    /// would not proceed; `Some(Some(why))`: it would, and why.
+    pub fn watch_state(&self, is_w: impl Fn(&R::Waiter) -> bool) -> Option<Option<&'static str>> {
+        if !self.lock.try_lock() {
+            return None;
+        }
+        // SAFETY: we hold the lock; the sudogs listed are valid until
+        // dequeued under it.
+        let r = unsafe {
+            let st = &*self.st.get();
+            let holds = |q: &WaitQ<R::Waiter>| {
+                let mut s = q.first;
+                while !s.is_null() {
+                    if is_w(&(*s).g) {
+                        return true;
+                    }
+                    s = (*s).next;
+                }
+                false
+            };
+            let qcount = self.qcount.load(Ordering::Relaxed);
+            if holds(&st.recvq) {
+                if st.closed {
+                    Some("receiver still queued on a closed channel")
+                } else if qcount > 0 {
+                    Some("receiver still queued while values are buffered")
+                } else if !st.sendq.is_empty() {
+                    Some("receiver still queued while a sender waits")
+                } else {
+                    None
+                }
+            } else if holds(&st.sendq) {
+                if st.closed {
+                    Some("sender still queued on a closed channel")
+                } else if qcount < self.buf.len() {
+                    Some("sender still queued while the buffer has room")
+                } else if !st.recvq.is_empty() {
+                    Some("sender still queued while a receiver waits")
+                } else {
+                    None
+                }
+            } else {
+                Some("dequeued by its partner but never readied")
+            }
+        };
+        self.lock.unlock();
+        Some(r)
+    }
+
     pub fn send(&self, v: T, block: bool) -> Result<(), SendFail<T>> {
         let slot: Slot<T> = UnsafeCell::new(MaybeUninit::new(v));
         let ep = &slot as *const Slot<T> as *mut u8;

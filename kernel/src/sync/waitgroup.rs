@@ -16,7 +16,7 @@
 //! that it unblocks"): the state RMWs are AcqRel, `wait`'s load Acquire,
 //! and a parked waiter is woken through the semaphore after the reset.
 use crate::lock::atomic::{AtomicU32, AtomicU64, Ordering};
-use crate::sched::{WaitReason, semacquire, semrelease};
+use crate::sched::{WaitReason, semacquire_watched, semrelease};
 
 /// Go: `sync.WaitGroup`. `add` before starting the goroutines, `done` in
 /// each, `wait` parks until the counter is zero.
@@ -93,7 +93,12 @@ impl WaitGroup {
                 Ordering::Acquire,
             ) {
                 Ok(_) => {
-                    semacquire(&self.sema, false, WaitReason::SyncWaitGroupWait);
+                    semacquire_watched(
+                        &self.sema,
+                        false,
+                        WaitReason::SyncWaitGroupWait,
+                        Some((Self::counter_zero, self as *const WaitGroup as usize)),
+                    );
                     if self.state.load(Ordering::Acquire) != 0 {
                         panic!("sync: WaitGroup is reused before previous Wait has returned");
                     }
@@ -102,6 +107,16 @@ impl WaitGroup {
                 Err(now) => state = now,
             }
         }
+    }
+
+    /// The watchdog's "would a waiter proceed now?" (`sched/watchdog.rs`):
+    /// the counter is 0. `wg` is the address of a WaitGroup a goroutine is
+    /// parked on (so alive).
+    fn counter_zero(wg: usize) -> bool {
+        // SAFETY: the watchdog passes back the address `wait` recorded,
+        // while the waiter that holds the WaitGroup is still parked.
+        let wg = unsafe { &*(wg as *const WaitGroup) };
+        (wg.state.load(Ordering::Acquire) >> 32) as i32 == 0
     }
 
     /// The counter (a snapshot, for tests).

@@ -49,6 +49,8 @@ static PAGE_FAULT: Upcall<PageFaultHandler> = unsafe { Upcall::new() };
 // SAFETY: a function pointer type.
 static NMI: Upcall<fn(WalkStart)> = unsafe { Upcall::new() };
 // SAFETY: a function pointer type.
+static NMI_HEARTBEAT: Upcall<NmiHeartbeat> = unsafe { Upcall::new() };
+// SAFETY: a function pointer type.
 static CONTEXT: Upcall<fn(WalkStart)> = unsafe { Upcall::new() };
 // SAFETY: a function pointer type.
 static FATAL_EXIT: Upcall<fn() -> !> = unsafe { Upcall::new() };
@@ -66,6 +68,17 @@ pub fn set_page_fault_handler(f: PageFaultHandler) {
 /// scheduler's state).
 pub fn set_nmi_handler(f: fn(WalkStart)) {
     NMI.set(f);
+}
+
+/// The heartbeat upcall: `(interrupted rflags, where to walk from)`;
+/// returns true if the NMI was a heartbeat the upcall consumed (nothing is
+/// printed then).
+pub type NmiHeartbeat = fn(u64, WalkStart) -> bool;
+
+/// Registers the scheduler watchdog's NMI heartbeat check (`watchdog=1`):
+/// asked first on every NMI, so that heartbeats are not printed as dumps.
+pub fn set_nmi_heartbeat_handler(f: NmiHeartbeat) {
+    NMI_HEARTBEAT.set(f);
 }
 
 /// Registers the end of every fatal exception report: `context` prints what
@@ -274,6 +287,11 @@ fn report(frame: &TrapFrame) {
 pub fn nmi(frame: &mut TrapFrame) {
     let cpu = percpu::this();
     cpu.nmi_rip.store(frame.rip, Ordering::Relaxed);
+    if let Some(f) = NMI_HEARTBEAT.get()
+        && f(frame.rflags, walk_start(frame))
+    {
+        return;
+    }
     let block = report_block();
     emergency(format_args!(
         "NMI: cpu {} rip={:#018x} rsp={:#018x} rflags={:#x} irq_depth={} locks={}\n",

@@ -103,6 +103,12 @@ pub fn send_all_but_self(vector: u8) {
     }
 }
 
+/// Sends an NMI to CPU `cpu` (index): the watchdog's heartbeat, which
+/// reaches a CPU even with interrupts off.
+pub fn send_nmi(cpu: usize) {
+    apic::send_nmi(apic_id(cpu));
+}
+
 /// Gets CPU `cpu` out of `hlt` (the scheduler's `wakep`).
 pub fn send_wakeup(cpu: usize) {
     send(cpu, WAKEUP_VECTOR);
