@@ -36,6 +36,7 @@ mod image;
 mod libtest;
 mod protocol;
 mod qemu;
+mod script;
 mod spec;
 mod symbolize;
 mod sys;
@@ -208,8 +209,14 @@ fn run_plain(opts: &Options, kvm: bool, accel: Accel) -> i32 {
     }
     let mut words: Vec<&str> = vec![opts.args.as_deref().unwrap_or("")];
     words.extend(opts.extra.iter().map(String::as_str));
-    let cmdline = testmode::join_cmdline(&words);
     let interactive = sys::interactive_stdin();
+    if !interactive && !opts.gdb {
+        // Nothing can type on the console (CI, a pipe, a background job):
+        // the kernel must not wait for a shell user (README: The serial
+        // shell).
+        words.push("noinput");
+    }
+    let cmdline = testmode::join_cmdline(&words);
     let timeout = opts.timeout.unwrap_or(if interactive || opts.gdb {
         Duration::ZERO
     } else {
@@ -249,6 +256,8 @@ fn run_plain(opts: &Options, kvm: bool, accel: Accel) -> i32 {
         passthrough: true,
         on_line: &mut on_line,
         symbolize: Some(opts.kernel.clone()),
+        script: &[],
+        await_timeout: Duration::ZERO,
     };
     let r = qemu::boot(&machine, &mut o);
     match &r.end {

@@ -35,6 +35,9 @@ pub enum BootEnd {
     /// The user quit QEMU from its console (`Ctrl-A x`).
     Quit,
     Timeout(Duration),
+    /// A test's input script failed (`script.rs`): the message names the
+    /// step and what was awaited.
+    Script(String),
     /// The runner got SIGINT/SIGTERM/SIGHUP (the signal number).
     Interrupted(i32),
     /// QEMU could not be started, or the image not built.
@@ -66,7 +69,7 @@ impl BootEnd {
             BootEnd::BadExitValue { .. } | BootEnd::NoExitDevice(_) | BootEnd::Signaled(_) => {
                 EXIT_NO_DEVICE
             }
-            BootEnd::Timeout(_) => EXIT_TIMEOUT,
+            BootEnd::Timeout(_) | BootEnd::Script(_) => EXIT_TIMEOUT,
             BootEnd::Interrupted(sig) => 128 + sig,
             BootEnd::Error(_) => EXIT_USAGE,
         }
@@ -91,6 +94,7 @@ impl BootEnd {
             BootEnd::Quit => "QEMU quit (Ctrl-A x)".into(),
             BootEnd::Timeout(d) => format!("timed out after {} s", secs(*d)),
             BootEnd::Interrupted(sig) => format!("interrupted by signal {sig}"),
+            BootEnd::Script(e) => e.clone(),
             BootEnd::Error(e) => e.clone(),
         }
     }

@@ -12,6 +12,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use crate::protocol::{BootEnd, classify_status, clean_line};
+use crate::script::{self, Step, Transcript};
 use crate::sys;
 
 /// Everything that decides one QEMU invocation.
@@ -194,6 +195,11 @@ pub struct BootOptions<'a> {
     /// are symbolised from it before they are shown or handed to `on_line`
     /// (`symbolize.rs`); `None` leaves them raw.
     pub symbolize: Option<PathBuf>,
+    /// An input script (`send=`/`await=`, `script.rs`) played on the serial
+    /// port (QEMU's stdin becomes a pipe); empty: none.
+    pub script: &'a [Step],
+    /// How long each of its `await`s may wait.
+    pub await_timeout: Duration,
 }
 
 /// What a boot produced.
@@ -214,6 +220,8 @@ enum Msg {
     OutEof,
     Err(String),
     ErrEof,
+    /// The input script failed (its message).
+    ScriptFailed(String),
 }
 
 /// A private directory for the monitor socket and the UEFI variable store.
@@ -314,6 +322,8 @@ pub fn boot(m: &Machine, o: &mut BootOptions) -> BootResult {
     cmd.args(&args)
         .stdin(if o.interactive {
             Stdio::inherit()
+        } else if !o.script.is_empty() {
+            Stdio::piped()
         } else {
             Stdio::null()
         })
@@ -348,6 +358,21 @@ pub fn boot(m: &Machine, o: &mut BootOptions) -> BootResult {
     let err = child.stderr.take().expect("piped stderr");
     let passthrough = o.passthrough;
     let symbolize = o.symbolize.clone();
+    let transcript = (!o.script.is_empty()).then(Transcript::new);
+    let script_thread = match (&transcript, child.stdin.take()) {
+        (Some(t), Some(stdin)) => {
+            let (t, steps, wait, txs) = (t.clone(), o.script.to_vec(), o.await_timeout, tx.clone());
+            Some(std::thread::spawn(move || {
+                let r = script::play(&steps, wait, stdin, &t);
+                if let Err(e) = &r {
+                    let _ = txs.send(Msg::ScriptFailed(e.clone()));
+                }
+                r
+            }))
+        }
+        _ => None,
+    };
+    let out_transcript = transcript.clone();
     let txo = tx.clone();
     let out_thread = std::thread::spawn(move || {
         let mut buf = [0u8; 8192];
@@ -361,6 +386,9 @@ pub fn boot(m: &Machine, o: &mut BootOptions) -> BootResult {
             };
             let now = Instant::now();
             let shown = sym.feed(&buf[..n]);
+            if let Some(t) = &out_transcript {
+                t.push(&shown);
+            }
             if passthrough {
                 let mut so = std::io::stdout().lock();
                 let _ = so.write_all(&shown);
@@ -380,6 +408,10 @@ pub fn boot(m: &Machine, o: &mut BootOptions) -> BootResult {
             let mut so = std::io::stdout().lock();
             let _ = so.write_all(&rest);
             let _ = so.flush();
+        }
+        if let Some(t) = &out_transcript {
+            t.push(&rest);
+            t.close();
         }
         partial.extend_from_slice(&rest);
         if !partial.is_empty() {
@@ -408,7 +440,11 @@ pub fn boot(m: &Machine, o: &mut BootOptions) -> BootResult {
     };
     // (stdout closed, stderr closed)
     let mut eof = (false, false);
-    let mut handle = |msg: Msg, res: &mut BootResult, eof: &mut (bool, bool)| match msg {
+    let mut script_failed: Option<String> = None;
+    let mut handle = |msg: Msg,
+                      res: &mut BootResult,
+                      eof: &mut (bool, bool),
+                      script_failed: &mut Option<String>| match msg {
         Msg::Line(at, line) => {
             let at = at.saturating_duration_since(t0);
             res.first_line.get_or_insert(at);
@@ -418,6 +454,9 @@ pub fn boot(m: &Machine, o: &mut BootOptions) -> BootResult {
         Msg::OutEof => eof.0 = true,
         Msg::Err(l) => res.stderr.push(l),
         Msg::ErrEof => eof.1 = true,
+        Msg::ScriptFailed(e) => {
+            script_failed.get_or_insert(e);
+        }
     };
 
     let deadline = o.timeout.filter(|d| !d.is_zero()).map(|d| t0 + d);
@@ -428,7 +467,14 @@ pub fn boot(m: &Machine, o: &mut BootOptions) -> BootResult {
             None => Duration::from_secs(3600),
         };
         match rx.recv_timeout(wait) {
-            Ok(msg) => handle(msg, &mut res, &mut eof),
+            Ok(msg) => {
+                handle(msg, &mut res, &mut eof, &mut script_failed);
+                if script_failed.is_some() {
+                    // Like a timeout: the NMI dump shows where it is stuck.
+                    timed_out = true;
+                    break;
+                }
+            }
             Err(mpsc::RecvTimeoutError::Timeout) if deadline.is_some() => {
                 timed_out = true;
                 break;
@@ -444,7 +490,7 @@ pub fn boot(m: &Machine, o: &mut BootOptions) -> BootResult {
         let grace = Instant::now() + Duration::from_secs(2);
         while !eof.0 {
             match rx.recv_timeout(grace.saturating_duration_since(Instant::now())) {
-                Ok(msg) => handle(msg, &mut res, &mut eof),
+                Ok(msg) => handle(msg, &mut res, &mut eof, &mut script_failed),
                 Err(_) => break,
             }
         }
@@ -457,12 +503,20 @@ pub fn boot(m: &Machine, o: &mut BootOptions) -> BootResult {
     let drain_until = Instant::now() + Duration::from_secs(2);
     while !(eof.0 && eof.1) {
         match rx.recv_timeout(drain_until.saturating_duration_since(Instant::now())) {
-            Ok(msg) => handle(msg, &mut res, &mut eof),
+            Ok(msg) => handle(msg, &mut res, &mut eof, &mut script_failed),
             Err(_) => break,
         }
     }
     let _ = out_thread.join();
     let _ = err_thread.join();
+    if let Some(t) = &transcript {
+        // The script thread ends with the output (closed by out_thread).
+        t.close();
+    }
+    let script_result = script_thread.map(|h| {
+        h.join()
+            .unwrap_or_else(|_| Err("the input script's thread panicked".into()))
+    });
     if let Some(t) = terminal {
         t.restore();
     }
@@ -471,7 +525,9 @@ pub fn boot(m: &Machine, o: &mut BootOptions) -> BootResult {
         l.split_once("terminating on signal ")
             .and_then(|(_, r)| r.split_whitespace().next()?.parse::<i32>().ok())
     });
-    res.end = if timed_out {
+    res.end = if let Some(e) = script_failed {
+        BootEnd::Script(e)
+    } else if timed_out {
         BootEnd::Timeout(o.timeout.unwrap_or_default())
     } else if let Some(sig) = sys::interrupted() {
         BootEnd::Interrupted(sig)
@@ -502,6 +558,18 @@ pub fn boot(m: &Machine, o: &mut BootOptions) -> BootResult {
             },
         }
     };
+    if let Some(Err(e)) = script_result
+        && !matches!(res.end, BootEnd::Script(_))
+    {
+        // The boot ended before the script did: a clean exit is a failure
+        // of the script; any other ending says more, the script's note
+        // goes with it.
+        if res.end == BootEnd::Kernel(0) {
+            res.end = BootEnd::Script(e);
+        } else {
+            res.stderr.push(format!("gmpos-boot: {e}"));
+        }
+    }
     res
 }
 

@@ -18,6 +18,9 @@
 //! | `expect`  | the boot must die (exit 2) printing this (repeat the key: every text, in order; a text starting with `^` must be on the line right after the previous text's) | none |
 //! | `expect_timeout` | `1`: the boot must instead time out (the runner's NMI dump), and each CPU's `NMI: cpu N` ... `NMI: cpu N end` block must be whole, one per CPU | `0` |
 //! | `maxcpus` | QEMU's `-smp N,maxcpus=M`: M CPU slots, only N present (the others are hot-pluggable, listed in the MADT as not enabled) | `N` |
+//! | `send`    | an input script step: type this on the serial console (escapes: `\n`, `\r`, `\t`, `\e`, `\\`, `\xHH`; see `script.rs`); repeat, in order with `await` | none |
+//! | `await`   | an input script step: wait until this text (same escapes) appears in the serial output after the previous `await`'s match; the test fails naming it if it does not within `await_timeout` | none |
+//! | `await_timeout` | seconds each `await` may wait         | `30`         |
 //! | `case`    | one case name; repeat, in order           | (at least 1) |
 //!
 //! One configuration is one element of smp × cpu × icount × uefi and is one
@@ -26,6 +29,7 @@
 use std::time::Duration;
 
 use crate::cli;
+use crate::script::{self, Step};
 
 /// Name of the ELF section that marks a test kernel.
 pub const SECTION: &str = ".gmpos_test";
@@ -45,6 +49,10 @@ pub struct TestSpec {
     pub expect_timeout: bool,
     /// QEMU's `maxcpus=` (CPU slots beyond the `smp` count that are present).
     pub maxcpus: Option<u32>,
+    /// The input script (`send=`/`await=` lines, in order).
+    pub script: Vec<Step>,
+    /// How long each `await` may wait.
+    pub await_timeout: Duration,
     pub cases: Vec<String>,
 }
 
@@ -141,6 +149,8 @@ pub fn parse(bytes: &[u8]) -> Result<TestSpec, String> {
         expect: None,
         expect_timeout: false,
         maxcpus: None,
+        script: Vec::new(),
+        await_timeout: Duration::from_secs(30),
         cases: Vec::new(),
     };
     let mut seen: Vec<String> = Vec::new();
@@ -157,7 +167,7 @@ pub fn parse(bytes: &[u8]) -> Result<TestSpec, String> {
         };
         let (key, value) = (key.trim(), value.trim());
         let bad = |e: String| format!("{SECTION} line {}: {e}", n + 1);
-        if key != "case" && key != "expect" {
+        if !matches!(key, "case" | "expect" | "send" | "await") {
             if seen.iter().any(|k| k == key) {
                 return Err(bad(format!("key `{key}` given twice")));
             }
@@ -195,6 +205,13 @@ pub fn parse(bytes: &[u8]) -> Result<TestSpec, String> {
                     None => value.to_string(),
                 })
             }
+            "send" => spec.script.push(Step::Send(
+                script::unescape(value).map_err(|e| bad(format!("`send`: {e}")))?,
+            )),
+            "await" => spec.script.push(Step::Await(
+                script::unescape(value).map_err(|e| bad(format!("`await`: {e}")))?,
+            )),
+            "await_timeout" => spec.await_timeout = cli::parse_timeout(value).map_err(bad)?,
             "case" => {
                 if value.is_empty() || value.contains([',', ' ', '\t', '[', ']']) {
                     return Err(bad(format!(
@@ -208,7 +225,7 @@ pub fn parse(bytes: &[u8]) -> Result<TestSpec, String> {
             }
             _ => {
                 return Err(bad(format!(
-                    "unknown key `{key}` (known: smp, cpu, icount, uefi, mem, timeout, args, expect, expect_timeout, maxcpus, case)"
+                    "unknown key `{key}` (known: smp, cpu, icount, uefi, mem, timeout, args, expect, expect_timeout, maxcpus, send, await, await_timeout, case)"
                 )));
             }
         }
@@ -221,6 +238,11 @@ pub fn parse(bytes: &[u8]) -> Result<TestSpec, String> {
     {
         return Err(format!(
             "{SECTION}: `maxcpus={max}` is below `smp={n}` (QEMU refuses it)"
+        ));
+    }
+    if spec.await_timeout.is_zero() && !spec.script.is_empty() {
+        return Err(format!(
+            "{SECTION}: `await_timeout=0` would let an `await` wait forever"
         ));
     }
     if spec.expect_timeout && spec.expect.is_none() {
@@ -308,6 +330,48 @@ mod tests {
                 .contains("key=value")
         );
         assert!(parse(&[0xff, b'\n']).is_err());
+    }
+
+    #[test]
+    fn input_script() {
+        let s = parse(
+            br"case=a
+            await=gmpos>\x20
+            send=ps\n
+            await=goroutine
+            send=\e[A\x03
+            await_timeout=5",
+        )
+        .unwrap();
+        assert_eq!(
+            s.script,
+            vec![
+                Step::Await(b"gmpos> ".to_vec()),
+                Step::Send(b"ps\n".to_vec()),
+                Step::Await(b"goroutine".to_vec()),
+                Step::Send(b"\x1b[A\x03".to_vec()),
+            ]
+        );
+        assert_eq!(s.await_timeout, Duration::from_secs(5));
+        assert_eq!(
+            parse(b"case=a").unwrap().await_timeout,
+            Duration::from_secs(30)
+        );
+        let e = parse(b"case=a\nsend=\\q").unwrap_err();
+        assert!(
+            e.contains("line 2: `send`: ") && e.contains("unknown escape"),
+            "{e}"
+        );
+        assert!(
+            parse(b"case=a\nawait=")
+                .unwrap_err()
+                .contains("`await`: an empty text")
+        );
+        assert!(
+            parse(b"case=a\nawait=x\nawait_timeout=0")
+                .unwrap_err()
+                .contains("wait forever")
+        );
     }
 
     #[test]

@@ -212,6 +212,8 @@ fn run_job(ctx: &Ctx, job: &Job) {
                 passthrough: false,
                 on_line: &mut on_line,
                 symbolize: Some(ctx.kernel.to_path_buf()),
+                script: &ctx.spec.script,
+                await_timeout: ctx.spec.await_timeout,
             };
             qemu::boot(&machine, &mut o)
         }

@@ -6,6 +6,7 @@
 //! | word            | meaning                                           | default |
 //! |-----------------|---------------------------------------------------|---------|
 //! | `exit`          | power QEMU off when `main` is done                | stay up |
+//! | `noinput`       | nothing types on the console (the runner's stdin is not a terminal): no shell, power off after `main` | shell |
 //! | `heap=SIZE`     | kernel heap size (`K`, `M`, `G` suffixes)          | 64M     |
 //! | `gomaxprocs=N`  | number of Ps (1..=CPUs)                            | CPUs    |
 //! | `maxstack=SIZE` | goroutine stack limit (Go's `debug.SetMaxStack`)   | 512K    |
@@ -113,6 +114,9 @@ pub enum Traceback {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config<'a> {
     pub exit: bool,
+    /// `noinput`: nothing can type on the console (the runner adds it when
+    /// its stdin is not a terminal): the kernel binary starts no shell.
+    pub noinput: bool,
     pub heap_size: usize,
     pub gomaxprocs: Option<usize>,
     pub maxstack: usize,
@@ -149,6 +153,7 @@ impl Default for Config<'_> {
     fn default() -> Self {
         Config {
             exit: false,
+            noinput: false,
             heap_size: DEFAULT_HEAP,
             gomaxprocs: None,
             maxstack: DEFAULT_MAXSTACK,
@@ -238,6 +243,7 @@ pub fn parse<'a>(line: &'a str, mut report: impl FnMut(Error<'a>)) -> Config<'a>
         let Some((key, value)) = word.split_once('=') else {
             match word {
                 "exit" => c.exit = true,
+                "noinput" => c.noinput = true,
                 "stress" => c.stress.on = true,
                 _ => report(Error::UnknownKey(word)),
             }
@@ -381,6 +387,8 @@ mod tests {
         );
         assert!(errs.is_empty(), "{errs:?}");
         assert!(c.exit);
+        assert!(!c.noinput);
+        assert!(parse("noinput", |_| {}).noinput);
         assert_eq!(c.heap_size, 16 << 20);
         assert_eq!(c.gomaxprocs, Some(2));
         assert_eq!(c.maxstack, 64 << 10);

@@ -29,6 +29,7 @@ pub mod demos;
 pub mod lock;
 pub mod pool;
 pub mod sched;
+pub mod shell;
 pub mod stress;
 pub mod sync;
 pub mod time;

@@ -1,9 +1,11 @@
 //! The gmpos kernel that `make run` boots: the banner, then a showcase of
 //! the scheduler (goroutines on every CPU, a WaitGroup, sleep next to a
 //! goroutine that never yields, Go's `schedtrace` line, a traceback), then
-//! it stays up. With `exit` on the command line it powers off afterwards.
-//! With `demo=NAME` it runs that demo (`kernel/src/demos/`) instead of the
-//! showcase.
+//! it hands over to the serial shell and returns (the shell keeps the
+//! kernel up until `halt`). With `demo=NAME` it runs that demo
+//! (`kernel/src/demos/`) instead of the showcase, then the same. With
+//! `exit` (or `noinput`, no console input) on the command line it powers
+//! off instead of starting the shell.
 #![no_std]
 #![no_main]
 
@@ -98,19 +100,31 @@ fn main() {
     println!("5. main's own traceback (Go's debug.PrintStack), symbolised by the runner:");
     gmpos::print_stack();
     println!();
-    if !gmpos::config().exit {
-        println!(
-            "gmpos: showcase done; staying up (Ctrl-A x quits QEMU; ARGS=exit powers off after the showcase)"
-        );
-        loop {
-            sleep(Duration::from_secs(3600));
-        }
+    hand_over("showcase");
+}
+
+/// After the showcase or a `demo=`: power off with `exit` or without
+/// console input, else start the serial shell and return (main hands over
+/// by returning: the shell holds the kernel up until `halt`; README: The
+/// serial shell).
+fn hand_over(what: &str) {
+    let cfg = gmpos::config();
+    if cfg.exit {
+        println!("gmpos: {what} done; powering off (exit)");
+    } else if cfg.noinput {
+        // Nothing can type (the runner's stdin is not a terminal: CI, a
+        // pipe): a shell would only wait, so end like `exit`.
+        println!("gmpos: {what} done; no console input (stdin is not a terminal): powering off");
+    } else if gmpos::shell::start() {
+        println!("gmpos: {what} done; the serial shell is up (Ctrl-A x quits QEMU)");
+    } else {
+        println!("gmpos: {what} done; no shell, powering off");
     }
-    println!("gmpos: showcase done; powering off (exit)");
 }
 
 /// `demo=NAME`: runs it on a context of its own (nobody cancels it here:
-/// the deadlock demo's deadlock is then Go's fatal one, status 2). A demo's
+/// the deadlock demo's deadlock is then Go's fatal one, status 2, since
+/// the shell, which turns deadlocks into reports, is not up yet). A demo's
 /// `Err` is printed and is exit status 1 with `exit` (Go's `log.Fatal`).
 fn run_demo(demo: &gmpos::demos::Demo) {
     let (ctx, _cancel) = gmpos::Context::background().with_cancel();
@@ -118,16 +132,8 @@ fn run_demo(demo: &gmpos::demos::Demo) {
     if let Err(e) = &result {
         println!("{e}");
     }
-    if !gmpos::config().exit {
-        println!(
-            "gmpos: demo {} done; staying up (Ctrl-A x quits QEMU)",
-            demo.name
-        );
-        loop {
-            sleep(Duration::from_secs(3600));
-        }
-    }
-    if result.is_err() {
+    if result.is_err() && gmpos::config().exit {
         gmpos::exit(1);
     }
+    hand_over(&alloc::format!("demo {}", demo.name));
 }

@@ -212,6 +212,15 @@ pub fn boot(
 /// collected by `#[gmpos::test]` instead, so this is never called.
 pub fn harness(_: &[&dyn Fn()]) {}
 
+/// The serial shell (`kernel/src/shell/`): test kernels start it from a
+/// case (which then returns: the shell holds the kernel up) and drive it
+/// with the runner's input script (`send=`/`await=`); they may add demos
+/// of their own to `run`.
+pub mod shell {
+    pub use crate::shell::demo::{Demo, register as register_demo};
+    pub use crate::shell::start;
+}
+
 /// Scheduler internals: what tests of the scheduler itself observe or
 /// provoke, beyond what a Go program can (`gmpos::go`, `gosched`, ...).
 pub mod sched {

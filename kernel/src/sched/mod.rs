@@ -84,6 +84,8 @@ pub mod spin;
 #[cfg(target_os = "none")]
 pub mod stack;
 #[cfg(target_os = "none")]
+pub mod stayup;
+#[cfg(target_os = "none")]
 pub mod stw;
 #[cfg(target_os = "none")]
 pub mod tick;

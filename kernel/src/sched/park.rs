@@ -251,6 +251,9 @@ fn ready(gp: NonNull<G>, to: crate::trace::ReadyTo, put: impl FnOnce(NonNull<G>)
         |g| {
             g.set_wait_reason(WaitReason::Zero);
             end_external_wait(g);
+            if !g.system.load(Ordering::Relaxed) {
+                super::deadlock::note_user_ready();
+            }
         },
         |_| {
             // Stay on this CPU (and P) while pushing into its ring.
@@ -265,9 +268,17 @@ fn ready(gp: NonNull<G>, to: crate::trace::ReadyTo, put: impl FnOnce(NonNull<G>)
 /// interrupt source (a channel that interrupt handlers feed): while it is
 /// parked, the deadlock check does not call the program dead, since an
 /// interrupt may still wake it. Readying it ends the mark.
+///
+/// Only user goroutines count: `checkdead` ignores system goroutines, and
+/// the serial shell (a system goroutine always parked on the UART's
+/// channel) would otherwise make every deadlock of a demo it runs look
+/// like "still waiting for an interrupt", never reported.
 pub fn external_wait() {
     // SAFETY: called by a goroutine about to park (getg is live).
     let g = unsafe { &*getg() };
+    if g.system.load(Ordering::Relaxed) {
+        return;
+    }
     if !g.external_wait.swap(true, Ordering::SeqCst) {
         super::schedt::SCHED
             .nexternal

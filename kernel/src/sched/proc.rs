@@ -71,7 +71,11 @@ pub fn init(cfg: &crate::cmdline::Config, ncpu: usize, main: fn()) -> ! {
             main();
             super::tracing::trace_stop();
             super::tracing::stop_cpu_profile();
-            crate::panic::exit(0)
+            // A console holding the kernel up (the shell): goroutine 1
+            // ends, the machine stays (`stayup.rs`).
+            if !super::stayup::held() {
+                crate::panic::exit(0)
+            }
         },
         "main",
         super::spawn::Kind::User,

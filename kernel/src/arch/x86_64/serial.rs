@@ -88,3 +88,40 @@ pub fn raw_write(bytes: &[u8]) {
         unsafe { thr.write(b) };
     }
 }
+
+/// COM1's ISA IRQ line (routed through the IOAPIC, overrides applied).
+pub const COM1_IRQ: u8 = 4;
+
+/// Turns on COM1's "received data available" interrupt: IER bit 0, and
+/// MCR's OUT2 (bit 3), which on a PC gates the UART's interrupt line onto
+/// the ISA bus (QEMU models the gate). The transmit
+/// side keeps polling (no THR-empty interrupt): output never waits for an
+/// interrupt, so it works from any context.
+pub fn enable_rx_interrupt() {
+    let mut ier = Port::<u8>::new(COM1 + 1);
+    let mut mcr = Port::<u8>::new(COM1 + 4);
+    // SAFETY: COM1's interrupt-enable and modem-control registers; the
+    // console set the line up (DLAB clear), and only receive interrupts are
+    // enabled, which no other code expects to be off.
+    unsafe {
+        let m = mcr.read();
+        mcr.write(m | 0x08); // OUT2 (the driver sets it too; kept on)
+        ier.write(0x01);
+    }
+}
+
+/// One received byte, if the UART holds one (LSR bit 0, then RBR). Reading
+/// RBR acknowledges the receive interrupt once the FIFO is empty.
+pub fn rx_byte() -> Option<u8> {
+    let mut lsr = Port::<u8>::new(COM1 + 5);
+    let mut rbr = Port::<u8>::new(COM1);
+    // SAFETY: reading LSR has no side effect on the data; reading RBR takes
+    // the byte LSR said is there (only the receive interrupt handler and
+    // the shell's start-up drain read it).
+    unsafe {
+        if lsr.read() & 0x01 == 0 {
+            return None;
+        }
+        Some(rbr.read())
+    }
+}
