@@ -254,6 +254,9 @@ pub mod sched {
     pub use crate::sched::m::{getg, m};
     /// P `i` (Go's `allp[i]`): per-P counters and run queues.
     pub use crate::sched::p::p;
+    /// The history knobs (`sched=gm`, `steal=off`, ...): the knob tests
+    /// read and set them (`knobs::set`, `describe`, `current`).
+    pub use crate::sched::knobs;
     /// Marks the current goroutine as waiting on an interrupt source.
     pub use crate::sched::park::external_wait;
     /// (async, cooperative, refused) preemption counts: preemption tests

@@ -28,7 +28,11 @@ impl Machine for Cpu<'_> {
         if SCHED.runqsize.load(Ordering::SeqCst) != 0 || SCHED.nwoken.load(Ordering::SeqCst) != 0 {
             return true;
         }
-        (0..gomaxprocs()).any(|i| !p(i).runq.is_empty())
+        // With stealing off (`steal=off`, `sched=gm`) other Ps' rings are
+        // not work this M may take: counting them would make it take its P
+        // back, find nothing and idle again, round after round, while a
+        // busy P holds the work (which that P runs itself).
+        super::knobs::steal() && (0..gomaxprocs()).any(|i| !p(i).runq.is_empty())
     }
 
     fn work_before_halt(&self, m: usize) -> bool {

@@ -51,6 +51,14 @@ pub struct PCounters {
     /// victim was running), and attempts without one (it was not).
     pub runnext_backoffs: AtomicU64,
     pub runnext_no_backoff: AtomicU64,
+    /// Local-queue use (the history knobs' tests, `put.rs`): Gs put into
+    /// the ring (by `runqput`, or a batch from the global queue) and into
+    /// `runnext`; Gs this P took from its ring and from its `runnext`.
+    /// Written by the owner only (steals are counted above).
+    pub ring_puts: AtomicU64,
+    pub runnext_puts: AtomicU64,
+    pub ring_gets: AtomicU64,
+    pub runnext_gets: AtomicU64,
 }
 
 pub struct P {
@@ -96,6 +104,10 @@ impl P {
                 preempt_refused: AtomicU64::new(0),
                 runnext_backoffs: AtomicU64::new(0),
                 runnext_no_backoff: AtomicU64::new(0),
+                ring_puts: AtomicU64::new(0),
+                runnext_puts: AtomicU64::new(0),
+                ring_gets: AtomicU64::new(0),
+                runnext_gets: AtomicU64::new(0),
             },
             slice: Slice::new(),
             timers: PTimers::new(),

@@ -216,6 +216,10 @@ pub trait FindSources {
 /// 6. `netpoll`;
 /// 7. if [`may_spin`]: become spinning and steal ([`steal_work`]).
 ///
+/// The history knobs ([`Mode`]) cut this short: `sched=gm` stops after one
+/// global G (step 1, then the global queue only), `steal=off` before step
+/// 7, `spin=off` steals in step 7 without becoming spinning.
+///
 /// # Expired slices: serve what waited, not what the slice produced
 ///
 /// Go serves the local queue first except on the 61st tick. With
@@ -240,9 +244,18 @@ pub trait FindSources {
 ///   G in it is younger than the slice), and at the latest after the older
 ///   local Gs, which are finite, have run; the 61st-tick check still
 ///   applies on top.
-pub fn find_runnable_fast<S: FindSources + ?Sized>(s: &mut S) -> Option<(S::G, bool)> {
+pub fn find_runnable_fast<S: FindSources + ?Sized>(s: &mut S, mode: Mode) -> Option<(S::G, bool)> {
     if let Some(g) = s.woken_get() {
         return Some((g, false));
+    }
+    if mode.gm {
+        // Go 1.0's `schedule`: `gget()` under `sched.lock`, nothing else.
+        // The expiry flag only orders local queues, which are unused here.
+        s.take_slice_expired();
+        if s.global_len_hint() != 0 {
+            return s.global_get_one().map(|g| (g, false));
+        }
+        return None;
     }
     let expired = s.take_slice_expired();
     if check_global_first(s.schedtick(), s.global_len_hint())
@@ -271,6 +284,14 @@ pub fn find_runnable_fast<S: FindSources + ?Sized>(s: &mut S) -> Option<(S::G, b
     if let Some(g) = s.netpoll() {
         return Some((g, false));
     }
+    if !mode.steal {
+        return None;
+    }
+    if !mode.spin {
+        // `spin=off`: one pass over the victims as a non-spinning M (not in
+        // `nmspinning`, so not limited by `may_spin`), then sleep.
+        return steal_work(s).map(|g| (g, false));
+    }
     let st = s.spin_state();
     if may_spin(st.spinning, st.nmspinning, st.gomaxprocs, st.npidle) {
         if !st.spinning {
@@ -282,6 +303,38 @@ pub fn find_runnable_fast<S: FindSources + ?Sized>(s: &mut S) -> Option<(S::G, b
         }
     }
     None
+}
+
+/// Which of findRunnable's steps the history knobs (`knobs.rs`) leave on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Mode {
+    /// `sched=gm` (Go 1.0): timer-woken Gs, then one G from the global
+    /// queue; nothing local, no stealing.
+    pub gm: bool,
+    /// `steal=on`: steal when nothing else was found.
+    pub steal: bool,
+    /// `spin=on`: steal as a spinning M (Go 1.1+), limited by [`may_spin`];
+    /// off: one pass as a non-spinning M.
+    pub spin: bool,
+}
+
+impl Mode {
+    /// Today's scheduler (every knob at its default).
+    pub const GMP: Mode = Mode {
+        gm: false,
+        steal: true,
+        spin: true,
+    };
+
+    /// From the knobs' flag word (`knobs::flags`).
+    pub const fn from_flags(f: u32) -> Mode {
+        use super::knobs::{GM, NO_SPIN, NO_STEAL};
+        Mode {
+            gm: f & GM != 0,
+            steal: f & (NO_STEAL | GM) == 0,
+            spin: f & NO_SPIN == 0,
+        }
+    }
 }
 
 /// Go: `stealWork` (the run-queue part): [`STEAL_TRIES`] rounds, each over
@@ -411,7 +464,11 @@ mod tests {
         }
 
         fn found(&mut self) -> Option<(usize, bool)> {
-            find_runnable_fast(self).map(|(g, inh)| (id(g), inh))
+            self.found_in(Mode::GMP)
+        }
+
+        fn found_in(&mut self, mode: Mode) -> Option<(usize, bool)> {
+            find_runnable_fast(self, mode).map(|(g, inh)| (id(g), inh))
         }
     }
 
@@ -863,6 +920,62 @@ mod tests {
             let at = served.expect("the global G never ran");
             assert!(at <= 3, "the global G ran only at expiry {at}");
         }
+    }
+
+    #[test]
+    fn mode_from_flags() {
+        use crate::sched::knobs::{GM, NO_SPIN, NO_STEAL, PREEMPT_COOP};
+        assert_eq!(Mode::from_flags(0), Mode::GMP);
+        assert_eq!(Mode::from_flags(PREEMPT_COOP), Mode::GMP);
+        let gm = Mode::from_flags(GM);
+        assert!(gm.gm && !gm.steal);
+        assert!(!Mode::from_flags(NO_STEAL).steal);
+        assert!(!Mode::from_flags(NO_SPIN).spin && Mode::from_flags(NO_SPIN).steal);
+    }
+
+    #[test]
+    fn gm_takes_only_woken_and_global_gs_one_at_a_time() {
+        let gm = Mode::from_flags(crate::sched::knobs::GM);
+        let mut w = World::new(2);
+        w.local_put(0, 1, true);
+        w.local_put(0, 2, false);
+        w.local_put(1, 3, false);
+        w.global_push(10);
+        w.global_push(11);
+        w.woken_push(20);
+        w.slice_expired = true;
+        assert_eq!(w.found_in(gm), Some((20, false)));
+        assert_eq!(w.found_in(gm), Some((10, false)));
+        assert_eq!(w.found_in(gm), Some((11, false)));
+        // Local rings are never read, victims never tried, nothing batched.
+        assert_eq!(w.found_in(gm), None);
+        assert_eq!(w.calls, [Call::GlobalOne, Call::GlobalOne]);
+        assert_eq!((w.ps[0].len(), w.ps[1].len()), (2, 1));
+    }
+
+    #[test]
+    fn steal_off_never_steals_nor_spins() {
+        let mode = Mode::from_flags(crate::sched::knobs::NO_STEAL);
+        let mut w = World::new(4);
+        w.local_put(1, 5, false);
+        w.local_put(2, 6, true);
+        assert_eq!(w.found_in(mode), None);
+        assert_eq!(w.calls, [Call::Local, Call::Netpoll]);
+        assert!(!w.spin.spinning);
+        // Own and global work is still found.
+        w.global_push(7);
+        assert_eq!(w.found_in(mode), Some((7, false)));
+    }
+
+    #[test]
+    fn spin_off_steals_without_becoming_spinning_even_past_the_spinner_limit() {
+        let mode = Mode::from_flags(crate::sched::knobs::NO_SPIN);
+        let mut w = World::new(4);
+        w.spin.nmspinning = 2; // may_spin would say no
+        w.local_put(1, 5, false);
+        assert_eq!(w.found_in(mode), Some((5, false)));
+        assert!(!w.calls.contains(&Call::BecomeSpinning));
+        assert!(!w.spin.spinning);
     }
 
     #[test]

@@ -48,6 +48,9 @@ pub fn init(cfg: &crate::cmdline::Config, ncpu: usize, main: fn()) -> ! {
         }
         None => ncpu,
     };
+    // The history knobs (`slice=` among them) before any G is queued:
+    // `sched=gm` decides where even `main` goes.
+    super::knobs::init(&cfg.knobs());
     SCHED.ncpu.store(ncpu as u32, Ordering::Relaxed);
     SCHED.gomaxprocs.store(procs as u32, Ordering::Relaxed);
     STEAL_ORDER.write().reset(procs as u32);
@@ -90,7 +93,6 @@ pub fn init(cfg: &crate::cmdline::Config, ncpu: usize, main: fn()) -> ! {
             0,
         );
     }
-    super::preempt::set_slice_ns(cfg.slice_ns);
     super::tick::init();
     SCHED.mainstarted.store(true, Ordering::Release);
     mstart(0)
@@ -215,7 +217,16 @@ fn find_runnable(mp: &M) -> (NonNull<G>, bool) {
             timers::run_funcs_due(pp, now);
         }
         timers::run_others_funcs_due(pp, now);
-        if let Some(found) = policy::find_runnable_fast(&mut Queues { mp, pp, now }) {
+        let mode = policy::Mode::from_flags(super::knobs::flags());
+        if !mode.spin && SCHED.idle.is_spinning(mp.id) {
+            // `spin=off`: an M handed a P by wakep (counted spinning by the
+            // hand-off) stops spinning before it looks at any queue, so a
+            // producer that saw the count has published before our scan
+            // (knobs.rs: `spin=off`). No wake-up of another M: with nothing
+            // found each would wake the next, for ever.
+            SCHED.idle.stop_spinning(mp.id);
+        }
+        if let Some(found) = policy::find_runnable_fast(&mut Queues { mp, pp, now }, mode) {
             return found;
         }
         if SCHED.gcwaiting.load(Ordering::Acquire) {
@@ -253,7 +264,11 @@ impl FindSources for Queues<'_> {
     }
 
     fn local_get_waiting(&mut self) -> Option<NonNull<G>> {
-        self.pp.runq.get_older_than(self.pp.slice.mark())
+        let g = self.pp.runq.get_older_than(self.pp.slice.mark());
+        if g.is_some() {
+            super::put::bump(&self.pp.counters.ring_gets);
+        }
+        g
     }
 
     fn global_get_one(&mut self) -> Option<NonNull<G>> {
@@ -270,7 +285,16 @@ impl FindSources for Queues<'_> {
     }
 
     fn local_get(&mut self) -> Option<(NonNull<G>, bool)> {
-        self.pp.runq.get()
+        let got = self.pp.runq.get();
+        if let Some((_, from_runnext)) = got {
+            let c = &self.pp.counters;
+            super::put::bump(if from_runnext {
+                &c.runnext_gets
+            } else {
+                &c.ring_gets
+            });
+        }
+        got
     }
 
     fn global_get_batch(&mut self) -> Option<NonNull<G>> {
@@ -283,10 +307,13 @@ impl FindSources for Queues<'_> {
             policy::GLOBAL_BATCH_MAX,
         );
         SCHED.runqsize.store(q.len(), Ordering::Release);
+        let taken = (before - q.len()) as u64;
         self.pp
             .counters
             .global_takes
-            .fetch_add((before - q.len()) as u64, Ordering::Relaxed);
+            .fetch_add(taken, Ordering::Relaxed);
+        // All but the returned G went into the ring.
+        super::put::bump_by(&self.pp.counters.ring_puts, taken.saturating_sub(1));
         g
     }
 
