@@ -225,8 +225,16 @@ impl fmt::Display for NonDefault {
             }
             Ok(())
         };
-        field(f, k.model != d.model, format_args!("sched={}", k.model.name()))?;
-        field(f, k.steal != d.steal, format_args!("steal={}", on_off(k.steal)))?;
+        field(
+            f,
+            k.model != d.model,
+            format_args!("sched={}", k.model.name()),
+        )?;
+        field(
+            f,
+            k.steal != d.steal,
+            format_args!("steal={}", on_off(k.steal)),
+        )?;
         field(
             f,
             k.runnext != d.runnext,

@@ -52,13 +52,20 @@ pub struct PCounters {
     pub runnext_backoffs: AtomicU64,
     pub runnext_no_backoff: AtomicU64,
     /// Local-queue use (the history knobs' tests, `put.rs`): Gs put into
-    /// the ring (by `runqput`, or a batch from the global queue) and into
-    /// `runnext`; Gs this P took from its ring and from its `runnext`.
-    /// Written by the owner only (steals are counted above).
-    pub ring_puts: AtomicU64,
+    /// this P's local queue (by `runqput`, or in a batch from the global
+    /// queue), `runnext` included, and those of them put into `runnext`;
+    /// Gs this P took from its local queue, and those of them `runqget`
+    /// took from `runnext`. Written by the owner only (steals are counted
+    /// above).
+    pub local_puts: AtomicU64,
     pub runnext_puts: AtomicU64,
-    pub ring_gets: AtomicU64,
+    pub local_gets: AtomicU64,
     pub runnext_gets: AtomicU64,
+    /// Times this P's M became a spinning M in findRunnable (Go:
+    /// `becomeSpinning`), and spin rounds of Mutex waiters while running
+    /// on it (`spin.rs`): both 0 with `spin=off`.
+    pub spinning_starts: AtomicU64,
+    pub mutex_spins: AtomicU64,
 }
 
 pub struct P {
@@ -104,10 +111,12 @@ impl P {
                 preempt_refused: AtomicU64::new(0),
                 runnext_backoffs: AtomicU64::new(0),
                 runnext_no_backoff: AtomicU64::new(0),
-                ring_puts: AtomicU64::new(0),
+                local_puts: AtomicU64::new(0),
                 runnext_puts: AtomicU64::new(0),
-                ring_gets: AtomicU64::new(0),
+                local_gets: AtomicU64::new(0),
                 runnext_gets: AtomicU64::new(0),
+                spinning_starts: AtomicU64::new(0),
+                mutex_spins: AtomicU64::new(0),
             },
             slice: Slice::new(),
             timers: PTimers::new(),

@@ -266,7 +266,7 @@ impl FindSources for Queues<'_> {
     fn local_get_waiting(&mut self) -> Option<NonNull<G>> {
         let g = self.pp.runq.get_older_than(self.pp.slice.mark());
         if g.is_some() {
-            super::put::bump(&self.pp.counters.ring_gets);
+            super::put::bump(&self.pp.counters.local_gets);
         }
         g
     }
@@ -288,11 +288,10 @@ impl FindSources for Queues<'_> {
         let got = self.pp.runq.get();
         if let Some((_, from_runnext)) = got {
             let c = &self.pp.counters;
-            super::put::bump(if from_runnext {
-                &c.runnext_gets
-            } else {
-                &c.ring_gets
-            });
+            super::put::bump(&c.local_gets);
+            if from_runnext {
+                super::put::bump(&c.runnext_gets);
+            }
         }
         got
     }
@@ -313,7 +312,7 @@ impl FindSources for Queues<'_> {
             .global_takes
             .fetch_add(taken, Ordering::Relaxed);
         // All but the returned G went into the ring.
-        super::put::bump_by(&self.pp.counters.ring_puts, taken.saturating_sub(1));
+        super::put::bump_by(&self.pp.counters.local_puts, taken.saturating_sub(1));
         g
     }
 
@@ -327,6 +326,7 @@ impl FindSources for Queues<'_> {
     }
 
     fn become_spinning(&mut self) {
+        super::put::bump(&self.pp.counters.spinning_starts);
         SCHED.idle.become_spinning(self.mp.id);
     }
 

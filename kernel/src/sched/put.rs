@@ -4,7 +4,7 @@
 //!
 //! Every goroutine-context put into a P's local queue goes through here
 //! (`go`, `goready`, `goyield`), which is also where ring use is counted
-//! (`PCounters::ring_puts`, `runnext_puts`: the knob tests show them zero).
+//! (`PCounters::local_puts`, `runnext_puts`: the knob tests show them zero).
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicU64, Ordering};
 
@@ -24,11 +24,10 @@ pub(super) fn runqput(pp: &P, gp: NonNull<G>, next: bool) {
         return;
     }
     let next = next && f & knobs::NO_RUNNEXT == 0;
-    bump(if next {
-        &pp.counters.runnext_puts
-    } else {
-        &pp.counters.ring_puts
-    });
+    bump(&pp.counters.local_puts);
+    if next {
+        bump(&pp.counters.runnext_puts);
+    }
     pp.runq.put(gp, next, globrunqputbatch);
 }
 

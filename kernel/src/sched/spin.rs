@@ -37,6 +37,11 @@ pub fn can_spin(iter: u32) -> bool {
 
 /// Go: `sync_runtime_doSpin`: one spin round.
 pub fn do_spin() {
+    // Counted for the `spin=` knob's test. Goroutine context: we may move
+    // to another CPU meanwhile, hence the locked add (not a hot path).
+    if let Some(pp) = getm().p() {
+        pp.counters.mutex_spins.fetch_add(1, Ordering::Relaxed);
+    }
     for _ in 0..ACTIVE_SPIN_CNT {
         core::hint::spin_loop();
     }
