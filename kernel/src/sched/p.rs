@@ -51,16 +51,15 @@ pub struct PCounters {
     /// victim was running), and attempts without one (it was not).
     pub runnext_backoffs: AtomicU64,
     pub runnext_no_backoff: AtomicU64,
-    /// Local-queue use (the history knobs' tests, `put.rs`): Gs put into
-    /// this P's local queue (by `runqput`, or in a batch from the global
-    /// queue), `runnext` included, and those of them put into `runnext`;
-    /// Gs this P took from its local queue, and those of them `runqget`
-    /// took from `runnext`. Written by the owner only (steals are counted
-    /// above).
-    pub local_puts: AtomicU64,
+    /// Local-queue use (the history knobs' tests, `put.rs`): Gs `runqput`
+    /// put into `runnext`, and straight into the ring's tail (a `runnext` G
+    /// pushed out to the ring is not counted again; batches from the global
+    /// queue and steals are counted as `global_takes`, `gs_stolen`). Only
+    /// the owner writes them. Go's and gmpos's gets are not counted: the
+    /// puts show whether the local queue is used at all, without a cost on
+    /// every schedule.
+    pub ring_puts: AtomicU64,
     pub runnext_puts: AtomicU64,
-    pub local_gets: AtomicU64,
-    pub runnext_gets: AtomicU64,
     /// Times this P's M became a spinning M in findRunnable (Go:
     /// `becomeSpinning`), and spin rounds of Mutex waiters while running
     /// on it (`spin.rs`): both 0 with `spin=off`.
@@ -111,10 +110,8 @@ impl P {
                 preempt_refused: AtomicU64::new(0),
                 runnext_backoffs: AtomicU64::new(0),
                 runnext_no_backoff: AtomicU64::new(0),
-                local_puts: AtomicU64::new(0),
+                ring_puts: AtomicU64::new(0),
                 runnext_puts: AtomicU64::new(0),
-                local_gets: AtomicU64::new(0),
-                runnext_gets: AtomicU64::new(0),
                 spinning_starts: AtomicU64::new(0),
                 mutex_spins: AtomicU64::new(0),
             },

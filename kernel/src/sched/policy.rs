@@ -154,6 +154,12 @@ pub trait FindSources {
         None
     }
 
+    /// The history knobs' say in this round (`knobs.rs`). Default: today's
+    /// scheduler.
+    fn mode(&self) -> Mode {
+        Mode::GMP
+    }
+
     /// The counters for the spinning rule.
     fn spin_state(&self) -> SpinState;
 
@@ -216,8 +222,9 @@ pub trait FindSources {
 /// 6. `netpoll`;
 /// 7. if [`may_spin`]: become spinning and steal ([`steal_work`]).
 ///
-/// The history knobs ([`Mode`]) cut this short: `sched=gm` stops after one
-/// global G (step 1, then the global queue only), `steal=off` before step
+/// The history knobs ([`Mode`], read only when step 4 found nothing) cut
+/// this short: `sched=gm` takes one global G instead of step 5's batch and
+/// stops (its local queues are always empty), `steal=off` stops before step
 /// 7, `spin=off` steals in step 7 without becoming spinning.
 ///
 /// # Expired slices: serve what waited, not what the slice produced
@@ -244,18 +251,9 @@ pub trait FindSources {
 ///   G in it is younger than the slice), and at the latest after the older
 ///   local Gs, which are finite, have run; the 61st-tick check still
 ///   applies on top.
-pub fn find_runnable_fast<S: FindSources + ?Sized>(s: &mut S, mode: Mode) -> Option<(S::G, bool)> {
+pub fn find_runnable_fast<S: FindSources + ?Sized>(s: &mut S) -> Option<(S::G, bool)> {
     if let Some(g) = s.woken_get() {
         return Some((g, false));
-    }
-    if mode.gm {
-        // Go 1.0's `schedule`: `gget()` under `sched.lock`, nothing else.
-        // The expiry flag only orders local queues, which are unused here.
-        s.take_slice_expired();
-        if s.global_len_hint() != 0 {
-            return s.global_get_one().map(|g| (g, false));
-        }
-        return None;
     }
     let expired = s.take_slice_expired();
     if check_global_first(s.schedtick(), s.global_len_hint())
@@ -275,6 +273,18 @@ pub fn find_runnable_fast<S: FindSources + ?Sized>(s: &mut S, mode: Mode) -> Opt
     }
     if let Some((g, inherit)) = s.local_get() {
         return Some((g, inherit && !expired));
+    }
+    // The history knobs, read only once the local queue came up empty: the
+    // usual path pays nothing for them.
+    let mode = s.mode();
+    if mode.gm {
+        // Go 1.0's `schedule`: `gget()` under `sched.lock`, one G, nothing
+        // else (the rings are empty: `runqput` puts every G in the global
+        // queue, and no batch moves any into a ring).
+        if s.global_len_hint() != 0 {
+            return s.global_get_one().map(|g| (g, false));
+        }
+        return None;
     }
     if s.global_len_hint() != 0
         && let Some(g) = s.global_get_batch()
@@ -308,8 +318,8 @@ pub fn find_runnable_fast<S: FindSources + ?Sized>(s: &mut S, mode: Mode) -> Opt
 /// Which of findRunnable's steps the history knobs (`knobs.rs`) leave on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Mode {
-    /// `sched=gm` (Go 1.0): timer-woken Gs, then one G from the global
-    /// queue; nothing local, no stealing.
+    /// `sched=gm` (Go 1.0): one G at a time from the global queue, no
+    /// batches into rings, no stealing.
     pub gm: bool,
     /// `steal=on`: steal when nothing else was found.
     pub steal: bool,
@@ -404,6 +414,7 @@ mod tests {
         slice_expired: bool,
         mark: RunqMark,
         woken: GQueue<Item>,
+        mode: Mode,
     }
 
     impl World {
@@ -432,6 +443,7 @@ mod tests {
                 slice_expired: false,
                 mark: RunqMark::default(),
                 woken: GQueue::new(),
+                mode: Mode::GMP,
             }
         }
 
@@ -468,7 +480,8 @@ mod tests {
         }
 
         fn found_in(&mut self, mode: Mode) -> Option<(usize, bool)> {
-            find_runnable_fast(self, mode).map(|(g, inh)| (id(g), inh))
+            self.mode = mode;
+            find_runnable_fast(self).map(|(g, inh)| (id(g), inh))
         }
     }
 
@@ -503,6 +516,9 @@ mod tests {
         fn netpoll(&mut self) -> Option<NonNull<Item>> {
             self.calls.push(Call::Netpoll);
             None
+        }
+        fn mode(&self) -> Mode {
+            self.mode
         }
         fn spin_state(&self) -> SpinState {
             self.spin
@@ -934,23 +950,33 @@ mod tests {
     }
 
     #[test]
-    fn gm_takes_only_woken_and_global_gs_one_at_a_time() {
+    fn gm_takes_woken_then_global_gs_one_at_a_time_and_never_steals() {
         let gm = Mode::from_flags(crate::sched::knobs::GM);
         let mut w = World::new(2);
-        w.local_put(0, 1, true);
-        w.local_put(0, 2, false);
+        // (Under sched=gm no G reaches a ring; one on P 1's proves that
+        // nobody steals it.)
         w.local_put(1, 3, false);
         w.global_push(10);
         w.global_push(11);
         w.woken_push(20);
-        w.slice_expired = true;
         assert_eq!(w.found_in(gm), Some((20, false)));
         assert_eq!(w.found_in(gm), Some((10, false)));
+        // One G, not a batch: nothing moved into P 0's ring.
+        assert_eq!((w.global.len(), w.ps[0].len()), (1, 0));
         assert_eq!(w.found_in(gm), Some((11, false)));
-        // Local rings are never read, victims never tried, nothing batched.
         assert_eq!(w.found_in(gm), None);
-        assert_eq!(w.calls, [Call::GlobalOne, Call::GlobalOne]);
-        assert_eq!((w.ps[0].len(), w.ps[1].len()), (2, 1));
+        assert_eq!(
+            w.calls,
+            [
+                Call::Local,
+                Call::GlobalOne,
+                Call::Local,
+                Call::GlobalOne,
+                Call::Local
+            ]
+        );
+        assert_eq!(w.ps[1].len(), 1);
+        assert!(!w.spin.spinning);
     }
 
     #[test]

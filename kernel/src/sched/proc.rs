@@ -217,16 +217,7 @@ fn find_runnable(mp: &M) -> (NonNull<G>, bool) {
             timers::run_funcs_due(pp, now);
         }
         timers::run_others_funcs_due(pp, now);
-        let mode = policy::Mode::from_flags(super::knobs::flags());
-        if !mode.spin && SCHED.idle.is_spinning(mp.id) {
-            // `spin=off`: an M handed a P by wakep (counted spinning by the
-            // hand-off) stops spinning before it looks at any queue, so a
-            // producer that saw the count has published before our scan
-            // (knobs.rs: `spin=off`). No wake-up of another M: with nothing
-            // found each would wake the next, for ever.
-            SCHED.idle.stop_spinning(mp.id);
-        }
-        if let Some(found) = policy::find_runnable_fast(&mut Queues { mp, pp, now }, mode) {
+        if let Some(found) = policy::find_runnable_fast(&mut Queues { mp, pp, now }) {
             return found;
         }
         if SCHED.gcwaiting.load(Ordering::Acquire) {
@@ -264,11 +255,7 @@ impl FindSources for Queues<'_> {
     }
 
     fn local_get_waiting(&mut self) -> Option<NonNull<G>> {
-        let g = self.pp.runq.get_older_than(self.pp.slice.mark());
-        if g.is_some() {
-            super::put::bump(&self.pp.counters.local_gets);
-        }
-        g
+        self.pp.runq.get_older_than(self.pp.slice.mark())
     }
 
     fn global_get_one(&mut self) -> Option<NonNull<G>> {
@@ -285,15 +272,7 @@ impl FindSources for Queues<'_> {
     }
 
     fn local_get(&mut self) -> Option<(NonNull<G>, bool)> {
-        let got = self.pp.runq.get();
-        if let Some((_, from_runnext)) = got {
-            let c = &self.pp.counters;
-            super::put::bump(&c.local_gets);
-            if from_runnext {
-                super::put::bump(&c.runnext_gets);
-            }
-        }
-        got
+        self.pp.runq.get()
     }
 
     fn global_get_batch(&mut self) -> Option<NonNull<G>> {
@@ -306,14 +285,15 @@ impl FindSources for Queues<'_> {
             policy::GLOBAL_BATCH_MAX,
         );
         SCHED.runqsize.store(q.len(), Ordering::Release);
-        let taken = (before - q.len()) as u64;
         self.pp
             .counters
             .global_takes
-            .fetch_add(taken, Ordering::Relaxed);
-        // All but the returned G went into the ring.
-        super::put::bump_by(&self.pp.counters.local_puts, taken.saturating_sub(1));
+            .fetch_add((before - q.len()) as u64, Ordering::Relaxed);
         g
+    }
+
+    fn mode(&self) -> policy::Mode {
+        policy::Mode::from_flags(super::knobs::flags())
     }
 
     fn spin_state(&self) -> SpinState {

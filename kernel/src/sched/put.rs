@@ -4,7 +4,7 @@
 //!
 //! Every goroutine-context put into a P's local queue goes through here
 //! (`go`, `goready`, `goyield`), which is also where ring use is counted
-//! (`PCounters::local_puts`, `runnext_puts`: the knob tests show them zero).
+//! (`PCounters::ring_puts`, `runnext_puts`: the knob tests show them zero).
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicU64, Ordering};
 
@@ -24,10 +24,11 @@ pub(super) fn runqput(pp: &P, gp: NonNull<G>, next: bool) {
         return;
     }
     let next = next && f & knobs::NO_RUNNEXT == 0;
-    bump(&pp.counters.local_puts);
-    if next {
-        bump(&pp.counters.runnext_puts);
-    }
+    bump(if next {
+        &pp.counters.runnext_puts
+    } else {
+        &pp.counters.ring_puts
+    });
     pp.runq.put(gp, next, globrunqputbatch);
 }
 
@@ -35,11 +36,5 @@ pub(super) fn runqput(pp: &P, gp: NonNull<G>, next: bool) {
 /// no locked RMW on the hot path (readers may see it a moment late).
 #[inline]
 pub(super) fn bump(c: &AtomicU64) {
-    bump_by(c, 1)
-}
-
-/// [`bump`] by `n`.
-#[inline]
-pub(super) fn bump_by(c: &AtomicU64, n: u64) {
-    c.store(c.load(Ordering::Relaxed).wrapping_add(n), Ordering::Relaxed);
+    c.store(c.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
 }
