@@ -131,14 +131,14 @@ fn sieve_finds_the_500th_prime_and_the_counters_follow_the_knob() {
     if k.model == Model::Gm {
         assert_eq!(u.steals, 0, "sched=gm stole");
         assert_eq!(
-            (u.local_puts, u.local_gets),
+            (u.ring_puts, u.runnext_puts),
             (0, 0),
             "sched=gm used a P-local queue"
         );
         assert_eq!(u.spinning_starts, 0, "sched=gm: nothing to spin for");
     } else {
         assert!(
-            u.local_puts > 0 && u.local_gets > 0,
+            u.ring_puts + u.runnext_puts > 0,
             "the local queues were not used"
         );
     }
