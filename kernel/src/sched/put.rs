@@ -15,9 +15,18 @@ use super::schedt::{globrunqput, globrunqputbatch};
 
 /// Go: `runqput(pp, gp, next)`. **Caller owns `pp`** (its M, preemption
 /// off), as for the ring itself.
-#[inline]
+#[inline(always)]
 pub(super) fn runqput(pp: &P, gp: NonNull<G>, next: bool) {
     let f = knobs::flags();
+    if f == 0 {
+        // Every knob at its default: today's `runqput`, plus the counter.
+        bump(if next {
+            &pp.counters.runnext_puts
+        } else {
+            &pp.counters.ring_puts
+        });
+        return pp.runq.put(gp, next, globrunqputbatch);
+    }
     if f & knobs::GM != 0 {
         // Go 1.0: `globrunqput` under `sched.lock`, for every G.
         globrunqput(gp);
