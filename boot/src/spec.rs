@@ -15,6 +15,7 @@
 //! | `mem`     | QEMU `-m` size                            | `1G`         |
 //! | `timeout` | seconds per boot, `0` = none              | `60`         |
 //! | `args`    | kernel command line (every configuration) | empty        |
+//! | `variants`| `\|`-separated list of extra command-line words, one configuration each (`sched=gm \| steal=off`) | none |
 //! | `expect`  | the boot must die (exit 2) printing this (repeat the key: every text, in order; a text starting with `^` must be on the line right after the previous text's) | none |
 //! | `expect_timeout` | `1`: the boot must instead time out (the runner's NMI dump), and each CPU's `NMI: cpu N` ... `NMI: cpu N end` block must be whole, one per CPU | `0` |
 //! | `maxcpus` | QEMU's `-smp N,maxcpus=M`: M CPU slots, only N present (the others are hot-pluggable, listed in the MADT as not enabled) | `N` |
@@ -23,8 +24,8 @@
 //! | `await_timeout` | seconds each `await` may wait         | `30`         |
 //! | `case`    | one case name; repeat, in order           | (at least 1) |
 //!
-//! One configuration is one element of smp × cpu × icount × uefi and is one
-//! QEMU boot running every case.
+//! One configuration is one element of smp × cpu × icount × uefi (×
+//! variants) and is one QEMU boot running every case.
 
 use std::time::Duration;
 
@@ -44,6 +45,9 @@ pub struct TestSpec {
     pub mem: String,
     pub timeout: Duration,
     pub args: String,
+    /// Extra command-line words per configuration (`variants=`); empty:
+    /// one configuration without any.
+    pub variants: Vec<String>,
     pub expect: Option<String>,
     /// The expected ending is a timeout (with whole NMI blocks), not exit 2.
     pub expect_timeout: bool,
@@ -63,6 +67,8 @@ pub struct Config {
     pub cpu: Option<String>,
     pub icount: bool,
     pub uefi: bool,
+    /// This configuration's `variants=` words (after `args`).
+    pub variant: Option<String>,
 }
 
 impl Config {
@@ -80,6 +86,10 @@ impl Config {
         if self.uefi {
             s.push_str(" uefi");
         }
+        if let Some(v) = &self.variant {
+            s.push(' ');
+            s.push_str(v);
+        }
         s
     }
 
@@ -90,19 +100,28 @@ impl Config {
 }
 
 impl TestSpec {
-    /// The cross product smp × cpu × icount × uefi, in that nesting order.
+    /// The cross product smp × cpu × icount × uefi × variants, in that
+    /// nesting order.
     pub fn configs(&self) -> Vec<Config> {
+        let variants: Vec<Option<String>> = if self.variants.is_empty() {
+            vec![None]
+        } else {
+            self.variants.iter().cloned().map(Some).collect()
+        };
         let mut out = Vec::new();
         for &smp in &self.smp {
             for cpu in &self.cpu {
                 for &icount in &self.icount {
                     for &uefi in &self.uefi {
-                        out.push(Config {
-                            smp,
-                            cpu: cpu.clone(),
-                            icount,
-                            uefi,
-                        });
+                        for variant in &variants {
+                            out.push(Config {
+                                smp,
+                                cpu: cpu.clone(),
+                                icount,
+                                uefi,
+                                variant: variant.clone(),
+                            });
+                        }
                     }
                 }
             }
@@ -146,6 +165,7 @@ pub fn parse(bytes: &[u8]) -> Result<TestSpec, String> {
         mem: "1G".into(),
         timeout: Duration::from_secs(60),
         args: String::new(),
+        variants: Vec::new(),
         expect: None,
         expect_timeout: false,
         maxcpus: None,
@@ -192,6 +212,19 @@ pub fn parse(bytes: &[u8]) -> Result<TestSpec, String> {
             "mem" => spec.mem = cli::parse_mem(value).map_err(bad)?,
             "timeout" => spec.timeout = cli::parse_timeout(value).map_err(bad)?,
             "args" => spec.args = value.to_string(),
+            "variants" => {
+                for v in value.split('|') {
+                    let v = v.split_whitespace().collect::<Vec<_>>().join(" ");
+                    if v.is_empty() || v.contains(['[', ']']) {
+                        return Err(bad(format!(
+                            "`variants`: `{value}` has an empty or bracketed entry"
+                        )));
+                    }
+                    if !spec.variants.contains(&v) {
+                        spec.variants.push(v);
+                    }
+                }
+            }
             "expect_timeout" => spec.expect_timeout = flag(value).map_err(bad)?,
             "maxcpus" => spec.maxcpus = Some(cli::parse_smp(value).map_err(bad)?),
             "expect" => {
@@ -278,6 +311,27 @@ mod tests {
         assert_eq!(parse(b"case=a").unwrap().maxcpus, None);
         let e = parse(b"smp=2,4\nmaxcpus=3\ncase=a").unwrap_err();
         assert!(e.contains("`maxcpus=3` is below `smp=4`"), "{e}");
+    }
+
+    #[test]
+    fn variants_are_one_configuration_each() {
+        let s =
+            parse(b"smp=1,2\nargs=exit\nvariants=sched=gm |  steal=off  spin=off|sched=gm\ncase=a")
+                .unwrap();
+        assert_eq!(s.variants, vec!["sched=gm", "steal=off spin=off"]);
+        let names: Vec<String> = s.configs().iter().map(|c| c.test_name("a")).collect();
+        assert_eq!(
+            names,
+            vec![
+                "a [smp=1 sched=gm]",
+                "a [smp=1 steal=off spin=off]",
+                "a [smp=2 sched=gm]",
+                "a [smp=2 steal=off spin=off]",
+            ]
+        );
+        let e = parse(b"variants=a=1||b=2\ncase=a").unwrap_err();
+        assert!(e.contains("`variants`") && e.contains("empty"), "{e}");
+        assert!(parse(b"variants=x[1]\ncase=a").is_err());
     }
 
     #[test]

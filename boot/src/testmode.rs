@@ -67,7 +67,8 @@ pub fn plan(spec: &TestSpec, targs: &TestArgs, extra_cmdline: &str) -> (Vec<Job>
         } else {
             String::new()
         };
-        let cmdline = join_cmdline(&[&spec.args, extra_cmdline, &tests]);
+        let variant = config.variant.as_deref().unwrap_or("");
+        let cmdline = join_cmdline(&[&spec.args, variant, extra_cmdline, &tests]);
         jobs.push(Job {
             config,
             cases,
@@ -440,6 +441,15 @@ mod tests {
         let (jobs, total) = plan(&s, &targs(&["--ignored"]), "");
         assert!(jobs.is_empty());
         assert_eq!(total, 6);
+    }
+
+    #[test]
+    fn variants_add_their_words_after_args() {
+        let s = spec::parse(b"smp=2\nargs=x=1\nvariants=k=a|k=b\ncase=a").unwrap();
+        let (jobs, total) = plan(&s, &targs(&["a [smp=2 k=b]"]), "y=2");
+        assert_eq!(total, 2);
+        assert_eq!(jobs.len(), 1);
+        assert_eq!(jobs[0].cmdline, "x=1 k=b y=2");
     }
 
     #[test]

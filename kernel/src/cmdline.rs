@@ -20,6 +20,11 @@
 //! | `trace=1`       | Go's `runtime/trace` around `main`: the execution tracer's stream on the debug console | 0 |
 //! | `prof=HZ`       | Go's CPU profile around `main`: HZ samples a second per running CPU (1..=10000; 0: off) | 0 |
 //! | `watchdog=1`    | the scheduler watchdog (`sched/watchdog.rs`): starvation, lost wake-ups, stuck CPUs | 0 |
+//! | `sched=gm`      | history knob: Go 1.0's one global queue (`sched/knobs.rs`) | gmp |
+//! | `steal=off`     | history knob: no work stealing                     | on      |
+//! | `runnext=off`   | history knob: readied goroutines to the ring's tail | on     |
+//! | `preempt=MODE`  | history knob: `async` (Go 1.14), `coop` (safe points only), `off` | async |
+//! | `spin=off`      | history knob: no spinning Ms, no spinning Mutex waiters | on  |
 //! | `deafcpu=ID`    | test hook: the AP with APIC id ID is sent no INIT-SIPI (a CPU that does not come up) | none |
 //! | `tests=A,B`     | run only these test cases (set by the runner)      | all     |
 //! | `stress`        | run the seeded stress workload (`stress/`) instead of `main`'s showcase | off |
@@ -29,6 +34,8 @@
 //! | `stressbug=K`   | test hook: a deliberate bug the stress checks must catch (`leak`, `twice`, `transfer`, `checksum`) | none |
 //! | `demo=NAME`     | run this demo (`kernel/src/demos/`) instead of the showcase; an unknown name is reported by the kernel binary, which lists the demos | none |
 use core::fmt;
+
+use crate::sched::knobs::{self, Knobs};
 
 /// Default kernel heap: room for ~100,000 parked goroutines' G structs and
 /// bookkeeping with headroom, and small enough for `-m 256M` guests.
@@ -147,6 +154,35 @@ pub struct Config<'a> {
     /// showcase. Only the word's form is checked here; the name is looked
     /// up in the demos table (kernel code) at boot.
     pub demo: Option<&'a str>,
+    /// The history knobs other than `slice=` (`sched/knobs.rs`).
+    pub model: knobs::Model,
+    pub steal: bool,
+    pub runnext: bool,
+    pub preempt: knobs::Preempt,
+    pub spin: bool,
+}
+
+impl Config<'_> {
+    /// The history knobs, `slice=` included.
+    pub fn knobs(&self) -> Knobs {
+        Knobs {
+            model: self.model,
+            steal: self.steal,
+            runnext: self.runnext,
+            preempt: self.preempt,
+            slice_ns: self.slice_ns,
+            spin: self.spin,
+        }
+    }
+
+    fn set_knobs(&mut self, k: Knobs) {
+        self.model = k.model;
+        self.steal = k.steal;
+        self.runnext = k.runnext;
+        self.preempt = k.preempt;
+        self.slice_ns = k.slice_ns;
+        self.spin = k.spin;
+    }
 }
 
 impl Default for Config<'_> {
@@ -171,6 +207,11 @@ impl Default for Config<'_> {
             deafcpu: None,
             stress: Stress::default(),
             demo: None,
+            model: Knobs::DEFAULT.model,
+            steal: Knobs::DEFAULT.steal,
+            runnext: Knobs::DEFAULT.runnext,
+            preempt: Knobs::DEFAULT.preempt,
+            spin: Knobs::DEFAULT.spin,
         }
     }
 }
@@ -324,6 +365,15 @@ pub fn parse<'a>(line: &'a str, mut report: impl FnMut(Error<'a>)) -> Config<'a>
                 "0" => c.watchdog = false,
                 "1" => c.watchdog = true,
                 _ => report(bad("expected 0 or 1")),
+            },
+            "sched" | "steal" | "runnext" | "preempt" | "spin" => match knobs::parse(key, value) {
+                Some(Ok(setting)) => {
+                    let mut k = c.knobs();
+                    k.apply(setting);
+                    c.set_knobs(k);
+                }
+                Some(Err(why)) => report(bad(why)),
+                None => report(Error::UnknownKey(word)),
             },
             "tests" => c.tests = Some(value),
             "demo" => match value {
@@ -502,6 +552,29 @@ mod tests {
         assert_eq!(errs.len(), 2, "{errs:?}");
         assert!(errs[0].contains("`demo=`") && errs[0].contains("demo name"));
         assert!(errs[1].contains("`demo=a-b`"));
+    }
+
+    #[test]
+    fn history_knobs() {
+        let (c, errs) = parse_collect("sched=gm steal=off runnext=off preempt=coop spin=off");
+        assert!(errs.is_empty(), "{errs:?}");
+        assert_eq!(
+            c.knobs().to_string(),
+            "sched=gm steal=off runnext=off preempt=coop slice=10ms spin=off"
+        );
+        let (c, errs) = parse_collect("preempt=off slice=2ms");
+        assert!(errs.is_empty(), "{errs:?}");
+        assert_eq!(c.knobs().non_default().to_string(), "preempt=off slice=2ms");
+        let (c, errs) =
+            parse_collect("sched=go1 steal=no runnext=1 preempt=signal spin=yes sched=gm");
+        assert_eq!(errs.len(), 5, "{errs:?}");
+        assert!(errs[0].contains("`sched=go1`") && errs[0].contains("gmp or gm"));
+        assert!(errs[1].contains("`steal=no`") && errs[1].contains("on or off"));
+        assert!(errs[2].contains("`runnext=1`"));
+        assert!(errs[3].contains("`preempt=signal`") && errs[3].contains("async, coop or off"));
+        assert!(errs[4].contains("`spin=yes`") && errs[4].contains("default kept"));
+        // The bad words kept the defaults; the good one still counts.
+        assert_eq!(c.knobs().non_default().to_string(), "sched=gm");
     }
 
     #[test]

@@ -210,4 +210,9 @@ fn banner() {
         heap.size >> 20
     );
     println!("cmdline: {}", cmdline_str());
+    // The history knobs that are not at their default (`sched/knobs.rs`).
+    let knobs = config().knobs();
+    if !knobs.non_default().is_empty() {
+        println!("knobs: {}", knobs.non_default());
+    }
 }

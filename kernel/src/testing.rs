@@ -258,6 +258,9 @@ pub mod sched {
     /// How long `wakep` leaves its hand-off window open: the regression test
     /// of the lost wake-up waits out that window.
     pub use crate::sched::halt::WAKEP_WINDOW_DELAY_NS;
+    /// The history knobs (`sched=gm`, `steal=off`, ...): the knob tests
+    /// read and set them (`knobs::set`, `describe`, `current`).
+    pub use crate::sched::knobs;
     /// M `i` and the running G (Go's `getg()`): tests that inspect a G's
     /// status or stack, or whether a CPU is halted.
     pub use crate::sched::m::{getg, m};

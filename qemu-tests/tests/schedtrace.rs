@@ -14,7 +14,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::time::Duration;
 
-use gmpos::testing::sched::write_trace;
+use gmpos::testing::sched::{nwaiting, write_trace};
 
 gmpos::qemu_test! {
     config: "
@@ -75,8 +75,14 @@ fn parse_sched_line(line: &str, procs: usize) {
 #[gmpos::test]
 fn schedtrace_lines_parse_with_gos_grammar() {
     // Something to see: goroutines sleeping.
+    let parked = nwaiting();
     for _ in 0..3 {
         gmpos::go(|| gmpos::sleep(Duration::from_millis(200)));
+    }
+    // Until they sleep: at smp=2 the other CPU may still be starting them
+    // when the trace is written (a loaded host made that a flake).
+    while nwaiting() < parked + 3 {
+        gmpos::gosched();
     }
     let mut s = String::new();
     write_trace(&mut s, true).unwrap();

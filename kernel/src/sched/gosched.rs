@@ -9,7 +9,7 @@ use core::ptr::NonNull;
 use super::g::{G, Status};
 use super::m::getm;
 use super::park::{Locks, check_can_block};
-use super::schedt::{globrunqput, globrunqputbatch};
+use super::schedt::globrunqput;
 use crate::arch::switch;
 
 /// Go: `runtime.Gosched`: yields the processor; the goroutine goes to the
@@ -45,7 +45,7 @@ unsafe extern "C" fn goyield_m(gp: usize) -> ! {
     crate::trace::go_sched(g.goid(), true);
     mp.dropg(g, Status::Runnable);
     match mp.p() {
-        Some(pp) => pp.runq.put(NonNull::from(g), false, globrunqputbatch),
+        Some(pp) => super::put::runqput(pp, NonNull::from(g), false),
         None => globrunqput(NonNull::from(g)),
     }
     super::proc::schedule()

@@ -28,7 +28,11 @@ impl Machine for Cpu<'_> {
         if SCHED.runqsize.load(Ordering::SeqCst) != 0 || SCHED.nwoken.load(Ordering::SeqCst) != 0 {
             return true;
         }
-        (0..gomaxprocs()).any(|i| !p(i).runq.is_empty())
+        // With stealing off (`steal=off`, `sched=gm`) other Ps' rings are
+        // not work this M may take: counting them would make it take its P
+        // back, find nothing and idle again, round after round, while a
+        // busy P holds the work (which that P runs itself).
+        super::knobs::steal() && (0..gomaxprocs()).any(|i| !p(i).runq.is_empty())
     }
 
     fn work_before_halt(&self, m: usize) -> bool {
@@ -111,6 +115,16 @@ pub(super) fn stopm(mp: &M, pp: &P) {
     };
     crate::trace::proc_start(pp.id, how);
     pp.set_status(PStatus::Running);
+    if !super::knobs::spin() {
+        // `spin=off`: an M handed its P by wakep (or taking it back for a
+        // `needspinning` note) is counted spinning by the hand-off; it stops
+        // spinning before it looks at any queue, so a producer whose wakep
+        // saw that count and woke no one published before our scan
+        // (knobs.rs: `spin=off`). No wake-up of another M: with nothing
+        // found each would wake the next, for ever. (Here, off the hot
+        // path: findRunnable itself never makes an M spin with `spin=off`.)
+        SCHED.idle.stop_spinning(mp.id);
+    }
 }
 
 /// Go: `resetspinning`: a spinning M found work; if it was the last spinning

@@ -12,6 +12,7 @@
 //! | [`policy`], [`order`] | findRunnable's order and rules, the steal order (pure) |
 //! | [`idle`], [`halt`] | idle Ps and spinning Ms, `wakep` (pure, loom-checked), and the CPU side |
 //! | [`slice`], [`tick`], [`preempt`] | the time slice, the timer tick (sysmon), preemption |
+//! | [`knobs`], [`put`] | the history knobs (`sched=gm`, `steal=off`, ...); `runqput`: where a readied G goes by them |
 //! | [`gosched`], [`park`] | yielding; parking and readying |
 //! | [`sema`], [`notifylist`], [`spin`] | the runtime semaphore and its semtable, Cond's notify list, whether a Mutex may spin (what `sync` parks on) |
 //! | [`sudog`] | channel waiters (Go's `sudog`) and their per-P cache (pure) |
@@ -33,6 +34,7 @@ pub mod gfree;
 pub mod glist;
 pub mod gstatus;
 pub mod idle;
+pub mod knobs;
 pub mod order;
 pub mod policy;
 pub mod runq;
@@ -71,6 +73,8 @@ pub mod park;
 pub mod preempt;
 #[cfg(target_os = "none")]
 pub mod proc;
+#[cfg(target_os = "none")]
+pub mod put;
 #[cfg(target_os = "none")]
 pub mod schedt;
 #[cfg(target_os = "none")]

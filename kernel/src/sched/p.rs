@@ -51,6 +51,20 @@ pub struct PCounters {
     /// victim was running), and attempts without one (it was not).
     pub runnext_backoffs: AtomicU64,
     pub runnext_no_backoff: AtomicU64,
+    /// Local-queue use (the history knobs' tests, `put.rs`): Gs `runqput`
+    /// put into `runnext`, and straight into the ring's tail (a `runnext` G
+    /// pushed out to the ring is not counted again; batches from the global
+    /// queue and steals are counted as `global_takes`, `gs_stolen`). Only
+    /// the owner writes them. Go's and gmpos's gets are not counted: the
+    /// puts show whether the local queue is used at all, without a cost on
+    /// every schedule.
+    pub ring_puts: AtomicU64,
+    pub runnext_puts: AtomicU64,
+    /// Times this P's M became a spinning M in findRunnable (Go:
+    /// `becomeSpinning`), and spin rounds of Mutex waiters while running
+    /// on it (`spin.rs`): both 0 with `spin=off`.
+    pub spinning_starts: AtomicU64,
+    pub mutex_spins: AtomicU64,
 }
 
 pub struct P {
@@ -96,6 +110,10 @@ impl P {
                 preempt_refused: AtomicU64::new(0),
                 runnext_backoffs: AtomicU64::new(0),
                 runnext_no_backoff: AtomicU64::new(0),
+                ring_puts: AtomicU64::new(0),
+                runnext_puts: AtomicU64::new(0),
+                spinning_starts: AtomicU64::new(0),
+                mutex_spins: AtomicU64::new(0),
             },
             slice: Slice::new(),
             timers: PTimers::new(),

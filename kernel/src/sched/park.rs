@@ -12,7 +12,7 @@ use core::sync::atomic::Ordering;
 use super::g::{G, Status, WaitReason};
 use super::gstatus;
 use super::m::{AcquireM, UnlockFn, getg, getm};
-use super::schedt::{globrunqput, globrunqputbatch, wokenput};
+use super::schedt::{globrunqput, wokenput};
 use crate::arch::{percpu, switch};
 use crate::lock::locks_held;
 
@@ -215,11 +215,11 @@ pub fn goready(gp: NonNull<G>) {
     // deadlock check must see (`deadlock.rs`).
     let _waking = in_irq.then(super::deadlock::Waking::new);
     let to = match getm().p() {
-        Some(_) if !in_irq => crate::trace::ReadyTo::LocalP,
+        Some(_) if !in_irq && !super::knobs::gm() => crate::trace::ReadyTo::LocalP,
         _ => crate::trace::ReadyTo::Global,
     };
     ready(gp, to, |g| match getm().p() {
-        Some(pp) if !in_irq => pp.runq.put(g, true, globrunqputbatch),
+        Some(pp) if !in_irq => super::put::runqput(pp, g, true),
         _ => globrunqput(g),
     })
 }

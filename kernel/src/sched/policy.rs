@@ -154,6 +154,12 @@ pub trait FindSources {
         None
     }
 
+    /// The history knobs' say in this round (`knobs.rs`). Default: today's
+    /// scheduler.
+    fn mode(&self) -> Mode {
+        Mode::GMP
+    }
+
     /// The counters for the spinning rule.
     fn spin_state(&self) -> SpinState;
 
@@ -216,6 +222,11 @@ pub trait FindSources {
 /// 6. `netpoll`;
 /// 7. if [`may_spin`]: become spinning and steal ([`steal_work`]).
 ///
+/// The history knobs ([`Mode`], read only when step 4 found nothing) cut
+/// this short: `sched=gm` takes one global G instead of step 5's batch and
+/// stops (its local queues are always empty), `steal=off` stops before step
+/// 7, `spin=off` steals in step 7 without becoming spinning.
+///
 /// # Expired slices: serve what waited, not what the slice produced
 ///
 /// Go serves the local queue first except on the 61st tick. With
@@ -263,6 +274,18 @@ pub fn find_runnable_fast<S: FindSources + ?Sized>(s: &mut S) -> Option<(S::G, b
     if let Some((g, inherit)) = s.local_get() {
         return Some((g, inherit && !expired));
     }
+    // The history knobs, read only once the local queue came up empty: the
+    // usual path pays nothing for them.
+    let mode = s.mode();
+    if mode.gm {
+        // Go 1.0's `schedule`: `gget()` under `sched.lock`, one G, nothing
+        // else (the rings are empty: `runqput` puts every G in the global
+        // queue, and no batch moves any into a ring).
+        if s.global_len_hint() != 0 {
+            return s.global_get_one().map(|g| (g, false));
+        }
+        return None;
+    }
     if s.global_len_hint() != 0
         && let Some(g) = s.global_get_batch()
     {
@@ -270,6 +293,14 @@ pub fn find_runnable_fast<S: FindSources + ?Sized>(s: &mut S) -> Option<(S::G, b
     }
     if let Some(g) = s.netpoll() {
         return Some((g, false));
+    }
+    if !mode.steal {
+        return None;
+    }
+    if !mode.spin {
+        // `spin=off`: one pass over the victims as a non-spinning M (not in
+        // `nmspinning`, so not limited by `may_spin`), then sleep.
+        return steal_work(s).map(|g| (g, false));
     }
     let st = s.spin_state();
     if may_spin(st.spinning, st.nmspinning, st.gomaxprocs, st.npidle) {
@@ -282,6 +313,38 @@ pub fn find_runnable_fast<S: FindSources + ?Sized>(s: &mut S) -> Option<(S::G, b
         }
     }
     None
+}
+
+/// Which of findRunnable's steps the history knobs (`knobs.rs`) leave on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Mode {
+    /// `sched=gm` (Go 1.0): one G at a time from the global queue, no
+    /// batches into rings, no stealing.
+    pub gm: bool,
+    /// `steal=on`: steal when nothing else was found.
+    pub steal: bool,
+    /// `spin=on`: steal as a spinning M (Go 1.1+), limited by [`may_spin`];
+    /// off: one pass as a non-spinning M.
+    pub spin: bool,
+}
+
+impl Mode {
+    /// Today's scheduler (every knob at its default).
+    pub const GMP: Mode = Mode {
+        gm: false,
+        steal: true,
+        spin: true,
+    };
+
+    /// From the knobs' flag word (`knobs::flags`).
+    pub const fn from_flags(f: u32) -> Mode {
+        use super::knobs::{GM, NO_SPIN, NO_STEAL};
+        Mode {
+            gm: f & GM != 0,
+            steal: f & (NO_STEAL | GM) == 0,
+            spin: f & NO_SPIN == 0,
+        }
+    }
 }
 
 /// Go: `stealWork` (the run-queue part): [`STEAL_TRIES`] rounds, each over
@@ -351,6 +414,7 @@ mod tests {
         slice_expired: bool,
         mark: RunqMark,
         woken: GQueue<Item>,
+        mode: Mode,
     }
 
     impl World {
@@ -379,6 +443,7 @@ mod tests {
                 slice_expired: false,
                 mark: RunqMark::default(),
                 woken: GQueue::new(),
+                mode: Mode::GMP,
             }
         }
 
@@ -411,6 +476,11 @@ mod tests {
         }
 
         fn found(&mut self) -> Option<(usize, bool)> {
+            self.found_in(Mode::GMP)
+        }
+
+        fn found_in(&mut self, mode: Mode) -> Option<(usize, bool)> {
+            self.mode = mode;
             find_runnable_fast(self).map(|(g, inh)| (id(g), inh))
         }
     }
@@ -446,6 +516,9 @@ mod tests {
         fn netpoll(&mut self) -> Option<NonNull<Item>> {
             self.calls.push(Call::Netpoll);
             None
+        }
+        fn mode(&self) -> Mode {
+            self.mode
         }
         fn spin_state(&self) -> SpinState {
             self.spin
@@ -863,6 +936,72 @@ mod tests {
             let at = served.expect("the global G never ran");
             assert!(at <= 3, "the global G ran only at expiry {at}");
         }
+    }
+
+    #[test]
+    fn mode_from_flags() {
+        use crate::sched::knobs::{GM, NO_SPIN, NO_STEAL, PREEMPT_COOP};
+        assert_eq!(Mode::from_flags(0), Mode::GMP);
+        assert_eq!(Mode::from_flags(PREEMPT_COOP), Mode::GMP);
+        let gm = Mode::from_flags(GM);
+        assert!(gm.gm && !gm.steal);
+        assert!(!Mode::from_flags(NO_STEAL).steal);
+        assert!(!Mode::from_flags(NO_SPIN).spin && Mode::from_flags(NO_SPIN).steal);
+    }
+
+    #[test]
+    fn gm_takes_woken_then_global_gs_one_at_a_time_and_never_steals() {
+        let gm = Mode::from_flags(crate::sched::knobs::GM);
+        let mut w = World::new(2);
+        // (Under sched=gm no G reaches a ring; one on P 1's proves that
+        // nobody steals it.)
+        w.local_put(1, 3, false);
+        w.global_push(10);
+        w.global_push(11);
+        w.woken_push(20);
+        assert_eq!(w.found_in(gm), Some((20, false)));
+        assert_eq!(w.found_in(gm), Some((10, false)));
+        // One G, not a batch: nothing moved into P 0's ring.
+        assert_eq!((w.global.len(), w.ps[0].len()), (1, 0));
+        assert_eq!(w.found_in(gm), Some((11, false)));
+        assert_eq!(w.found_in(gm), None);
+        assert_eq!(
+            w.calls,
+            [
+                Call::Local,
+                Call::GlobalOne,
+                Call::Local,
+                Call::GlobalOne,
+                Call::Local
+            ]
+        );
+        assert_eq!(w.ps[1].len(), 1);
+        assert!(!w.spin.spinning);
+    }
+
+    #[test]
+    fn steal_off_never_steals_nor_spins() {
+        let mode = Mode::from_flags(crate::sched::knobs::NO_STEAL);
+        let mut w = World::new(4);
+        w.local_put(1, 5, false);
+        w.local_put(2, 6, true);
+        assert_eq!(w.found_in(mode), None);
+        assert_eq!(w.calls, [Call::Local, Call::Netpoll]);
+        assert!(!w.spin.spinning);
+        // Own and global work is still found.
+        w.global_push(7);
+        assert_eq!(w.found_in(mode), Some((7, false)));
+    }
+
+    #[test]
+    fn spin_off_steals_without_becoming_spinning_even_past_the_spinner_limit() {
+        let mode = Mode::from_flags(crate::sched::knobs::NO_SPIN);
+        let mut w = World::new(4);
+        w.spin.nmspinning = 2; // may_spin would say no
+        w.local_put(1, 5, false);
+        assert_eq!(w.found_in(mode), Some((5, false)));
+        assert!(!w.calls.contains(&Call::BecomeSpinning));
+        assert!(!w.spin.spinning);
     }
 
     #[test]

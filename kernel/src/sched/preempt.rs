@@ -21,7 +21,7 @@
 //! code holding a runtime lock or a [`preempt_disable`] guard (`m.locks >
 //! 0`), the no-preempt text (context switch, trap entry, `async_preempt`),
 //! and any point whose RSP is not on the goroutine's own stack.
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::Ordering;
 
 use super::g::G;
 use super::m::{AcquireM, getg, getm, on_g0};
@@ -37,17 +37,11 @@ use crate::lock::locks_held;
 /// After a refused (unsafe) attempt, check again this much later.
 const RETRY_NS: u64 = 100_000;
 
-/// The time slice in ns (from `slice=`, Go's `forcePreemptNS`).
-static SLICE_NS: AtomicU64 = AtomicU64::new(10_000_000);
-
-pub(super) fn set_slice_ns(ns: u64) {
-    SLICE_NS.store(ns, Ordering::Relaxed);
-}
-
-/// The time slice in ns.
+/// The time slice in ns (from `slice=`, Go's `forcePreemptNS`; kept with
+/// the other history knobs, `knobs.rs`).
 #[inline]
 pub fn slice_ns() -> u64 {
-    SLICE_NS.load(Ordering::Relaxed)
+    super::knobs::slice_ns()
 }
 
 /// Changes the time slice at run time (the `slice=` knob; tests and demos
@@ -56,7 +50,7 @@ pub fn slice_ns() -> u64 {
 /// spend more time interrupting than the goroutines running: clamped.
 pub fn set_slice(d: core::time::Duration) -> core::time::Duration {
     let ns = (d.as_nanos().min(u64::MAX as u128) as u64).max(crate::cmdline::MIN_SLICE_NS);
-    core::time::Duration::from_nanos(SLICE_NS.swap(ns, Ordering::Relaxed))
+    core::time::Duration::from_nanos(super::knobs::swap_slice_ns(ns))
 }
 
 /// Preemption-disable guard (Go: `acquirem` for code that must stay on
@@ -72,10 +66,23 @@ pub fn preempt_disable() -> AcquireM {
 /// Go: `retake` for this CPU's own P (`pp`, running goroutine `g`), from the
 /// timer interrupt at `now`: preempt `g` if the P has not scheduled for a
 /// whole slice.
+///
+/// The `preempt=` knob (`knobs.rs`) decides what an expiry does: `async`
+/// (Go 1.14) as above; `coop` (Go 1.2-1.13) only sets the request, honoured
+/// at the next cooperative safe point, and stops looking until the next
+/// slice; `off` (Go 1.0-1.1) does nothing but end the slice's deadline, so
+/// the timer is not re-armed in the past.
 pub(super) fn retake(pp: &P, g: &G, frame: &mut TrapFrame, now: u64) {
     let tick = pp.schedtick.load(Ordering::Relaxed);
     match pp.slice.check(tick, now, slice_ns(), || pp.runq.mark()) {
         SliceCheck::Running | SliceCheck::Renewed => {}
+        SliceCheck::Expired if super::knobs::flags() & super::knobs::PREEMPT_OFF != 0 => {
+            pp.slice.preempted();
+        }
+        SliceCheck::Expired if super::knobs::flags() & super::knobs::PREEMPT_COOP != 0 => {
+            g.preempt.store(true, Ordering::Relaxed);
+            pp.slice.preempted();
+        }
         SliceCheck::Expired if is_async_safe_point(g, frame) => {
             pp.counters.async_preempts.fetch_add(1, Ordering::Relaxed);
             pp.slice.preempted();

@@ -48,6 +48,9 @@ pub fn init(cfg: &crate::cmdline::Config, ncpu: usize, main: fn()) -> ! {
         }
         None => ncpu,
     };
+    // The history knobs (`slice=` among them) before any G is queued:
+    // `sched=gm` decides where even `main` goes.
+    super::knobs::init(&cfg.knobs());
     SCHED.ncpu.store(ncpu as u32, Ordering::Relaxed);
     SCHED.gomaxprocs.store(procs as u32, Ordering::Relaxed);
     STEAL_ORDER.write().reset(procs as u32);
@@ -94,7 +97,6 @@ pub fn init(cfg: &crate::cmdline::Config, ncpu: usize, main: fn()) -> ! {
             0,
         );
     }
-    super::preempt::set_slice_ns(cfg.slice_ns);
     if cfg.watchdog {
         super::watchdog::enable();
     }
@@ -307,6 +309,10 @@ impl FindSources for Queues<'_> {
         g
     }
 
+    fn mode(&self) -> policy::Mode {
+        policy::Mode::from_flags(super::knobs::flags())
+    }
+
     fn spin_state(&self) -> SpinState {
         SpinState {
             spinning: SCHED.idle.is_spinning(self.mp.id),
@@ -317,6 +323,7 @@ impl FindSources for Queues<'_> {
     }
 
     fn become_spinning(&mut self) {
+        super::put::bump(&self.pp.counters.spinning_starts);
         SCHED.idle.become_spinning(self.mp.id);
     }
 

@@ -13,7 +13,9 @@
 //! directly, see `idle.rs`), `runqueue` the global queue, `[...]` each P's
 //! local ring (`runnext` included). Extras: `steals` (successful steals, all
 //! Ps), `preempt=async:A,coop:C` (preemptions so far), `goroutines` and
-//! `waiting` (user goroutines: live, parked).
+//! `waiting` (user goroutines: live, parked), and, only when a history knob
+//! (`knobs.rs`) is not at its default, `knobs=` with those knobs in the
+//! same `name:value,...` form (`knobs=sched:gm,preempt:coop`).
 //!
 //! `scheddetail=1` adds, as Go does, one line per P, per M and per G:
 //!
@@ -147,12 +149,18 @@ pub fn write_trace(w: &mut impl Write, detail: bool) -> fmt::Result {
         write!(w, "{}{}", if i == 0 { "" } else { " " }, pp.runq.len())?;
     }
     let (async_n, coop_n, _) = super::preempt::counters();
-    writeln!(
+    write!(
         w,
         "] steals={steals} preempt=async:{async_n},coop:{coop_n} goroutines={} waiting={}",
         num_goroutine(),
         nwaiting()
     )?;
+    let knobs = super::knobs::current();
+    if !knobs.non_default().is_empty() {
+        w.write_str(" knobs=")?;
+        write!(KnobField(w), "{}", knobs.non_default())?;
+    }
+    writeln!(w)?;
     if !detail {
         return Ok(());
     }
@@ -220,4 +228,21 @@ pub fn write_trace(w: &mut impl Write, detail: bool) -> fmt::Result {
         gp = g.allnext.load(Ordering::Acquire);
     }
     Ok(())
+}
+
+/// Writes the knobs' `name=value name=value` as one field's
+/// `name:value,name:value`.
+struct KnobField<'a, W: Write>(&'a mut W);
+
+impl<W: Write> Write for KnobField<'_, W> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        for c in s.chars() {
+            self.0.write_char(match c {
+                '=' => ':',
+                ' ' => ',',
+                c => c,
+            })?;
+        }
+        Ok(())
+    }
 }

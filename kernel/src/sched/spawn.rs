@@ -12,7 +12,7 @@ use core::sync::atomic::Ordering;
 use super::g::{G, Status, WaitReason, current};
 use super::m::{AcquireM, getg, getm};
 use super::p::P;
-use super::schedt::{SCHED, globrunqputbatch};
+use super::schedt::SCHED;
 use super::stack;
 use crate::arch::{frames, percpu, switch};
 
@@ -98,7 +98,7 @@ pub(super) fn newproc_on<F: FnOnce() + Send + 'static>(
         kind == Kind::System,
     );
     g.casgstatus(Status::Dead, Status::Runnable);
-    pp.runq.put(gp, true, globrunqputbatch);
+    super::put::runqput(pp, gp, true);
     goid
 }
 

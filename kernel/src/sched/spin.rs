@@ -19,8 +19,12 @@ pub const ACTIVE_SPIN_CNT: u32 = 30;
 /// multi-CPU machine, gomaxprocs > 1, at least one other P is running (not
 /// idle, not spinning for work: the holder may be on it), and this P's run
 /// queue is empty (a runnable goroutine here would wait for our spin).
+///
+/// Never with `spin=off` (the history knob, `knobs.rs`): the waiter parks
+/// at once.
 pub fn can_spin(iter: u32) -> bool {
     if iter >= ACTIVE_SPIN
+        || !super::knobs::spin()
         || SCHED.ncpu.load(Ordering::Relaxed) <= 1
         || gomaxprocs() as u32 <= SCHED.idle.npidle() + SCHED.idle.nmspinning() + 1
     {
@@ -33,6 +37,11 @@ pub fn can_spin(iter: u32) -> bool {
 
 /// Go: `sync_runtime_doSpin`: one spin round.
 pub fn do_spin() {
+    // Counted for the `spin=` knob's test. Goroutine context: we may move
+    // to another CPU meanwhile, hence the locked add (not a hot path).
+    if let Some(pp) = getm().p() {
+        pp.counters.mutex_spins.fetch_add(1, Ordering::Relaxed);
+    }
     for _ in 0..ACTIVE_SPIN_CNT {
         core::hint::spin_loop();
     }
