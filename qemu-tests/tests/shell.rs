@@ -114,6 +114,21 @@ gmpos::qemu_test! {
         send=knob steal\n
         await=knob: expected NAME=VALUE, got `steal`
         await=gmpos>\x20
+        send=knob steal=off\n
+        await=knob: steal=off; now sched=gmp steal=off runnext=on
+        await=gmpos>\x20
+        send=sched\n
+        await=knobs: sched=gmp steal=off
+        await=gmpos>\x20
+        send=knob sched=gm\n
+        await=knob sched: only settable on the kernel command line
+        await=gmpos>\x20
+        send=knob steel=off\n
+        await=knob steel: unknown knob
+        await=gmpos>\x20
+        send=knob steal=on\n
+        await=knob: steal=on; now sched=gmp steal=on
+        await=gmpos>\x20
         send=run nosuch\n
         await=run: no demo `nosuch` (demos: ticker, stubborn, stuck, sieve, fanout,
         await=gmpos>\x20

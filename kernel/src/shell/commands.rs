@@ -163,6 +163,7 @@ fn sched_cmd(args: &str) -> Result<(), String> {
     no_args("sched", args)?;
     sched::schedtrace::print_trace(false);
     sched::dump::print_sched_state();
+    println!("knobs: {}", sched::knobs::describe());
     println!(
         "deadlock: reports={} (report-only while the shell is up)",
         sched::deadlock::reports()
@@ -334,9 +335,11 @@ fn knob(args: &str) -> Result<(), String> {
     if name.is_empty() || value.is_empty() {
         return Err(format!("knob: expected NAME=VALUE, got `{args}`"));
     }
-    Err(format!(
-        "knob: `{name}` is not a knob of this kernel (no knob is settable live here)"
-    ))
+    // Live where that is safe (`sched/knobs.rs` says why for each knob);
+    // `sched=` is boot-only and says so.
+    sched::knobs::set(name, value)?;
+    println!("knob: {name}={value}; now {}", sched::knobs::describe());
+    Ok(())
 }
 
 fn halt(args: &str) -> Result<(), String> {
