@@ -129,7 +129,10 @@ mod tests {
             for size in (1..=MAX_SMALL).step_by(7) {
                 if let Some(c) = class_of(size, align) {
                     let s = CLASS_SIZE[c] as usize;
-                    assert!(s >= size && s.is_multiple_of(align), "size {size} align {align}");
+                    assert!(
+                        s >= size && s.is_multiple_of(align),
+                        "size {size} align {align}"
+                    );
                 }
             }
         }
