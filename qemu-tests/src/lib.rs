@@ -7,6 +7,8 @@ use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use gmpos::testing::hw::{now_ns, tsc};
 
+pub mod workload;
+
 /// A CPU hog: a tight loop with no calls and no yields, until `stop`, so
 /// only asynchronous preemption takes the CPU from it (the preemption and
 /// fairness tests rely on that). Adds 1 to `work`, if given, every 4096

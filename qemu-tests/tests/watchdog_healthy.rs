@@ -1,7 +1,7 @@
 //! No false alarm from the watchdog (`watchdog=1`, status 0): the seeded
-//! stress rounds (`gmpos::stress::round`: spawn trees, channel pipelines
-//! and select networks, Mutex bank transfers, timers, deep recursion, hogs,
-//! live gomaxprocs changes, cross-calls) plus tight-loop hogs only async preemption interrupts,
+//! workload (`qemu_tests::workload`: spawn trees, channel pipelines with
+//! fan-out and fan-in, Mutex bank transfers, WaitGroups, sleepers, yielders,
+//! deep recursion) plus tight-loop hogs only async preemption interrupts,
 //! a contended Mutex and a ping-pong pair, at `slice=1ms` on 2 and 4 CPUs.
 //! The watchdog must have looked (scans, runnable goroutines and parked
 //! ones checked, heartbeats taken) and found nothing.
@@ -18,6 +18,7 @@ use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use gmpos::testing::hw::now_ns;
 use gmpos::testing::sched::{watchdog_enabled, watchdog_stats};
 use gmpos::{Mutex, WaitGroup, chan, go, test_note};
+use qemu_tests::workload;
 
 gmpos::qemu_test! {
     config: "
@@ -87,16 +88,7 @@ fn busy_healthy_load_raises_no_alarm() {
         });
     }
     let t = now_ns();
-    // Rounds of the seeded stress workload (`gmpos::stress::round`) for
-    // RUN_MS, each from its own seed.
-    let (mut rounds, mut c) = (0u64, gmpos::stress::round::Done::default());
-    while rounds == 0 || (now_ns() - t) / 1_000_000 < RUN_MS {
-        let r = gmpos::stress::round::run(5 + rounds, None);
-        c.goroutines += r.goroutines;
-        c.chan_ops += r.chan_ops;
-        c.transfers += r.transfers;
-        rounds += 1;
-    }
+    let (rounds, c) = workload::run_for(5, RUN_MS);
     let ms = (now_ns() - t) / 1_000_000;
     stop.store(true, Ordering::Relaxed);
     wg.wait();
