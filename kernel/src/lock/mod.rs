@@ -10,6 +10,8 @@
 //! ([`set_last_release_handler`]), registered by `init`.
 pub mod atomic;
 pub mod cell;
+#[cfg(all(test, loom))]
+pub mod loom_check;
 #[cfg(target_os = "none")]
 mod spin;
 

@@ -260,7 +260,7 @@ mod tests {
 /// refused `casgstatus` (a panic naming both statuses); a lost wake-up is
 /// a G that never finished (checked after the threads end).
 #[cfg(all(test, loom))]
-mod loom_tests {
+pub(super) mod loom_tests {
     use super::*;
     use loom::cell::UnsafeCell;
     use loom::sync::atomic::AtomicUsize;
@@ -271,24 +271,16 @@ mod loom_tests {
     /// atomic steps; each model explores a few hundred executions (counts
     /// printed with `--nocapture`).
     fn model(name: &str, f: impl Fn() + Sync + Send + 'static) {
-        use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
-        let runs = std::sync::Arc::new(AtomicUsize::new(0));
-        let counter = runs.clone();
-        let mut b = loom::model::Builder::new();
-        b.preemption_bound = None;
-        b.check(move || {
-            counter.fetch_add(1, Relaxed);
-            f();
-        });
-        std::eprintln!("{name}: {} executions explored", runs.load(Relaxed));
+        crate::lock::loom_check::check(name, None, f)
     }
 
     /// A goroutine: the real status word, its stack (touched only by the
     /// CPU running it), how often it finished.
-    struct MG {
-        status: GStatus,
+    /// Shared with the sleep model (`sleep_model.rs`).
+    pub(in crate::sched) struct MG {
+        pub(in crate::sched) status: GStatus,
         stack: UnsafeCell<u32>,
-        finished: AtomicUsize,
+        pub(in crate::sched) finished: AtomicUsize,
     }
 
     impl Goroutine for MG {
@@ -305,7 +297,7 @@ mod loom_tests {
 
     impl MG {
         /// Created running on CPU 0.
-        fn running() -> MG {
+        pub(in crate::sched) fn running() -> MG {
             MG {
                 status: GStatus::new(Status::Running),
                 stack: UnsafeCell::new(0),
@@ -314,14 +306,14 @@ mod loom_tests {
         }
 
         /// The G's code touching its stack (the CPU running it).
-        fn work(&self) {
+        pub(in crate::sched) fn work(&self) {
             // SAFETY: only the CPU running the G touches its stack; loom
             // reports it if two ever do without an edge between them.
             self.stack.with_mut(|p| unsafe { *p += 1 });
         }
 
         /// The G returns (Go: `goexit1`).
-        fn exit(&self) {
+        pub(in crate::sched) fn exit(&self) {
             self.work();
             self.finished.fetch_add(1, Ordering::Relaxed);
             self.casgstatus(Status::Running, Status::Dead);

@@ -906,16 +906,7 @@ mod loom_tests {
     /// well under a minute on a busy 2-core machine, and reports how many
     /// executions were explored (visible with `--nocapture`).
     fn model(name: &str, f: impl Fn() + Sync + Send + 'static) {
-        use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
-        let runs = std::sync::Arc::new(AtomicUsize::new(0));
-        let counter = runs.clone();
-        let mut b = loom::model::Builder::new();
-        b.preemption_bound = Some(PREEMPTION_BOUND);
-        b.check(move || {
-            counter.fetch_add(1, Relaxed);
-            f();
-        });
-        std::eprintln!("{name}: {} executions explored", runs.load(Relaxed));
+        crate::lock::loom_check::check(name, Some(PREEMPTION_BOUND), f)
     }
 
     fn drain_ids(q: &RunQueue<Item>, out: &mut Vec<usize>) {

@@ -8,39 +8,13 @@
 //! interrupt may fire it instead. The G must run on exactly once, on one
 //! CPU (its stack is a loom cell only the CPU running it touches), and the
 //! timer must be gone from the heap.
-use super::gstatus::{Commit, GStatus, Goroutine, Status, park_commit, ready, start};
+use super::gstatus::loom_tests::MG;
+use super::gstatus::{Commit, Status, park_commit, ready, start};
 use super::timerheap::{HeapTimer, TimerHeap};
 use super::timerq::{self, HeapLock, Queue, TimerLink, TimerState};
-use crate::lock::atomic::{AtomicU64, AtomicUsize, Ordering};
-use loom::cell::UnsafeCell;
+use crate::lock::atomic::{AtomicU64, Ordering};
 use loom::sync::{Arc, Mutex, MutexGuard};
 use loom::thread;
-
-struct MG {
-    status: GStatus,
-    stack: UnsafeCell<u32>,
-    finished: AtomicUsize,
-}
-
-impl Goroutine for MG {
-    fn casgstatus(&self, from: Status, to: Status) {
-        if let Err(e) = self.status.cas(from, to) {
-            panic!(
-                "casgstatus: {} -> {} refused: {e:?}",
-                from.name(),
-                to.name()
-            );
-        }
-    }
-}
-
-impl MG {
-    fn work(&self) {
-        // SAFETY: only the CPU running the G touches its stack; loom
-        // reports it if two ever do without an edge between them.
-        self.stack.with_mut(|p| unsafe { *p += 1 });
-    }
-}
 
 /// The sleeper's timer (`TimerFn::Ready(g)`: the payload is the G).
 struct Sleep {
@@ -123,9 +97,7 @@ impl World {
     fn schedule(&self) {
         if core::mem::take(&mut *self.runq.lock().unwrap()) != 0 {
             start(&self.g);
-            self.g.work();
-            self.g.finished.fetch_add(1, Ordering::Relaxed);
-            self.g.casgstatus(Status::Running, Status::Dead);
+            self.g.exit();
         }
     }
 }
@@ -134,19 +106,10 @@ impl World {
 /// preemption bound: 578 executions).
 #[test]
 fn loom_sleep_timer_fires_before_park_completes() {
-    use std::sync::atomic::{AtomicUsize as Count, Ordering::Relaxed};
-    let runs = std::sync::Arc::new(Count::new(0));
-    let counter = runs.clone();
-    let mut b = loom::model::Builder::new();
-    b.preemption_bound = None;
-    b.check(move || {
-        counter.fetch_add(1, Relaxed);
+    let name = "loom_sleep_timer_fires_before_park_completes";
+    crate::lock::loom_check::check(name, None, || {
         let w = Arc::new(World {
-            g: MG {
-                status: GStatus::new(Status::Running),
-                stack: UnsafeCell::new(0),
-                finished: AtomicUsize::new(0),
-            },
+            g: MG::running(),
             timer: Sleep {
                 st: TimerState::new(),
             },
@@ -190,8 +153,4 @@ fn loom_sleep_timer_fires_before_park_completes() {
         assert_eq!(w.g.status.load(), Status::Dead);
         assert!(!w.timer.st.is_active() && w.heap.lock().is_empty());
     });
-    std::eprintln!(
-        "loom_sleep_timer_fires_before_park_completes: {} executions explored",
-        runs.load(Relaxed)
-    );
 }

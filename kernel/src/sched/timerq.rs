@@ -335,16 +335,7 @@ mod loom_tests {
     /// so the largest model, two poppers against an adder and stopper, is
     /// 25,470 executions, 7 s (counts printed with `--nocapture`).
     fn model(name: &str, f: impl Fn() + Sync + Send + 'static) {
-        use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
-        let runs = std::sync::Arc::new(AtomicUsize::new(0));
-        let counter = runs.clone();
-        let mut b = loom::model::Builder::new();
-        b.preemption_bound = None;
-        b.check(move || {
-            counter.fetch_add(1, Relaxed);
-            f();
-        });
-        std::eprintln!("{name}: {} executions explored", runs.load(Relaxed));
+        crate::lock::loom_check::check(name, None, f)
     }
 
     /// A timer: the real state, how often it fired, the `seq` it last

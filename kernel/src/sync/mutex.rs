@@ -692,7 +692,7 @@ mod loom_tests {
     use loom::sync::{Arc, Condvar, Mutex as LoomMutex};
     use loom::thread;
     use std::collections::VecDeque;
-    use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
+    use std::sync::atomic::{AtomicBool, AtomicU64};
 
     const PREEMPTION_BOUND: usize = 4;
 
@@ -811,20 +811,7 @@ mod loom_tests {
 
     /// Runs a model, counting executions (printed with `--nocapture`).
     fn model(name: &str, bound: Option<usize>, f: impl Fn() + Sync + Send + 'static) {
-        let runs = std::sync::Arc::new(AtomicUsize::new(0));
-        let counter = runs.clone();
-        let mut b = loom::model::Builder::new();
-        b.preemption_bound = bound;
-        let t0 = std::time::Instant::now();
-        b.check(move || {
-            counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            f();
-        });
-        std::eprintln!(
-            "{name}: {} executions in {:.1} s",
-            runs.load(std::sync::atomic::Ordering::Relaxed),
-            t0.elapsed().as_secs_f64()
-        );
+        crate::lock::loom_check::check(name, bound, f)
     }
 
     /// Two goroutines, one of them locking twice: mutual exclusion, no lost

@@ -35,7 +35,9 @@
 //! | `demo=NAME`     | run this demo (`kernel/src/demos/`) instead of the showcase; an unknown name is reported by the kernel binary, which lists the demos | none |
 use core::fmt;
 
-use crate::sched::knobs::{self, Knobs};
+pub mod knobs;
+
+use knobs::Knobs;
 
 /// Default kernel heap: room for ~100,000 parked goroutines' G structs and
 /// bookkeeping with headroom, and small enough for `-m 256M` guests.
