@@ -485,9 +485,10 @@ pub fn boot(m: &Machine, o: &mut BootOptions) -> BootResult {
     }
     if timed_out {
         // Ask the kernel where every CPU is (its NMI handler prints that),
-        // give it ~2 s, then pull the plug.
+        // give it ~5 s (a loaded host runs the vCPUs slowly: 2 s once cut the
+        // last CPU's block of a 4-CPU dump short), then pull the plug.
         let _ = monitor_command(&monitor, "nmi");
-        let grace = Instant::now() + Duration::from_secs(2);
+        let grace = Instant::now() + Duration::from_secs(5);
         while !eof.0 {
             match rx.recv_timeout(grace.saturating_duration_since(Instant::now())) {
                 Ok(msg) => handle(msg, &mut res, &mut eof, &mut script_failed),

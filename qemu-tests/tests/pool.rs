@@ -90,8 +90,10 @@ fn config_errors_are_values() {
     for _ in 0..4 {
         p.submit_func(|| Ok(())).unwrap();
     }
-    let (ctx, _c) = Context::background().with_timeout(Duration::from_millis(20));
+    // t0 first: the deadline is fixed when the context is made, so a vCPU
+    // stall between the two lines cannot make the wait look shorter.
     let t0 = Instant::now();
+    let (ctx, _c) = Context::background().with_timeout(Duration::from_millis(20));
     assert_eq!(
         p.submit_with_context(&ctx, Task::new(|| Ok(()))),
         Err(PoolError::Context(ContextError::DeadlineExceeded))
