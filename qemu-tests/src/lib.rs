@@ -62,3 +62,37 @@ pub mod bench {
     //! own (`gmpos::bench`, where the suite's workloads live).
     pub use gmpos::bench::{emulated, median_min, report};
 }
+
+/// Go's concurrent prime sieve (a daisy chain of filter goroutines over
+/// unbuffered channels), bounded so it ends: the generator stops after
+/// `max` and each filter closes its output when its input is closed. The
+/// channel and knob test kernels check its 500th prime (3571).
+pub fn sieve(n: usize, max: u64) -> alloc::vec::Vec<u64> {
+    let mut ch: gmpos::Chan<u64> = gmpos::chan(0);
+    let gen_out = ch.clone();
+    gmpos::go(move || {
+        for i in 2..=max {
+            gen_out.send(i);
+        }
+        gen_out.close();
+    });
+    let mut primes = alloc::vec::Vec::new();
+    for _ in 0..n {
+        let p = ch.recv().expect("the sieve ran dry");
+        primes.push(p);
+        let next: gmpos::Chan<u64> = gmpos::chan(0);
+        let (inp, out) = (ch.clone(), next.clone());
+        gmpos::go(move || {
+            for v in &inp {
+                if v % p != 0 {
+                    out.send(v);
+                }
+            }
+            out.close();
+        });
+        ch = next;
+    }
+    // Drain the tail so every goroutine of the chain ends.
+    for _ in &ch {}
+    primes
+}

@@ -10,51 +10,18 @@
 extern crate alloc;
 
 use alloc::sync::Arc;
-use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use gmpos::testing::hw::cpu_index;
 use gmpos::testing::sched::{nwaiting, sudogs_allocated};
 use gmpos::{Chan, TryRecvError, TrySendError, WaitGroup, chan, go, gosched, num_goroutine};
+use qemu_tests::sieve;
 
 gmpos::qemu_test! {
     config: "
         smp=1,2,4
         timeout=120
     ",
-}
-
-/// Go's concurrent prime sieve (a daisy chain of filter goroutines over
-/// unbuffered channels), bounded so it ends: the generator stops after
-/// `max` and each filter closes its output when its input is closed.
-fn sieve(n: usize, max: u64) -> Vec<u64> {
-    let mut ch: Chan<u64> = chan(0);
-    let gen_out = ch.clone();
-    go(move || {
-        for i in 2..=max {
-            gen_out.send(i);
-        }
-        gen_out.close();
-    });
-    let mut primes = Vec::new();
-    for _ in 0..n {
-        let p = ch.recv().expect("the sieve ran dry");
-        primes.push(p);
-        let next: Chan<u64> = chan(0);
-        let (inp, out) = (ch.clone(), next.clone());
-        go(move || {
-            for v in &inp {
-                if v % p != 0 {
-                    out.send(v);
-                }
-            }
-            out.close();
-        });
-        ch = next;
-    }
-    // Drain the tail so every goroutine of the chain ends.
-    for _ in &ch {}
-    primes
 }
 
 #[gmpos::test]

@@ -14,12 +14,12 @@ extern crate alloc;
 
 use alloc::string::String;
 use alloc::sync::Arc;
-use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use gmpos::testing::sched::knobs::{self, Model, Preempt};
 use gmpos::testing::sched::{counters, m, p, write_trace};
 use gmpos::{Chan, Instant, Mutex, WaitGroup, chan, go, gomaxprocs, gosched, num_goroutine};
+use qemu_tests::sieve;
 
 gmpos::qemu_test! {
     config: "
@@ -27,37 +27,6 @@ gmpos::qemu_test! {
         timeout=120
         variants=sched=gm | steal=off preempt=off | runnext=off spin=off | preempt=coop
     ",
-}
-
-/// Go's concurrent prime sieve over unbuffered channels (as in `chan.rs`),
-/// bounded so that every goroutine of the chain ends.
-fn sieve(n: usize, max: u64) -> Vec<u64> {
-    let mut ch: Chan<u64> = chan(0);
-    let gen_out = ch.clone();
-    go(move || {
-        for i in 2..=max {
-            gen_out.send(i);
-        }
-        gen_out.close();
-    });
-    let mut primes = Vec::new();
-    for _ in 0..n {
-        let p = ch.recv().expect("the sieve ran dry");
-        primes.push(p);
-        let next: Chan<u64> = chan(0);
-        let (inp, out) = (ch.clone(), next.clone());
-        go(move || {
-            for v in &inp {
-                if v % p != 0 {
-                    out.send(v);
-                }
-            }
-            out.close();
-        });
-        ch = next;
-    }
-    for _ in &ch {}
-    primes
 }
 
 /// Per-P counters summed over the Ps in use.
